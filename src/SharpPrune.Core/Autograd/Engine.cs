@@ -1,0 +1,92 @@
+namespace SharpPrune.Autograd;
+
+/// <summary>Reverse-mode sweep over the dynamic graph.</summary>
+internal static class Engine
+{
+    public static void Backward(Tensor root, Tensor? gradient)
+    {
+        if (!root.RequiresGrad)
+            throw new InvalidOperationException("element 0 of tensors does not require grad and does not have a grad_fn");
+        if (gradient == null)
+        {
+            if (root.Numel != 1)
+                throw new InvalidOperationException($"grad can be implicitly created only for scalar outputs, got shape {Shapes.Format(root.Shape)}");
+            gradient = Tensor.OnesLike(root);
+        }
+        else if (!Shapes.Equal(gradient.Shape, root.Shape))
+            throw new ArgumentException($"gradient shape {Shapes.Format(gradient.Shape)} does not match output shape {Shapes.Format(root.Shape)}");
+
+        var order = TopologicalOrder(root);
+        var grads = new Dictionary<Tensor, Tensor>(ReferenceEqualityComparer.Instance) { [root] = gradient };
+        using var _ = GradMode.NoGrad(); // gradients are plain values (no higher-order graphs)
+        for (int i = order.Count - 1; i >= 0; i--)
+        {
+            var t = order[i];
+            if (!grads.Remove(t, out var g)) continue;
+            if (t.GradFn == null)
+            {
+                Accumulate(t, g);
+                continue;
+            }
+            var node = t.GradFn;
+            var inGrads = node.Backward(g);
+            for (int k = 0; k < node.Inputs.Length; k++)
+            {
+                var inp = node.Inputs[k];
+                var ig = inGrads[k];
+                if (ig == null || !inp.RequiresGrad) continue;
+                if (!Shapes.Equal(ig.Shape, inp.Shape))
+                    throw new InvalidOperationException($"internal: {node.Name} backward produced gradient {Shapes.Format(ig.Shape)} for input {Shapes.Format(inp.Shape)}");
+                if (grads.TryGetValue(inp, out var existing))
+                    grads[inp] = AddGrads(existing, ig);
+                else
+                    grads[inp] = ig;
+            }
+        }
+    }
+
+    private static Tensor AddGrads(Tensor a, Tensor b)
+    {
+        // Gradients produced by backward closures are fresh tensors we own, except when a closure passes its
+        // incoming gradient through unchanged; never write into those, allocate instead.
+        var r = Tensor.Empty(a.ShapeArray);
+        System.Numerics.Tensors.TensorPrimitives.Add(a.Data, b.Data, r.Data);
+        return r;
+    }
+
+    private static void Accumulate(Tensor leaf, Tensor g)
+    {
+        if (leaf.Grad == null)
+            leaf.Grad = g.SharesStorageWith(leaf) ? g.Clone() : CopyIfShared(g);
+        else
+        {
+            System.Numerics.Tensors.TensorPrimitives.Add(leaf.Grad.Data, g.Data, leaf.Grad.Data);
+            leaf.Grad.MarkChanged();
+        }
+    }
+
+    // A gradient tensor may alias another (pass-through closures); .grad must own its storage.
+    private static Tensor CopyIfShared(Tensor g) => g.Clone();
+
+    private static List<Tensor> TopologicalOrder(Tensor root)
+    {
+        var order = new List<Tensor>();
+        var visited = new HashSet<Tensor>(ReferenceEqualityComparer.Instance);
+        var stack = new Stack<(Tensor t, int next)>();
+        stack.Push((root, 0));
+        visited.Add(root);
+        while (stack.Count > 0)
+        {
+            var (t, next) = stack.Pop();
+            var inputs = t.GradFn?.Inputs;
+            if (inputs != null && next < inputs.Length)
+            {
+                stack.Push((t, next + 1));
+                var c = inputs[next];
+                if (c.RequiresGrad && visited.Add(c)) stack.Push((c, 0));
+            }
+            else order.Add(t);
+        }
+        return order; // children before parents; root last
+    }
+}

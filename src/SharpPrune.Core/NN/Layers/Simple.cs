@@ -1,0 +1,73 @@
+namespace SharpPrune.NN;
+
+public sealed class ReLU : Module
+{
+    protected override Tensor ForwardCore(Tensor input) => input.Relu();
+}
+
+public sealed class Identity : Module
+{
+    protected override Tensor ForwardCore(Tensor input) => input;
+}
+
+public sealed class Flatten : Module
+{
+    public int StartDim { get; }
+    public int EndDim { get; }
+    public Flatten(int startDim = 1, int endDim = -1) { StartDim = startDim; EndDim = endDim; }
+    protected override Tensor ForwardCore(Tensor input) => input.Flatten(StartDim, EndDim);
+    public override string ExtraRepr() => $"start_dim={StartDim}, end_dim={EndDim}";
+}
+
+public sealed class Dropout : Module
+{
+    public float P { get; }
+    public Generator? Generator { get; set; }
+    public Dropout(float p = 0.5f)
+    {
+        if (p < 0 || p > 1) throw new ArgumentOutOfRangeException(nameof(p), $"dropout probability has to be between 0 and 1, but got {p}");
+        P = p;
+    }
+    protected override Tensor ForwardCore(Tensor input) => F.Dropout(input, P, Training, Generator);
+    public override string ExtraRepr() => $"p={P}";
+}
+
+/// <summary>Runs children in registration order; children are named "0", "1", … like PyTorch.</summary>
+public class Sequential : Module
+{
+    private readonly List<Module> _layers = new();
+
+    public Sequential(params Module[] layers)
+    {
+        foreach (var l in layers) Add(l);
+    }
+
+    public Sequential(IEnumerable<(string Name, Module Module)> named)
+    {
+        foreach (var (n, m) in named) { RegisterModule(n, m); _layers.Add(m); }
+    }
+
+    public void Add(Module m) { RegisterModule(_layers.Count.ToString(), m); _layers.Add(m); }
+    public int Count => _layers.Count;
+    public Module this[int index] => _layers[index];
+    public IReadOnlyList<Module> Layers => _layers;
+
+    protected override Tensor ForwardCore(Tensor input)
+    {
+        foreach (var l in _layers) input = l.Forward(input);
+        return input;
+    }
+}
+
+/// <summary>A list of submodules named "0", "1", …; it has no forward of its own.</summary>
+public sealed class ModuleList : Module
+{
+    private readonly List<Module> _items = new();
+    public ModuleList(params Module[] modules) { foreach (var m in modules) Add(m); }
+    public void Add(Module m) { RegisterModule(_items.Count.ToString(), m); _items.Add(m); }
+    public int Count => _items.Count;
+    public Module this[int index] => _items[index];
+    public IReadOnlyList<Module> Items => _items;
+    protected override Tensor ForwardCore(Tensor input) =>
+        throw new InvalidOperationException("ModuleList has no forward; iterate its items");
+}

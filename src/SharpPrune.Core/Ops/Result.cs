@@ -1,0 +1,28 @@
+using SharpPrune.Autograd;
+
+namespace SharpPrune;
+
+public sealed partial class Tensor
+{
+    /// <summary>Attaches <paramref name="backward"/> to <paramref name="output"/> when grad mode is on and any input needs grad.</summary>
+    internal static Tensor Record(Tensor output, string name, Tensor[] inputs, Func<Tensor, Tensor?[]> backward)
+    {
+        if (!GradMode.IsEnabled) return output;
+        foreach (var i in inputs)
+        {
+            if (i.RequiresGrad)
+            {
+                output._requiresGrad = true;
+                output.GradFn = new GradNode(name, inputs, backward);
+                break;
+            }
+        }
+        return output;
+    }
+
+    /// <summary>Runs reverse-mode differentiation from this tensor; gradients accumulate into leaves' <see cref="Grad"/>.</summary>
+    public void Backward(Tensor? gradient = null) => Engine.Backward(this, gradient);
+
+    /// <summary>The recorded op's name (PyTorch's grad_fn), or null for a leaf.</summary>
+    public string? GradFnName => GradFn?.Name;
+}

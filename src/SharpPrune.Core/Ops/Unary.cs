@@ -1,0 +1,138 @@
+using System.Numerics.Tensors;
+
+namespace SharpPrune;
+
+// Element-wise unary ops, each with its derivative.
+public sealed partial class Tensor
+{
+    public Tensor Neg()
+    {
+        var o = Empty(_shape);
+        TensorPrimitives.Negate(Data, o.Data);
+        return Record(o, "NegBackward", new[] { this }, g => new Tensor?[] { g.ScaleCopy(-1f) });
+    }
+
+    public Tensor Exp()
+    {
+        var o = Empty(_shape);
+        TensorPrimitives.Exp(Data, o.Data);
+        return Record(o, "ExpBackward", new[] { this }, g => new Tensor?[] { MulData(g, o) });
+    }
+
+    public Tensor Log()
+    {
+        var o = Empty(_shape);
+        TensorPrimitives.Log(Data, o.Data);
+        return Record(o, "LogBackward", new[] { this }, g =>
+        {
+            var r = Empty(_shape);
+            TensorPrimitives.Divide(g.Data, Data, r.Data);
+            return new Tensor?[] { r };
+        });
+    }
+
+    public Tensor Sqrt()
+    {
+        var o = Empty(_shape);
+        TensorPrimitives.Sqrt(Data, o.Data);
+        return Record(o, "SqrtBackward", new[] { this }, g =>
+        {
+            var r = Empty(_shape);
+            TensorPrimitives.Divide(g.Data, o.Data, r.Data);
+            TensorPrimitives.Multiply(r.Data, 0.5f, r.Data);
+            return new Tensor?[] { r };
+        });
+    }
+
+    public Tensor Abs()
+    {
+        var o = Empty(_shape);
+        TensorPrimitives.Abs(Data, o.Data);
+        return Record(o, "AbsBackward", new[] { this }, g => new Tensor?[] { MulData(g, Sign()) });
+    }
+
+    /// <summary>-1, 0 or +1 per element (not differentiable: its gradient is zero everywhere).</summary>
+    public Tensor Sign()
+    {
+        var o = Empty(_shape);
+        var s = Data; var d = o.Data;
+        for (int i = 0; i < s.Length; i++) d[i] = s[i] > 0 ? 1f : s[i] < 0 ? -1f : 0f;
+        return o;
+    }
+
+    public Tensor Pow(float p)
+    {
+        var o = Empty(_shape);
+        TensorPrimitives.Pow(Data, p, o.Data);
+        return Record(o, "PowBackward", new[] { this }, g =>
+        {
+            var r = Empty(_shape);
+            TensorPrimitives.Pow(Data, p - 1f, r.Data);
+            TensorPrimitives.Multiply(r.Data, p, r.Data);
+            TensorPrimitives.Multiply(r.Data, g.Data, r.Data);
+            return new Tensor?[] { r };
+        });
+    }
+
+    public Tensor Relu()
+    {
+        var o = Empty(_shape);
+        TensorPrimitives.Max(Data, 0f, o.Data);
+        return Record(o, "ReluBackward", new[] { this }, g =>
+        {
+            var r = Empty(_shape);
+            var od = o.Data; var gd = g.Data; var rd = r.Data;
+            for (int i = 0; i < rd.Length; i++) rd[i] = od[i] > 0f ? gd[i] : 0f;
+            return new Tensor?[] { r };
+        });
+    }
+
+    public Tensor Sigmoid()
+    {
+        var o = Empty(_shape);
+        TensorPrimitives.Sigmoid(Data, o.Data);
+        return Record(o, "SigmoidBackward", new[] { this }, g =>
+        {
+            var r = Empty(_shape);
+            var od = o.Data; var gd = g.Data; var rd = r.Data;
+            for (int i = 0; i < rd.Length; i++) rd[i] = gd[i] * od[i] * (1f - od[i]);
+            return new Tensor?[] { r };
+        });
+    }
+
+    public Tensor Tanh()
+    {
+        var o = Empty(_shape);
+        TensorPrimitives.Tanh(Data, o.Data);
+        return Record(o, "TanhBackward", new[] { this }, g =>
+        {
+            var r = Empty(_shape);
+            var od = o.Data; var gd = g.Data; var rd = r.Data;
+            for (int i = 0; i < rd.Length; i++) rd[i] = gd[i] * (1f - od[i] * od[i]);
+            return new Tensor?[] { r };
+        });
+    }
+
+    /// <summary>Clamps to [min, max]; the gradient passes where the input was inside the range (PyTorch's rule).</summary>
+    public Tensor Clamp(float? min = null, float? max = null)
+    {
+        float lo = min ?? float.NegativeInfinity, hi = max ?? float.PositiveInfinity;
+        var o = Empty(_shape);
+        var s = Data; var d = o.Data;
+        for (int i = 0; i < s.Length; i++) d[i] = Math.Min(Math.Max(s[i], lo), hi);
+        return Record(o, "ClampBackward", new[] { this }, g =>
+        {
+            var r = Empty(_shape);
+            var sd = Data; var gd = g.Data; var rd = r.Data;
+            for (int i = 0; i < rd.Length; i++) rd[i] = sd[i] >= lo && sd[i] <= hi ? gd[i] : 0f;
+            return new Tensor?[] { r };
+        });
+    }
+
+    private static Tensor MulData(Tensor a, Tensor b)
+    {
+        var r = Empty(a._shape);
+        TensorPrimitives.Multiply(a.Data, b.Data, r.Data);
+        return r;
+    }
+}

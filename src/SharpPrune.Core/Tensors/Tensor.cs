@@ -1,0 +1,167 @@
+using System.Text;
+using SharpPrune.Autograd;
+
+namespace SharpPrune;
+
+/// <summary>
+/// A dense float32 tensor, row-major and always contiguous. Views (<see cref="View"/>, <see cref="Reshape"/>,
+/// slices along dim 0) share storage; permutes and other slices copy. Keeping every tensor contiguous keeps
+/// every kernel a plain loop over a span, which is what the CPU wants.
+/// </summary>
+public sealed partial class Tensor
+{
+    private float[] _storage;
+    private int _offset;
+    private int[] _shape;
+    private bool _requiresGrad;
+
+    /// <summary>Accumulated gradient (leaves only, like PyTorch's .grad).</summary>
+    public Tensor? Grad { get; set; }
+
+    /// <summary>The node that produced this tensor; null for leaves.</summary>
+    internal GradNode? GradFn { get; set; }
+
+    /// <summary>Bumped on every in-place write through public APIs; used to detect views of changed data.</summary>
+    public int Version { get; private set; }
+
+    public Tensor(float[] data, params int[] shape) : this(data, 0, shape) { }
+
+    internal Tensor(float[] storage, int offset, int[] shape)
+    {
+        ArgumentNullException.ThrowIfNull(storage);
+        _shape = (int[])shape.Clone();
+        long n = Shapes.Numel(_shape);
+        if (offset < 0 || offset + n > storage.Length)
+            throw new ArgumentException($"data of length {storage.Length} (offset {offset}) cannot hold shape {Shapes.Format(_shape)} ({n} elements)");
+        _storage = storage;
+        _offset = offset;
+    }
+
+    public static Tensor FromArray(float[] data, params int[] shape)
+    {
+        if (Shapes.Numel(shape) != data.Length)
+            throw new ArgumentException($"data has {data.Length} elements but shape {Shapes.Format(shape)} needs {Shapes.Numel(shape)}");
+        return new Tensor(data, shape);
+    }
+
+    public IReadOnlyList<int> Shape => _shape;
+    internal int[] ShapeArray => _shape;
+    public int[] ShapeCopy() => (int[])_shape.Clone();
+    public int Dim => _shape.Length;
+    public int Numel => (int)Shapes.Numel(_shape);
+    public int Size(int dim) => _shape[Shapes.NormDim(dim, _shape.Length)];
+
+    /// <summary>The elements, row-major. Writing through this span bypasses autograd.</summary>
+    public Span<float> Data => _storage.AsSpan(_offset, Numel);
+    internal float[] Storage => _storage;
+    internal int Offset => _offset;
+    public bool SharesStorageWith(Tensor other) => ReferenceEquals(_storage, other._storage);
+
+    public bool RequiresGrad
+    {
+        get => _requiresGrad;
+        set
+        {
+            if (!value && GradFn != null)
+                throw new InvalidOperationException("cannot turn off RequiresGrad on a non-leaf tensor; use Detach()");
+            _requiresGrad = value;
+        }
+    }
+
+    public bool IsLeaf => GradFn == null;
+
+    public float Item()
+    {
+        if (Numel != 1) throw new InvalidOperationException($"Item() needs a tensor with one element, got shape {Shapes.Format(_shape)}");
+        return _storage[_offset];
+    }
+
+    [System.Runtime.CompilerServices.IndexerName("At")]
+    public float this[params int[] index]
+    {
+        get => _storage[_offset + FlatIndex(index)];
+        set { _storage[_offset + FlatIndex(index)] = value; Version++; }
+    }
+
+    private int FlatIndex(int[] index)
+    {
+        if (index.Length != _shape.Length)
+            throw new ArgumentException($"index has {index.Length} dims, tensor has {_shape.Length} (shape {Shapes.Format(_shape)})");
+        int flat = 0;
+        for (int d = 0; d < index.Length; d++)
+        {
+            int i = index[d] < 0 ? index[d] + _shape[d] : index[d];
+            if ((uint)i >= (uint)_shape[d])
+                throw new IndexOutOfRangeException($"index {index[d]} out of range for dim {d} of size {_shape[d]}");
+            flat = flat * _shape[d] + i;
+        }
+        return flat;
+    }
+
+    public float[] ToArray() => Data.ToArray();
+
+    /// <summary>A new leaf sharing storage, cut from the graph.</summary>
+    public Tensor Detach() => new(_storage, _offset, _shape);
+
+    /// <summary>A deep copy that is a leaf.</summary>
+    public Tensor Clone() => new(Data.ToArray(), _shape);
+
+    /// <summary>Marks data as written in place (bumps <see cref="Version"/>).</summary>
+    public void MarkChanged() => Version++;
+
+    /// <summary>Copies <paramref name="src"/> into this tensor in place (shapes must match in element count).</summary>
+    public Tensor CopyFrom(Tensor src)
+    {
+        if (!Shapes.Equal(_shape, src._shape))
+            throw new ArgumentException($"copy: shape mismatch, destination {Shapes.Format(_shape)} vs source {Shapes.Format(src._shape)}");
+        src.Data.CopyTo(Data);
+        Version++;
+        return this;
+    }
+
+    public Tensor Fill_(float value) { Data.Fill(value); Version++; return this; }
+    public Tensor Zero_() => Fill_(0f);
+
+    /// <summary>Sets RequiresGrad and returns this (fluent, like PyTorch's requires_grad_()).</summary>
+    public Tensor RequiresGrad_(bool value = true) { RequiresGrad = value; return this; }
+
+    public override string ToString()
+    {
+        var sb = new StringBuilder();
+        sb.Append("tensor(");
+        var d = Data;
+        int show = Math.Min(d.Length, 12);
+        sb.Append('[');
+        for (int i = 0; i < show; i++) { if (i > 0) sb.Append(", "); sb.Append(d[i].ToString("G6", System.Globalization.CultureInfo.InvariantCulture)); }
+        if (d.Length > show) sb.Append(", ...");
+        sb.Append("], shape=").Append(Shapes.Format(_shape));
+        if (RequiresGrad) sb.Append(", requires_grad=True");
+        sb.Append(')');
+        return sb.ToString();
+    }
+
+    // --- construction ---
+    public static Tensor Zeros(params int[] shape) => new(new float[Shapes.NumelChecked(shape)], shape);
+    public static Tensor Ones(params int[] shape) => Full(shape, 1f);
+    public static Tensor Full(int[] shape, float value) { var t = Empty(shape); t.Data.Fill(value); return t; }
+    public static Tensor Scalar(float value) => new(new[] { value }, Array.Empty<int>());
+    public static Tensor ZerosLike(Tensor t) => Zeros(t._shape);
+    public static Tensor OnesLike(Tensor t) => Ones(t._shape);
+
+    /// <summary>Uninitialised storage: for outputs every element of which a kernel overwrites.</summary>
+    public static Tensor Empty(params int[] shape) => new(GC.AllocateUninitializedArray<float>(Shapes.NumelChecked(shape)), shape);
+
+    public static Tensor Arange(float start, float end, float step = 1f)
+    {
+        if (step == 0) throw new ArgumentException("arange: step must be non-zero");
+        int n = (int)Math.Ceiling((end - start) / step);
+        if (n < 0) n = 0;
+        var a = new float[n];
+        for (int i = 0; i < n; i++) a[i] = start + i * step;
+        return new Tensor(a, n);
+    }
+    public static Tensor Arange(int end) => Arange(0, end);
+
+    public static Tensor Rand(Generator g, params int[] shape) { var t = Empty(shape); g.FillUniform(t.Data, 0f, 1f); return t; }
+    public static Tensor Randn(Generator g, params int[] shape) { var t = Empty(shape); g.FillNormal(t.Data, 0f, 1f); return t; }
+}
