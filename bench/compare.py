@@ -1,0 +1,139 @@
+#!/usr/bin/python3
+"""Side-by-side speed comparison: SharpPrune (bench/SharpPrune.Bench) vs PyTorch (bench/torch_bench.py).
+
+  /usr/bin/python3 bench/compare.py [--models lenet5,alexnet,vgg16,resnet56] [--threads 2] [--seconds 5] [--no-gemm]
+
+Builds the bench in Release once, runs both sides model by model (interleaved, so a change in machine load hits
+both alike), then SGEMM vs torch.mm, prints the ratio table and writes every raw JSON line to
+bench/results/<date>.jsonl (first line: run metadata with the machine load).
+"""
+import argparse
+import datetime
+import json
+import os
+import platform
+import subprocess
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+PROJECT = os.path.join(HERE, "SharpPrune.Bench", "SharpPrune.Bench.csproj")
+
+
+def sh(cmd, **kw):
+    return subprocess.run(cmd, cwd=ROOT, check=True, text=True, **kw)
+
+
+def build():
+    sh(["dotnet", "build", PROJECT, "-c", "Release", "-nologo", "-v", "q"], stdout=subprocess.DEVNULL)
+    out = sh(["dotnet", "msbuild", PROJECT, "-nologo", "-getProperty:TargetPath", "-p:Configuration=Release"],
+             stdout=subprocess.PIPE).stdout.strip()
+    if not os.path.isfile(out):
+        sys.exit(f"compare: built bench not found at {out}")
+    return out
+
+
+def json_lines(cmd):
+    proc = subprocess.run(cmd, cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    rows = [json.loads(l) for l in proc.stdout.splitlines() if l.startswith("{")]
+    if proc.returncode != 0:
+        print(f"compare: {' '.join(cmd)} exited with {proc.returncode}", file=sys.stderr)
+    return rows
+
+
+def load():
+    return [round(x, 2) for x in os.getloadavg()]
+
+
+def ratio(a, b):
+    return a / b if a and b else float("nan")
+
+
+def mark(ok):
+    return "ok" if ok else "MISS"
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--models", default="lenet5,alexnet,vgg16,resnet56")
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--seconds", type=float, default=5.0)
+    p.add_argument("--min-steps", type=int, default=3)
+    p.add_argument("--no-gemm", action="store_true")
+    p.add_argument("--out", default=None, help="results file (default bench/results/<date>.jsonl)")
+    a = p.parse_args()
+
+    dll = build()
+    common = ["--threads", str(a.threads), "--seconds", str(a.seconds), "--min-steps", str(a.min_steps), "--json"]
+    ours_cmd = ["dotnet", dll]
+    torch_cmd = ["/usr/bin/python3", os.path.join(HERE, "torch_bench.py")]
+    started = datetime.datetime.now()
+    meta = {"meta": {"date": started.isoformat(timespec="seconds"), "host": platform.node(), "cpus": os.cpu_count(),
+                     "load_before": load(), "threads": a.threads, "seconds": a.seconds, "command": " ".join(sys.argv),
+                     "git": sh(["git", "rev-parse", "--short", "HEAD"], stdout=subprocess.PIPE).stdout.strip()}}
+    rows, loads = [], []
+    for m in a.models.split(","):
+        for side, cmd in (("ours", ours_cmd), ("torch", torch_cmd)):
+            print(f"compare: {m} ({side}) ... load {load()}", file=sys.stderr, flush=True)
+            rows += json_lines(cmd + ["--models", m] + common)
+            loads.append(load()[0])
+    gemm = []
+    if not a.no_gemm:
+        print(f"compare: gemm ... load {load()}", file=sys.stderr, flush=True)
+        gemm = json_lines(ours_cmd + ["--gemm", "--threads", str(a.threads), "--json"])
+        gemm += json_lines(torch_cmd + ["--gemm", "--threads", str(a.threads), "--json"])
+    meta["meta"].update(load_after=load(), load_1min_during=loads,
+                        elapsed_s=round((datetime.datetime.now() - started).total_seconds(), 1))
+
+    out = a.out or os.path.join(HERE, "results", started.strftime("%Y-%m-%d") + ".jsonl")
+    os.makedirs(os.path.dirname(out), exist_ok=True)
+    with open(out, "w") as f:
+        for r in [meta] + rows + gemm:
+            f.write(json.dumps(r) + "\n")
+    report(rows, gemm, meta["meta"], out)
+    return 0
+
+
+def report(rows, gemm, meta, out):
+    by = {(r["impl"], r["model"]): r for r in rows}
+    models = list(dict.fromkeys(r["model"] for r in rows))
+    print(f"\nSharpPrune vs PyTorch {meta['date']}  threads={meta['threads']}  cpus={meta['cpus']}  "
+          f"load before {meta['load_before']} after {meta['load_after']}  ({meta['elapsed_s']} s)")
+    hdr = (f"{'model':<9}|{'ours train':>11} |{'torch train':>12} |{'ratio':>6} |{'ours infer':>11} |"
+           f"{'torch infer':>12} |{'ratio':>6} |{'ours MB':>8} |{'torch MB':>9} |{'ratio':>6} | targets")
+    print(hdr + "\n" + "-" * len(hdr))
+    for m in models:
+        o, t = by.get(("sharpprune", m)), by.get(("torch", m))
+        if not o or not t:
+            print(f"{m:<9}| missing result ({'ours' if not o else 'torch'})")
+            continue
+        rt, ri = ratio(o["train_img_s"], t["train_img_s"]), ratio(o["infer_img_s"], t["infer_img_s"])
+        rm = ratio(o["peak_rss_mb"], t["peak_rss_mb"])
+        need = 1.5 if m == "lenet5" else 1.0
+        flags = f"train {mark(rt >= need)} infer {mark(ri >= need)} mem {mark(rm <= 1.0)}"
+        if o.get("params") != t.get("params"):
+            flags += f"  PARAMS DIFFER {o.get('params')} vs {t.get('params')}"
+        print(f"{m:<9}|{o['train_img_s']:>11.1f} |{t['train_img_s']:>12.1f} |{rt:>6.2f} |{o['infer_img_s']:>11.1f} |"
+              f"{t['infer_img_s']:>12.1f} |{ri:>6.2f} |{o['peak_rss_mb']:>8.0f} |{t['peak_rss_mb']:>9.0f} |"
+              f"{rm:>6.2f} | {flags}")
+    print("(img/s: higher is better, ratio = ours/torch; MB = peak RSS of a fresh process, lower is better)")
+    if gemm:
+        g = {(r["impl"], r["gemm_n"]): r["gflops"] for r in gemm}
+        print(f"\n{'gemm n':>7} |{'ours GFLOP/s':>13} |{'torch.mm':>9} |{'ratio':>6}")
+        for n in sorted({r["gemm_n"] for r in gemm}):
+            o, t = g.get(("sharpprune", n)), g.get(("torch", n))
+            r = ratio(o, t)
+            tgt = f"  target >= 0.9: {mark(r >= 0.9)}" if n == 1024 else ""
+            print(f"{n:>7} |{o or float('nan'):>13.2f} |{t or float('nan'):>9.2f} |{r:>6.2f}{tgt}")
+    print("\nphase ms/step (ours / torch): forward, loss, backward, optimizer; ours alloc MB/step")
+    for m in models:
+        o, t = by.get(("sharpprune", m)), by.get(("torch", m))
+        if o and t:
+            ph = "  ".join(f"{k} {o['phase_ms'].get(k, 0):.1f}/{t['phase_ms'].get(k, 0):.1f}"
+                           for k in ("forward", "loss", "backward", "optimizer"))
+            print(f"  {m:<9} {ph}  alloc {o.get('alloc_mb_per_step', 0):.0f} MB")
+    print(f"\nraw results: {os.path.relpath(out, ROOT)}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
