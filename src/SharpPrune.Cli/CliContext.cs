@@ -1,0 +1,19 @@
+using System.CommandLine;
+
+namespace SharpPrune.Cli;
+
+/// <summary>Where a command writes: results to <see cref="Out"/>, progress and errors to <see cref="Err"/>.</summary>
+public sealed class CliContext(TextWriter @out, TextWriter err)
+{
+    public TextWriter Out { get; } = @out;
+    public TextWriter Err { get; } = err;
+
+    /// <summary>--verbose, on every command: stack traces with errors.</summary>
+    internal Option<bool> Verbose { get; } = new("--verbose") { Description = "Print stack traces with errors", Recursive = true };
+
+    /// <summary>
+    /// True when <see cref="Err"/> is the real console and a terminal: only then is a refreshed status line drawn
+    /// with carriage returns. Redirected output (CI logs, tests) gets plain lines and no escape codes.
+    /// </summary>
+    public bool ErrIsTerminal => ReferenceEquals(Err, Console.Error) && !Console.IsErrorRedirected;
+}
