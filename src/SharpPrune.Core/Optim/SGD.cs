@@ -1,0 +1,95 @@
+using System.Numerics.Tensors;
+
+namespace SharpPrune.Optim;
+
+/// <summary>
+/// torch.optim.SGD: d = g + wd·p; with momentum, buf = g on the first step, then buf = m·buf + (1 − dampening)·d;
+/// nesterov uses d + m·buf, otherwise buf; p −= lr·d. Same operation order as PyTorch's single-tensor path.
+/// </summary>
+public sealed class SGD : Optimizer
+{
+    private static readonly string[] Names = { "momentum_buffer" };
+    private readonly Tensor?[] _momentum;
+
+    public double Momentum { get; private set; }
+    public double Dampening { get; private set; }
+    public double WeightDecay { get; private set; }
+    public bool Nesterov { get; private set; }
+
+    public SGD(IEnumerable<Tensor> parameters, double lr, double momentum = 0, double dampening = 0, double weightDecay = 0, bool nesterov = false)
+        : base(parameters, lr)
+    {
+        Momentum = momentum;
+        Dampening = dampening;
+        WeightDecay = weightDecay;
+        Nesterov = nesterov;
+        ValidateHyperparameters();
+        _momentum = new Tensor?[Parameters.Count];
+    }
+
+    protected override void UpdateParameter(int index, Tensor param, Tensor grad)
+    {
+        Span<float> p = param.Data;
+        ReadOnlySpan<float> d = grad.Data;
+        int n = p.Length;
+        if (WeightDecay != 0)
+        {
+            var s = ScratchA(n);
+            TensorPrimitives.FusedMultiplyAdd(p, (float)WeightDecay, d, s); // g + wd·p, without touching the grad
+            d = s;
+        }
+        if (Momentum != 0)
+        {
+            var buf = _momentum[index];
+            if (buf is null)
+                _momentum[index] = buf = new Tensor(d.ToArray(), param.ShapeCopy());
+            else
+            {
+                Span<float> b = buf.Data;
+                TensorPrimitives.Multiply(b, (float)Momentum, b);
+                TensorPrimitives.FusedMultiplyAdd(d, (float)(1 - Dampening), b, b);
+            }
+            if (Nesterov)
+            {
+                var s = ScratchA(n); // may already hold d: same-start overlap is allowed
+                TensorPrimitives.FusedMultiplyAdd(buf.Data, (float)Momentum, d, s);
+                d = s;
+            }
+            else d = buf.Data;
+        }
+        TensorPrimitives.FusedMultiplyAdd(d, (float)-LearningRate, p, p);
+    }
+
+    protected override IReadOnlyList<string> StateNames => Names;
+    protected override Tensor? GetState(int index, string name) => _momentum[index];
+    protected override void SetState(int index, string name, Tensor? value) => _momentum[index] = value;
+
+    protected override IEnumerable<KeyValuePair<string, string>> OwnHyperparameters() => new Dictionary<string, string>
+    {
+        ["momentum"] = Fmt(Momentum),
+        ["dampening"] = Fmt(Dampening),
+        ["weight_decay"] = Fmt(WeightDecay),
+        ["nesterov"] = Fmt(Nesterov),
+    };
+
+    protected override bool SetOwnHyperparameter(string key, string value)
+    {
+        switch (key)
+        {
+            case "momentum": Momentum = ParseDouble(key, value); return true;
+            case "dampening": Dampening = ParseDouble(key, value); return true;
+            case "weight_decay": WeightDecay = ParseDouble(key, value); return true;
+            case "nesterov": Nesterov = ParseBool(key, value); return true;
+            default: return false;
+        }
+    }
+
+    protected override void ValidateHyperparameters()
+    {
+        if (!(Momentum >= 0)) throw new ArgumentOutOfRangeException("momentum", Momentum, $"Invalid momentum value: {Fmt(Momentum)}");
+        if (!(WeightDecay >= 0)) throw new ArgumentOutOfRangeException("weightDecay", WeightDecay, $"Invalid weight_decay value: {Fmt(WeightDecay)}");
+        if (double.IsNaN(Dampening)) throw new ArgumentOutOfRangeException("dampening", Dampening, "Invalid dampening value: NaN");
+        if (Nesterov && (Momentum <= 0 || Dampening != 0))
+            throw new ArgumentException("Nesterov momentum requires a momentum and zero dampening");
+    }
+}
