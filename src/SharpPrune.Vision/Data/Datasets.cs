@@ -1,0 +1,98 @@
+namespace SharpPrune.Vision.Data;
+
+/// <summary>
+/// Loads the supported datasets from their original binary files: "mnist", "fashion-mnist" (IDX, raw or .gz),
+/// "cifar10", "cifar100" (the "binary version" .bin files).
+/// </summary>
+public static partial class Datasets
+{
+    /// <summary>Where Debian's dataset-fashion-mnist package installs the full Fashion-MNIST.</summary>
+    public const string DebianFashionMnistDirectory = "/usr/share/datasets/fashion-mnist";
+
+    /// <summary>The shipped sample holds only the 10,000 test images: train = the first 8,000, test = the rest.</summary>
+    public const int SampleTrainCount = 8000;
+
+    public static IReadOnlyList<string> Names { get; } = DatasetInfo.All.Select(i => i.Name).ToArray();
+
+    public static DatasetInfo Info(string name) => DatasetInfo.Get(name);
+
+    /// <summary>Per-channel mean and standard deviation of the training images (fresh arrays).</summary>
+    public static (float[] Mean, float[] Std) MeanStd(string name)
+    {
+        var info = DatasetInfo.Get(name);
+        return ((float[])info.Mean.Clone(), (float[])info.Std.Clone());
+    }
+
+    /// <summary>
+    /// Loads the train and test splits of <paramref name="name"/> from <paramref name="dataDir"/> (the directory
+    /// holding the files, or its parent when they are in the usual subfolder). Without a directory only
+    /// Fashion-MNIST loads: from <see cref="DebianFashionMnistDirectory"/> when complete, else from the shipped
+    /// sample (<see cref="SampleDirectory"/>), which is split into train = its first 8,000 test images and
+    /// test = its last 2,000.
+    /// </summary>
+    public static (ImageDataset Train, ImageDataset Test) Load(string name, string? dataDir)
+    {
+        var info = DatasetInfo.Get(name);
+        if (dataDir is null)
+            return info.Name == "fashion-mnist" ? LoadDefaultFashionMnist() : throw NoDataDir(info);
+        return info.Name switch
+        {
+            "mnist" => LoadIdx(info, dataDir),
+            "fashion-mnist" => IsSampleDirectory(dataDir) ? LoadFashionMnistSample(dataDir) : LoadIdx(info, dataDir),
+            "cifar10" => LoadCifar10(dataDir),
+            _ => LoadCifar100(dataDir),
+        };
+    }
+
+    public static (ImageDataset Train, ImageDataset Test) LoadCifar10(string dataDir)
+    {
+        string[] train = ["data_batch_1.bin", "data_batch_2.bin", "data_batch_3.bin", "data_batch_4.bin", "data_batch_5.bin"];
+        string dir = DataDirectory.Resolve("CIFAR-10", dataDir, ["cifar-10-batches-bin"], [.. train, "test_batch.bin"], allowGz: false);
+        int[] classes = [10];
+        return (CifarFormat.Read("cifar10/train", train.Select(f => Path.Combine(dir, f)).ToArray(), "CIFAR-10", classes, 0),
+                CifarFormat.Read("cifar10/test", [Path.Combine(dir, "test_batch.bin")], "CIFAR-10", classes, 0));
+    }
+
+    /// <summary>CIFAR-100 with its 100 fine labels (default) or its 20 coarse superclass labels.</summary>
+    public static (ImageDataset Train, ImageDataset Test) LoadCifar100(string dataDir, bool coarseLabels = false)
+    {
+        string dir = DataDirectory.Resolve("CIFAR-100", dataDir, ["cifar-100-binary"], ["train.bin", "test.bin"], allowGz: false);
+        int[] classes = [20, 100];
+        int use = coarseLabels ? 0 : 1;
+        string kind = coarseLabels ? " (coarse labels)" : "";
+        return (CifarFormat.Read($"cifar100/train{kind}", [Path.Combine(dir, "train.bin")], "CIFAR-100", classes, use),
+                CifarFormat.Read($"cifar100/test{kind}", [Path.Combine(dir, "test.bin")], "CIFAR-100", classes, use));
+    }
+
+    /// <summary>The shipped Fashion-MNIST test split, divided into 8,000 training and 2,000 test images.</summary>
+    public static (ImageDataset Train, ImageDataset Test) LoadFashionMnistSample(string sampleDir)
+    {
+        string dir = DataDirectory.Resolve("Fashion-MNIST sample", sampleDir, [], [IdxTestImages, IdxTestLabels], allowGz: true);
+        var all = ReadIdxSplit("fashion-mnist-sample", DataDirectory.Find(dir, IdxTestImages)!, DataDirectory.Find(dir, IdxTestLabels)!, 10);
+        if (all.Count <= SampleTrainCount)
+            throw new InvalidDataException($"{dir}: the sample has {all.Count} images, need more than {SampleTrainCount} to split");
+        return (all.Subset(0, SampleTrainCount, $"fashion-mnist-sample/train (t10k 0..{SampleTrainCount - 1})"),
+                all.Subset(SampleTrainCount, all.Count - SampleTrainCount, $"fashion-mnist-sample/test (t10k {SampleTrainCount}..{all.Count - 1})"));
+    }
+
+    private static (ImageDataset, ImageDataset) LoadDefaultFashionMnist()
+    {
+        if (DataDirectory.HasAll(DebianFashionMnistDirectory, IdxFiles, allowGz: true))
+            return LoadIdx(DatasetInfo.Get("fashion-mnist"), DebianFashionMnistDirectory);
+        string? sample = SampleDirectory;
+        if (sample is not null) return LoadFashionMnistSample(sample);
+        throw new FileNotFoundException(
+            $"fashion-mnist: no data directory given, the full set is not installed at {DebianFashionMnistDirectory} " +
+            $"(Debian package dataset-fashion-mnist) and the repository's data/{SampleFolder} was not found; " +
+            $"pass --data-dir with {string.Join(", ", IdxFiles)} (raw or .gz)");
+    }
+
+    private static Exception NoDataDir(DatasetInfo info) => new ArgumentException(info.Name switch
+    {
+        "cifar10" => "cifar10: no data directory given; pass --data-dir pointing at the CIFAR-10 binary version " +
+                     "(data_batch_1.bin .. data_batch_5.bin, test_batch.bin, or their parent holding cifar-10-batches-bin/)",
+        "cifar100" => "cifar100: no data directory given; pass --data-dir pointing at the CIFAR-100 binary version " +
+                      "(train.bin, test.bin, or their parent holding cifar-100-binary/)",
+        _ => $"{info.Name}: no data directory given; pass --data-dir pointing at {string.Join(", ", IdxFiles)} (raw or .gz)",
+    });
+}
