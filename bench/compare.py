@@ -25,8 +25,13 @@ def sh(cmd, **kw):
 
 
 def build():
-    sh(["dotnet", "build", PROJECT, "-c", "Release", "-nologo", "-v", "q"], stdout=subprocess.DEVNULL)
-    out = sh(["dotnet", "msbuild", PROJECT, "-nologo", "-getProperty:TargetPath", "-p:Configuration=Release"],
+    # With SP_BUILD_ROOT the SDK no longer excludes in-tree obj/ folders another build may have left behind.
+    props = ["-p:Configuration=Release", "-p:DefaultItemExcludes=obj/**"]
+    b = subprocess.run(["dotnet", "build", PROJECT, "-nologo", "-v", "q"] + props, cwd=ROOT, text=True,
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    if b.returncode != 0:
+        sys.exit(f"compare: build failed\n{b.stdout[-4000:]}")
+    out = sh(["dotnet", "msbuild", PROJECT, "-nologo", "-getProperty:TargetPath"] + props,
              stdout=subprocess.PIPE).stdout.strip()
     if not os.path.isfile(out):
         sys.exit(f"compare: built bench not found at {out}")
