@@ -207,6 +207,13 @@ public sealed partial class Tensor
         });
     }
 
-    public static Tensor Stack(IReadOnlyList<Tensor> tensors, int dim = 0) =>
-        Concat(tensors.Select(t => t.Unsqueeze(dim)).ToList(), dim);
+    public static Tensor Stack(IReadOnlyList<Tensor> tensors, int dim = 0)
+    {
+        if (tensors.Count == 0) throw new ArgumentException("stack: expected a non-empty list of tensors");
+        // Checked here so the message shows the caller's shapes, not the unsqueezed ones Concat would report.
+        for (int t = 1; t < tensors.Count; t++)
+            if (!Shapes.Equal(tensors[t]._shape, tensors[0]._shape))
+                throw new ArgumentException($"stack expects each tensor to be equal size, but got {Shapes.Format(tensors[0]._shape)} at entry 0 and {Shapes.Format(tensors[t]._shape)} at entry {t}");
+        return Concat(tensors.Select(t => t.Unsqueeze(dim)).ToList(), dim);
+    }
 }
