@@ -1,3 +1,6 @@
+using System.Numerics;
+using System.Runtime.InteropServices;
+
 namespace SharpPrune.Vision.Data;
 
 /// <summary>Per-channel (x - mean[c]) / std[c], computed as torchvision's Normalize (subtract, then divide).</summary>
@@ -31,9 +34,23 @@ public sealed class Normalize : ITransform
         for (int ch = 0; ch < c; ch++)
         {
             float m = _mean[_mean.Length == 1 ? 0 : ch], s = _std[_std.Length == 1 ? 0 : ch];
-            var p = chw.Slice(ch * plane, plane);
-            for (int i = 0; i < p.Length; i++) p[i] = (p[i] - m) / s;
+            Plane(chw.Slice(ch * plane, plane), m, s);
         }
+    }
+
+    // Vector subtract and divide round exactly like the scalar ops, so the result does not depend on the SIMD width.
+    private static void Plane(Span<float> p, float m, float s)
+    {
+        int i = 0;
+        if (Vector.IsHardwareAccelerated)
+        {
+            var vm = new Vector<float>(m);
+            var vs = new Vector<float>(s);
+            var v = MemoryMarshal.Cast<float, Vector<float>>(p);
+            for (int k = 0; k < v.Length; k++) v[k] = (v[k] - vm) / vs;
+            i = v.Length * Vector<float>.Count;
+        }
+        for (; i < p.Length; i++) p[i] = (p[i] - m) / s;
     }
 
     public override string ToString() => $"Normalize(mean=[{string.Join(", ", _mean)}], std=[{string.Join(", ", _std)}])";
