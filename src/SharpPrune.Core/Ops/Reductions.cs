@@ -131,6 +131,8 @@ public sealed partial class Tensor
     private (Tensor rows, int len, int[] outShape, int[] keptShape) ToRows(int[] dims)
     {
         int r = _shape.Length;
+        // PyTorch reduces over every dim when the list is empty (sum(dim=[]), norm(dim=[]) of a 1-D bias).
+        if (dims.Length == 0) dims = Enumerable.Range(0, r).ToArray();
         var red = dims.Select(x => Shapes.NormDim(x, r)).Distinct().OrderBy(x => x).ToArray();
         if (red.Length != dims.Length) throw new ArgumentException($"dim appears multiple times in the list of dims ({string.Join(", ", dims)})");
         var keep = Enumerable.Range(0, r).Where(i => !red.Contains(i)).ToArray();
