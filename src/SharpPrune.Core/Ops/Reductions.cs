@@ -51,6 +51,7 @@ public sealed partial class Tensor
     private ValuesIndices ArgReduce(int dim, bool keepDim, bool max)
     {
         int d = Shapes.NormDim(dim, _shape.Length);
+        if (_shape.Length == 0) return View(1).ArgReduce(0, false, max); // 0-d: itself, index 0
         var (outer, size, inner) = Split(d);
         if (size == 0) throw new InvalidOperationException($"cannot reduce over dim {d} of size 0");
         var kept = (int[])_shape.Clone(); kept[d] = 1;
@@ -131,6 +132,11 @@ public sealed partial class Tensor
     private (Tensor rows, int len, int[] outShape, int[] keptShape) ToRows(int[] dims)
     {
         int r = _shape.Length;
+        if (r == 0)
+        {
+            foreach (var x in dims) Shapes.NormDim(x, 0); // a 0-d tensor accepts dim 0 / -1 and reduces to itself
+            return (this, 1, Array.Empty<int>(), Array.Empty<int>());
+        }
         // PyTorch reduces over every dim when the list is empty (sum(dim=[]), norm(dim=[]) of a 1-D bias).
         if (dims.Length == 0) dims = Enumerable.Range(0, r).ToArray();
         var red = dims.Select(x => Shapes.NormDim(x, r)).Distinct().OrderBy(x => x).ToArray();
