@@ -26,6 +26,7 @@ public sealed partial class Tensor
     public ValuesIndices KthValue(int k, int dim = -1, bool keepDim = false)
     {
         int d = Shapes.NormDim(dim, _shape.Length);
+        if (_shape.Length == 0) return View(1).KthValue(k, 0, keepDim: false); // 0-d: a one-element dim
         if (k < 1 || k > _shape[d]) throw new ArgumentOutOfRangeException(nameof(k), $"kthvalue: k = {k} out of range for dimension {d} of size {_shape[d]}");
         var s = TopKAlong(d, k, largest: false);
         var v = s.Values.Slice(d, k - 1, k);
