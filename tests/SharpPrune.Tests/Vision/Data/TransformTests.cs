@@ -18,6 +18,19 @@ public class TransformTests
     }
 
     [Fact]
+    public void Normalize_is_elementwise_exact_on_planes_longer_than_a_vector()
+    {
+        var g = new Generator(3);
+        var img = new float[3 * 67]; // 67 = several SIMD vectors plus a scalar tail
+        g.FillUniform(img, 0, 1);
+        var expected = (float[])img.Clone();
+        float[] mean = [0.4914f, 0.4822f, 0.4465f], std = [0.2470f, 0.2435f, 0.2616f];
+        for (int i = 0; i < expected.Length; i++) expected[i] = (expected[i] - mean[i / 67]) / std[i / 67];
+        new Normalize(mean, std).Apply(img, 3, 1, 67, g);
+        Assert.Equal(expected, img);
+    }
+
+    [Fact]
     public void Normalize_validates_its_statistics_and_the_channel_count()
     {
         Assert.Throws<ArgumentException>(() => new Normalize([0.5f, 0.5f], [0.5f]));
