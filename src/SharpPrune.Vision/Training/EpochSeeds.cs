@@ -7,8 +7,8 @@ namespace SharpPrune.Vision.Training;
 /// </summary>
 public static class EpochSeeds
 {
-    /// <summary>Stream ids: one per consumer so that two consumers never share numbers.</summary>
-    public const ulong Dropout = 1, Default = 2;
+    /// <summary>The stream of the <paramref name="index"/>-th Dropout module (in module order).</summary>
+    public static ulong DropoutStream(int index) => 0x1000UL + (ulong)index;
 
     public static ulong For(ulong seed, int epoch, ulong stream)
     {

@@ -1,4 +1,5 @@
 using System.Globalization;
+using SharpPrune.Optim;
 
 namespace SharpPrune.Vision.Training;
 
@@ -39,6 +40,14 @@ public sealed record LrSchedule(string Kind, int[] Milestones, double Gamma, int
                 throw Bad(spec, null);
         }
     }
+
+    /// <summary>The scheduler for <paramref name="optimizer"/>, or null for "none".</summary>
+    public LRScheduler? Create(Optimizer optimizer) => Kind switch
+    {
+        "none" => null,
+        "cosine" => new CosineAnnealingLR(optimizer, Epochs),
+        _ => new MultiStepLR(optimizer, Milestones, Gamma),
+    };
 
     private static T[] Numbers<T>(string args, string spec, Func<string, IFormatProvider, T> parse)
     {

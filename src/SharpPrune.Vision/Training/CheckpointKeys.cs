@@ -1,0 +1,44 @@
+using System.Globalization;
+using SharpPrune.IO;
+
+namespace SharpPrune.Vision.Training;
+
+/// <summary>
+/// Metadata keys the trainer writes into checkpoints (next to the optimizer and scheduler state that
+/// <see cref="Checkpoint"/> adds). Every value is a string; numbers use invariant culture, doubles round-trip.
+/// </summary>
+public static class CheckpointKeys
+{
+    public const string Model = "model";
+    public const string Dataset = "dataset";
+    public const string NumClasses = "num_classes";
+    /// <summary>Number of completed epochs.</summary>
+    public const string Epoch = "epoch";
+    /// <summary>Best test accuracy so far, percent.</summary>
+    public const string BestAcc = "best_acc";
+    /// <summary>Test accuracy after the saved epoch, percent.</summary>
+    public const string TestAcc = "test_acc";
+    /// <summary>The <see cref="TrainConfig"/> as JSON.</summary>
+    public const string Config = "train_config";
+    /// <summary>Kernel thread count of the run: results are bit-identical only with the same count.</summary>
+    public const string Threads = "threads";
+    /// <summary><see cref="Generator.Default"/>'s state (see <see cref="Checkpoint.FormatRngState"/>).</summary>
+    public const string DefaultRng = "rng.default";
+
+    public const string LastFile = "last.safetensors";
+    public const string BestFile = "best.safetensors";
+
+    public static string Format(int v) => v.ToString(CultureInfo.InvariantCulture);
+    public static string Format(double v) => v.ToString("R", CultureInfo.InvariantCulture);
+
+    public static int ParseInt(CheckpointData c, string key) =>
+        int.TryParse(Required(c, key), NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out int v)
+            ? v : throw new InvalidDataException($"{c.SourceName}: metadata '{key}' is not an integer: '{c.Get(key)}'");
+
+    public static double ParseDouble(CheckpointData c, string key) =>
+        double.TryParse(Required(c, key), NumberStyles.Float, CultureInfo.InvariantCulture, out double v)
+            ? v : throw new InvalidDataException($"{c.SourceName}: metadata '{key}' is not a number: '{c.Get(key)}'");
+
+    public static string Required(CheckpointData c, string key) =>
+        c.Get(key) ?? throw new InvalidDataException($"{c.SourceName}: metadata has no '{key}' (not a checkpoint written by 'sharpprune train'?)");
+}
