@@ -66,6 +66,7 @@ public sealed partial class Tensor
         TensorPrimitives.Pow(Data, p, o.Data);
         return Record(o, "PowBackward", new[] { this }, g =>
         {
+            if (p == 0) return new Tensor?[] { Zeros(_shape) }; // x⁰ is constant; p·x^(p−1) would give NaN at x = 0
             var r = Empty(_shape);
             TensorPrimitives.Pow(Data, p - 1f, r.Data);
             TensorPrimitives.Multiply(r.Data, p, r.Data);
