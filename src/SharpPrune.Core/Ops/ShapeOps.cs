@@ -36,7 +36,7 @@ public sealed partial class Tensor
     public Tensor Squeeze(int dim)
     {
         int d = Shapes.NormDim(dim, _shape.Length);
-        if (_shape[d] != 1) return this;
+        if (_shape.Length == 0 || _shape[d] != 1) return this; // 0-d accepts dim 0 / -1, as in PyTorch
         var ns = _shape.ToList(); ns.RemoveAt(d);
         return View(ns.ToArray());
     }
