@@ -49,7 +49,9 @@ public sealed partial class Tensor
     public int[] ShapeCopy() => (int[])_shape.Clone();
     public int Dim => _shape.Length;
     public int Numel => (int)Shapes.Numel(_shape);
-    public int Size(int dim) => _shape[Shapes.NormDim(dim, _shape.Length)];
+    public int Size(int dim) => _shape.Length == 0
+        ? throw new IndexOutOfRangeException($"dimension specified as {dim} but tensor has no dimensions")
+        : _shape[Shapes.NormDim(dim, _shape.Length)];
 
     /// <summary>The elements, row-major. Writing through this span bypasses autograd.</summary>
     public Span<float> Data => _storage.AsSpan(_offset, Numel);
