@@ -36,6 +36,9 @@ internal static class SafeTensorsHeader
     /// <summary>Parses the header JSON; entries come back in header order, each checked against a buffer of <paramref name="bufferLength"/> bytes.</summary>
     public static (List<SafeTensorsEntry> Entries, Dictionary<string, string> Metadata) Parse(ReadOnlyMemory<byte> json, long bufferLength, string source)
     {
+        // JsonDocument checks UTF-8 lazily (when a string is read); check it all up front instead.
+        if (!System.Text.Unicode.Utf8.IsValid(json.Span))
+            throw new SafeTensorsFormatException($"{source}: header is not valid UTF-8");
         JsonDocument doc;
         try
         {

@@ -32,7 +32,7 @@ public abstract class AdamBase : Optimizer
         _expAvg = new Tensor?[n]; _expAvgSq = new Tensor?[n]; _maxExpAvgSq = new Tensor?[n];
     }
 
-    protected override void UpdateParameter(int i, Tensor param, Tensor grad)
+    protected override void UpdateParameter(int i, Tensor param, Span<float> p, ReadOnlySpan<float> g)
     {
         if (_expAvg[i] is null)
         {
@@ -42,9 +42,8 @@ public abstract class AdamBase : Optimizer
         }
         if (Amsgrad) _maxExpAvgSq[i] ??= Tensor.ZerosLike(param);
 
-        Span<float> p = param.Data, m = _expAvg[i]!.Data, v = _expAvgSq[i]!.Data;
-        ReadOnlySpan<float> g = grad.Data;
         int n = p.Length;
+        Span<float> m = Elements(_expAvg[i]!, n), v = Elements(_expAvgSq[i]!, n);
         Span<float> a = ScratchA(n), b = ScratchB(n);
         int step = ++_steps[i];
         double lr = LearningRate;
@@ -70,7 +69,7 @@ public abstract class AdamBase : Optimizer
         ReadOnlySpan<float> second = v;
         if (Amsgrad)
         {
-            Span<float> mx = _maxExpAvgSq[i]!.Data;
+            Span<float> mx = Elements(_maxExpAvgSq[i]!, n);
             TensorPrimitives.Max(mx, v, mx);
             second = mx;
         }

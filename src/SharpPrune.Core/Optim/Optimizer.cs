@@ -11,6 +11,7 @@ namespace SharpPrune.Optim;
 public abstract class Optimizer
 {
     private readonly Tensor[] _params;
+    private readonly int[] _numel;
     private double _lr;
     private float[] _scratchA = Array.Empty<float>(), _scratchB = Array.Empty<float>();
 
@@ -26,6 +27,7 @@ public abstract class Optimizer
             // The same tensor twice would be updated twice per step and get two state slots.
             if (!seen.Add(_params[i])) throw new ArgumentException($"parameter {i} appears more than once in the parameter list", nameof(parameters));
         }
+        _numel = _params.Select(p => p.Numel).ToArray();
         LearningRate = lr;
     }
 
@@ -58,22 +60,35 @@ public abstract class Optimizer
         for (int i = 0; i < _params.Length; i++)
         {
             var p = _params[i];
-            if (p.Grad is null) continue;
-            if (!Shapes.Equal(p.Grad.Shape, p.Shape))
-                throw new InvalidOperationException($"parameter {i}: gradient shape {Shapes.Format(p.Grad.Shape)} does not match parameter shape {Shapes.Format(p.Shape)}");
-            UpdateParameter(i, p, p.Grad);
+            var g = p.Grad;
+            if (g is null) continue;
+            if (!Shapes.Equal(g.Shape, p.Shape))
+                throw new InvalidOperationException($"parameter {i}: gradient shape {Shapes.Format(g.Shape)} does not match parameter shape {Shapes.Format(p.Shape)}");
+            UpdateParameter(i, p, Elements(p, _numel[i]), Elements(g, _numel[i]));
             p.MarkChanged();
         }
         StepCount++;
     }
 
-    /// <summary>Applies one update to parameter <paramref name="index"/> in place.</summary>
-    protected abstract void UpdateParameter(int index, Tensor param, Tensor grad);
+    /// <summary>Applies one update in place: <paramref name="p"/> is <paramref name="param"/>'s storage, <paramref name="g"/> its gradient.</summary>
+    protected abstract void UpdateParameter(int index, Tensor param, Span<float> p, ReadOnlySpan<float> g);
+
+    /// <summary>
+    /// The elements of a tensor of known size. Tensor.Data recomputes the element count through an interface
+    /// enumerator, which allocates; the step loop must not.
+    /// </summary>
+    protected static Span<float> Elements(Tensor t, int numel) => t.Storage.AsSpan(t.Offset, numel);
 
     /// <summary>Zeros the gradients in place, keeping their buffers (PyTorch 1.13's default set_to_none=False).</summary>
     public void ZeroGrad()
     {
-        foreach (var p in _params) p.Grad?.Zero_();
+        for (int i = 0; i < _params.Length; i++)
+        {
+            var g = _params[i].Grad;
+            if (g is null) continue;
+            if (Shapes.Equal(g.Shape, _params[i].Shape)) { Elements(g, _numel[i]).Clear(); g.MarkChanged(); }
+            else g.Zero_();
+        }
     }
 
     /// <summary>Two work spans of the parameter's size, shared by all parameters (allocated once, on the first step).</summary>
@@ -83,7 +98,7 @@ public abstract class Optimizer
     private void EnsureScratch()
     {
         int max = 0;
-        foreach (var p in _params) max = Math.Max(max, p.Numel);
+        foreach (int n in _numel) max = Math.Max(max, n);
         if (_scratchA.Length < max) { _scratchA = new float[max]; _scratchB = new float[max]; }
     }
 

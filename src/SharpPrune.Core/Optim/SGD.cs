@@ -27,10 +27,9 @@ public sealed class SGD : Optimizer
         _momentum = new Tensor?[Parameters.Count];
     }
 
-    protected override void UpdateParameter(int index, Tensor param, Tensor grad)
+    protected override void UpdateParameter(int index, Tensor param, Span<float> p, ReadOnlySpan<float> g)
     {
-        Span<float> p = param.Data;
-        ReadOnlySpan<float> d = grad.Data;
+        ReadOnlySpan<float> d = g;
         int n = p.Length;
         if (WeightDecay != 0)
         {
@@ -45,17 +44,17 @@ public sealed class SGD : Optimizer
                 _momentum[index] = buf = new Tensor(d.ToArray(), param.ShapeCopy());
             else
             {
-                Span<float> b = buf.Data;
+                Span<float> b = Elements(buf, n);
                 TensorPrimitives.Multiply(b, (float)Momentum, b);
                 TensorPrimitives.FusedMultiplyAdd(d, (float)(1 - Dampening), b, b);
             }
             if (Nesterov)
             {
                 var s = ScratchA(n); // may already hold d: same-start overlap is allowed
-                TensorPrimitives.FusedMultiplyAdd(buf.Data, (float)Momentum, d, s);
+                TensorPrimitives.FusedMultiplyAdd(Elements(buf, n), (float)Momentum, d, s);
                 d = s;
             }
-            else d = buf.Data;
+            else d = Elements(buf, n);
         }
         TensorPrimitives.FusedMultiplyAdd(d, (float)-LearningRate, p, p);
     }
