@@ -1,0 +1,55 @@
+using SharpPrune.IO;
+
+namespace SharpPrune.Tests.IO;
+
+public class AtomicFileTests
+{
+    [Fact]
+    public void Writes_Creates_Parent_Directory_And_Replaces_Existing_File()
+    {
+        using var dir = new TempDir();
+        string path = Path.Combine(dir.Path, "a", "b", "out.txt");
+        AtomicFile.WriteAllText(path, "first");
+        Assert.Equal("first", File.ReadAllText(path));
+        AtomicFile.WriteAllBytes(path, new byte[] { 1, 2, 3 });
+        Assert.Equal(new byte[] { 1, 2, 3 }, File.ReadAllBytes(path));
+        Assert.Equal(new[] { path }, Directory.GetFiles(Path.GetDirectoryName(path)!));
+    }
+
+    [Fact]
+    public void Writer_That_Throws_Midway_Leaves_Previous_File_Intact_And_No_Temp_File()
+    {
+        using var dir = new TempDir();
+        string path = Path.Combine(dir.Path, "checkpoint.safetensors");
+        SafeTensors.Save(path, new KeyValuePair<string, Tensor>[] { new("w", Tensor.Ones(4)) });
+        var original = File.ReadAllBytes(path);
+
+        var e = Assert.Throws<InvalidOperationException>(() => AtomicFile.Write(path, s =>
+        {
+            s.Write(new byte[4096]);
+            s.Flush();
+            throw new InvalidOperationException("disk full (simulated)");
+        }));
+        Assert.Equal("disk full (simulated)", e.Message);
+        Assert.Equal(original, File.ReadAllBytes(path));
+        Assert.Equal(new[] { path }, Directory.GetFiles(dir.Path));
+        Assert.Equal(4f, SafeTensors.Load(path).Tensors[0].Value.Data.ToArray().Sum());
+    }
+
+    [Fact]
+    public void Failed_First_Write_Creates_Nothing()
+    {
+        using var dir = new TempDir();
+        string path = Path.Combine(dir.Path, "new.bin");
+        Assert.Throws<IOException>(() => AtomicFile.Write(path, _ => throw new IOException("boom")));
+        Assert.Empty(Directory.GetFiles(dir.Path));
+    }
+
+    [Fact]
+    public void Writing_Onto_A_Directory_Is_Refused()
+    {
+        using var dir = new TempDir();
+        var e = Assert.Throws<IOException>(() => AtomicFile.WriteAllText(dir.Path, "x"));
+        Assert.Contains("is a directory", e.Message);
+    }
+}
