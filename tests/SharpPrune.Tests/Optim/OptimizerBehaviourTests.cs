@@ -1,0 +1,191 @@
+using SharpPrune.Optim;
+
+namespace SharpPrune.Tests.Optim;
+
+public class OptimizerBehaviourTests
+{
+    private static Tensor[] Params(ulong seed, params int[][] shapes)
+    {
+        var g = new Generator(seed);
+        return shapes.Select(s => Tensor.Randn(g, s).RequiresGrad_()).ToArray();
+    }
+
+    private static void RandomGrads(Tensor[] ps, Generator g)
+    {
+        foreach (var p in ps)
+        {
+            if (p.Grad is null) p.Grad = Tensor.Randn(g, p.ShapeCopy());
+            else g.FillNormal(p.Grad.Data, 0f, 1f); // reuse the buffer, as backward's accumulation would
+        }
+    }
+
+    public static TheoryData<string> Kinds() => new() { "sgd", "sgd_full", "adam", "adam_full", "adamw_amsgrad" };
+
+    private static Optimizer Make(string kind, Tensor[] ps) => kind switch
+    {
+        "sgd" => new SGD(ps, 0.1),
+        "sgd_full" => new SGD(ps, 0.1, momentum: 0.9, weightDecay: 1e-4, nesterov: true),
+        "adam" => new Adam(ps, 1e-3),
+        "adam_full" => new Adam(ps, 1e-3, weightDecay: 0.01, amsgrad: true),
+        _ => new AdamW(ps, 1e-3, amsgrad: true),
+    };
+
+    [Theory]
+    [MemberData(nameof(Kinds))]
+    public void Steps_After_The_First_Allocate_Nothing(string kind)
+    {
+        var ps = Params(1, new[] { 64, 32 }, new[] { 32 }, new[] { 10, 64 });
+        var opt = Make(kind, ps);
+        var g = new Generator(2);
+        RandomGrads(ps, g);
+        opt.Step(); // creates the state buffers
+        opt.Step(); // and lets the JIT settle
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 20; i++) opt.Step();
+        opt.ZeroGrad();
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+    }
+
+    [Theory]
+    [MemberData(nameof(Kinds))]
+    public void State_Export_Then_Load_Continues_Identically(string kind)
+    {
+        var a = Params(3, new[] { 5, 4 }, new[] { 4 });
+        var b = a.Select(p => p.Clone().RequiresGrad_()).ToArray();
+        var optA = Make(kind, a);
+        var ga = new Generator(4);
+        for (int i = 0; i < 3; i++) { RandomGrads(a, ga); optA.Step(); }
+
+        for (int i = 0; i < a.Length; i++) b[i].CopyFrom(a[i]);
+        var optB = Make(kind, b);
+        optB.LearningRate = 123; // overwritten by the loaded hyperparameters
+        optB.LoadHyperparameters(optA.Hyperparameters());
+        optB.LoadStateTensors(optA.StateTensors().Select(kv => new KeyValuePair<string, Tensor>(kv.Key, kv.Value.Clone())));
+        var gb = new Generator(0);
+        gb.SetState(ga.GetState());
+        for (int i = 0; i < 3; i++) { RandomGrads(a, ga); optA.Step(); RandomGrads(b, gb); optB.Step(); }
+
+        for (int i = 0; i < a.Length; i++) Assert.Equal(a[i].ToArray(), b[i].ToArray());
+        Assert.Equal(optA.StepCount, optB.StepCount);
+        Assert.Equal(optA.Hyperparameters(), optB.Hyperparameters());
+    }
+
+    [Fact]
+    public void Loaded_State_Is_Copied_Not_Aliased()
+    {
+        var ps = Params(1, new[] { 3 });
+        var opt = new SGD(ps, 0.1, momentum: 0.9);
+        var buf = Tensor.Ones(3);
+        opt.LoadStateTensors(new[] { new KeyValuePair<string, Tensor>("0.momentum_buffer", buf) });
+        buf.Fill_(7);
+        Assert.Equal(new[] { 1f, 1f, 1f }, opt.StateTensors().Single().Value.ToArray());
+    }
+
+    [Fact]
+    public void Parameters_Without_Grad_Are_Skipped_And_Get_No_State()
+    {
+        var ps = Params(5, new[] { 3 }, new[] { 2 });
+        var before = ps[1].ToArray();
+        var opt = new Adam(ps, 0.1);
+        ps[0].Grad = Tensor.Ones(3);
+        opt.Step();
+        Assert.Equal(before, ps[1].ToArray());
+        Assert.Equal(new[] { "0.step", "0.exp_avg", "0.exp_avg_sq" }, opt.StateTensors().Select(kv => kv.Key));
+    }
+
+    [Fact]
+    public void ZeroGrad_Zeros_In_Place_And_Keeps_The_Buffers()
+    {
+        var ps = Params(6, new[] { 2, 2 }, new[] { 3 });
+        ps[0].Grad = Tensor.Ones(2, 2);
+        var grad = ps[0].Grad;
+        new SGD(ps, 0.1).ZeroGrad();
+        Assert.Same(grad, ps[0].Grad);
+        Assert.All(grad!.ToArray(), v => Assert.Equal(0f, v));
+        Assert.Null(ps[1].Grad);
+    }
+
+    [Fact]
+    public void Constructor_Validation_Uses_PyTorch_Messages()
+    {
+        var ps = Params(1, new[] { 2 });
+        Assert.Contains("Invalid learning rate: -0.1", Assert.Throws<ArgumentOutOfRangeException>(() => new SGD(ps, -0.1)).Message);
+        Assert.Contains("Invalid momentum value: -1", Assert.Throws<ArgumentOutOfRangeException>(() => new SGD(ps, 0.1, momentum: -1)).Message);
+        Assert.Contains("Invalid weight_decay value: -0.5", Assert.Throws<ArgumentOutOfRangeException>(() => new SGD(ps, 0.1, weightDecay: -0.5)).Message);
+        Assert.Equal("Nesterov momentum requires a momentum and zero dampening", Assert.Throws<ArgumentException>(() => new SGD(ps, 0.1, nesterov: true)).Message);
+        Assert.Equal("Nesterov momentum requires a momentum and zero dampening", Assert.Throws<ArgumentException>(() => new SGD(ps, 0.1, momentum: 0.9, dampening: 0.1, nesterov: true)).Message);
+        Assert.Contains("Invalid beta parameter at index 0: 1", Assert.Throws<ArgumentOutOfRangeException>(() => new Adam(ps, beta1: 1.0)).Message);
+        Assert.Contains("Invalid beta parameter at index 1: -0.1", Assert.Throws<ArgumentOutOfRangeException>(() => new AdamW(ps, beta2: -0.1)).Message);
+        Assert.Contains("Invalid epsilon value: -1E-08", Assert.Throws<ArgumentOutOfRangeException>(() => new Adam(ps, eps: -1e-8)).Message);
+        Assert.Contains("Invalid learning rate: NaN", Assert.Throws<ArgumentOutOfRangeException>(() => new Adam(ps, lr: double.NaN)).Message);
+        Assert.Contains("empty parameter list", Assert.Throws<ArgumentException>(() => new SGD(Array.Empty<Tensor>(), 0.1)).Message);
+        Assert.Contains("parameter 1 appears more than once", Assert.Throws<ArgumentException>(() => new SGD(new[] { ps[0], ps[0] }, 0.1)).Message);
+    }
+
+    [Fact]
+    public void Defaults_Are_PyTorchs()
+    {
+        var ps = Params(1, new[] { 2 });
+        var adam = new Adam(ps).Hyperparameters();
+        Assert.Equal(("0.001", "0.9", "0.999", "1E-08", "0", "false"), (adam["lr"], adam["beta1"], adam["beta2"], adam["eps"], adam["weight_decay"], adam["amsgrad"]));
+        Assert.Equal("0.01", new AdamW(ps).Hyperparameters()["weight_decay"]);
+        var sgd = new SGD(ps, 0.1).Hyperparameters();
+        Assert.Equal(("0", "0", "0", "false"), (sgd["momentum"], sgd["dampening"], sgd["weight_decay"], sgd["nesterov"]));
+    }
+
+    [Fact]
+    public void Gradient_Of_The_Wrong_Shape_Is_Reported()
+    {
+        var ps = Params(1, new[] { 2, 3 });
+        ps[0].Grad = Tensor.Zeros(3, 2);
+        var e = Assert.Throws<InvalidOperationException>(() => new SGD(ps, 0.1).Step());
+        Assert.Equal("parameter 0: gradient shape (3, 2) does not match parameter shape (2, 3)", e.Message);
+    }
+
+    [Fact]
+    public void Bad_State_Is_Rejected_With_Every_Problem_Named_And_Nothing_Changes()
+    {
+        var ps = Params(1, new[] { 2, 3 }, new[] { 4 });
+        var opt = new Adam(ps, 0.1, amsgrad: true);
+        ps[0].Grad = Tensor.Ones(2, 3); ps[1].Grad = Tensor.Ones(4);
+        opt.Step();
+        var saved = Describe(opt);
+
+        var bad = new KeyValuePair<string, Tensor>[]
+        {
+            new("0.step", Tensor.Scalar(2.5f)),
+            new("0.exp_avg", Tensor.Zeros(3, 2)),
+            new("0.exp_avg_sq", Tensor.Zeros(2, 3)),
+            new("1.momentum_buffer", Tensor.Zeros(4)),
+            new("7.exp_avg", Tensor.Zeros(4)),
+            new("exp_avg", Tensor.Zeros(4)),
+        };
+        var e = Assert.Throws<ArgumentException>(() => opt.LoadStateTensors(bad));
+        foreach (var part in new[]
+        {
+            "'0.exp_avg': shape (3, 2) but parameter 0 needs shape (2, 3)",
+            "'1.momentum_buffer': unknown state 'momentum_buffer' for Adam",
+            "'7.exp_avg': parameter index 7 out of range, this optimizer has 2 parameters",
+            "'exp_avg' is not of the form '<parameter index>.<state name>'",
+            "parameter 0: step must be a whole number",
+            "parameter 0: amsgrad is on but the state has no 'max_exp_avg_sq'",
+        }) Assert.Contains(part, e.Message);
+        Assert.Equal(saved, Describe(opt));
+    }
+
+    private static List<string> Describe(Optimizer opt) =>
+        opt.StateTensors().Select(kv => kv.Key + "=" + string.Join(",", kv.Value.ToArray())).ToList();
+
+    [Fact]
+    public void Invalid_Hyperparameters_Are_Rolled_Back()
+    {
+        var opt = new SGD(Params(1, new[] { 2 }), 0.1, momentum: 0.9);
+        var before = opt.Hyperparameters();
+        Assert.Throws<ArgumentException>(() => opt.LoadHyperparameters(new Dictionary<string, string> { ["lr"] = "0.5", ["nesterov"] = "true", ["dampening"] = "0.2" }));
+        Assert.Equal(before, opt.Hyperparameters());
+        Assert.Throws<FormatException>(() => opt.LoadHyperparameters(new Dictionary<string, string> { ["momentum"] = "lots" }));
+        Assert.Contains("unknown SGD hyperparameter 'betas'",
+            Assert.Throws<ArgumentException>(() => opt.LoadHyperparameters(new Dictionary<string, string> { ["betas"] = "1" })).Message);
+        Assert.Equal(before, opt.Hyperparameters());
+    }
+}
