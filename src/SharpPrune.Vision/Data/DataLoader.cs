@@ -51,9 +51,12 @@ public sealed class DataLoader
         return order;
     }
 
-    /// <summary>The batches of epoch <paramref name="epoch"/>, starting at batch <paramref name="startBatch"/>
-    /// (to resume mid-epoch without preparing the skipped batches). Stopping early stops the producer.</summary>
-    public IEnumerable<Batch> Epoch(int epoch, int startBatch = 0)
+    /// <summary>The batches of epoch <paramref name="epoch"/>. Leaving a foreach early stops the producer.</summary>
+    public IEnumerable<Batch> Epoch(int epoch) => Epoch(epoch, 0);
+
+    /// <summary>The batches of epoch <paramref name="epoch"/> from batch <paramref name="startBatch"/> on, identical to
+    /// those of a full enumeration (to resume mid-epoch without preparing the skipped batches).</summary>
+    public IEnumerable<Batch> Epoch(int epoch, int startBatch)
     {
         CheckEpoch(epoch);
         if (startBatch < 0 || startBatch > BatchesPerEpoch)

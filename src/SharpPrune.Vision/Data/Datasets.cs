@@ -28,7 +28,7 @@ public static partial class Datasets
     /// holding the files, or its parent when they are in the usual subfolder). Without a directory only
     /// Fashion-MNIST loads: from <see cref="DebianFashionMnistDirectory"/> when complete, else from the shipped
     /// sample (<see cref="SampleDirectory"/>), which is split into train = its first 8,000 test images and
-    /// test = its last 2,000.
+    /// test = its last 2,000. Passing the sample's own directory (data/fashion-mnist-sample) gives the same split.
     /// </summary>
     public static (ImageDataset Train, ImageDataset Test) Load(string name, string? dataDir)
     {
@@ -38,7 +38,9 @@ public static partial class Datasets
         return info.Name switch
         {
             "mnist" => LoadIdx(info, dataDir),
-            "fashion-mnist" => IsSampleDirectory(dataDir) ? LoadFashionMnistSample(dataDir) : LoadIdx(info, dataDir),
+            "fashion-mnist" => IsSampleDirectory(dataDir) && !DataDirectory.HasAll(dataDir, IdxFiles, allowGz: true)
+                ? LoadFashionMnistSample(dataDir)
+                : LoadIdx(info, dataDir),
             "cifar10" => LoadCifar10(dataDir),
             _ => LoadCifar100(dataDir),
         };

@@ -61,6 +61,25 @@ public class IdxDatasetTests
     }
 
     [Fact]
+    public void A_sample_folder_with_only_the_test_split_is_split_8000_to_the_rest()
+    {
+        using var tmp = new TempDataDir();
+        string sample = tmp.Sub("fashion-mnist-sample");
+        var labels = Enumerable.Range(0, 8005).Select(i => i % 10).ToArray();
+        Write(sample, "t10k-images-idx3-ubyte", IdxImages(labels.Length, Rows, Cols), gzip: true);
+        Write(sample, "t10k-labels-idx1-ubyte", IdxLabels(labels), gzip: true);
+
+        var (train, test) = Datasets.Load("fashion-mnist", sample);
+        Assert.Equal((8000, 5), (train.Count, test.Count));
+        Assert.Equal(Pixel(8000, 0, 3, 4), test.Pixels(0)[3 * Cols + 4]);
+        Assert.Equal(labels[8000..], test.Labels.ToArray());
+
+        // With the train files present as well, the same folder loads as a full set.
+        WriteIdxSet(sample, TrainLabels, TestLabels, Rows, Cols, gzip: false);
+        Assert.Equal(5, Datasets.Load("fashion-mnist", sample).Train.Count);
+    }
+
+    [Fact]
     public void Missing_file_lists_what_is_missing_and_where_it_looked()
     {
         using var tmp = new TempDataDir();
