@@ -14,6 +14,13 @@ internal sealed class ParamModule : Module
         foreach (var (n, v) in parameters) AddParameter(n, v.Clone());
     }
 
+    /// <summary>Registers <paramref name="value"/> itself (no copy), for large tensors built for the purpose.</summary>
+    public ParamModule With(string name, Tensor value)
+    {
+        AddParameter(name, value);
+        return this;
+    }
+
     public override string TypeName => _typeName;
 
     protected override Tensor ForwardCore(Tensor input) => throw new InvalidOperationException($"{_typeName} stand-in has no forward");
@@ -28,20 +35,6 @@ internal sealed class FixedMaskRandomUnstructured(Amount amount, Tensor mask) : 
 internal sealed class FailingL1Unstructured(Amount amount) : L1Unstructured(amount)
 {
     public override Tensor ComputeMask(Tensor t, Tensor defaultMask) => throw new InvalidOperationException("HA!");
-}
-
-/// <summary>The tutorials' custom method: prunes every other entry of the still-unpruned part.</summary>
-internal sealed class FooBarPruningMethod : BasePruningMethod
-{
-    public override PruningType PruningType => PruningType.Unstructured;
-
-    public override Tensor ComputeMask(Tensor t, Tensor defaultMask)
-    {
-        var mask = defaultMask.Clone();
-        var d = mask.Data;
-        for (int i = 0; i < d.Length; i += 2) d[i] = 0f;
-        return mask;
-    }
 }
 
 internal static class PruningTestModules
