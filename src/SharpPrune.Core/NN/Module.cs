@@ -180,6 +180,22 @@ public abstract class Module
 
     public IEnumerable<Module> Modules() => NamedModules().Select(m => m.Module);
 
+    /// <summary>
+    /// Pre-order like <see cref="NamedModules"/> but a module reachable under two names is visited under both, as
+    /// PyTorch's state_dict recursion does: a shared layer is saved once per name.
+    /// </summary>
+    private IEnumerable<(string Name, Module Module)> ModulesWithDuplicates(string prefix)
+    {
+        var stack = new Stack<(string, Module)>();
+        stack.Push((prefix, this));
+        while (stack.Count > 0)
+        {
+            var (n, m) = stack.Pop();
+            yield return (n, m);
+            for (int i = m._modules.Count - 1; i >= 0; i--) stack.Push((Join(n, m._modules[i].Key), m._modules[i].Value));
+        }
+    }
+
     /// <summary>The submodule at a dotted path ("features.0"); "" is this module.</summary>
     public Module GetSubmodule(string path)
     {
@@ -253,7 +269,7 @@ public abstract class Module
     public List<KeyValuePair<string, Tensor>> StateDict(string prefix = "")
     {
         var result = new List<KeyValuePair<string, Tensor>>();
-        foreach (var (mp, m) in NamedModules(prefix))
+        foreach (var (mp, m) in ModulesWithDuplicates(prefix))
         {
             foreach (var kv in m._parameters)
                 if (kv.Value != null) result.Add(new(Join(mp, kv.Key), kv.Value));
