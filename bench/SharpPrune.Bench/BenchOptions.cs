@@ -1,0 +1,84 @@
+namespace SharpPrune.Bench;
+
+/// <summary>Command-line options shared by the parent run and the per-model child processes.</summary>
+public sealed class BenchOptions
+{
+    public const string DefaultModels = "lenet5,alexnet,vgg16,resnet56";
+
+    public List<string> Models { get; private set; } = DefaultModels.Split(',').ToList();
+    public bool ModelsGiven { get; private set; }
+    public int Threads { get; private set; } = 2;
+    public double Seconds { get; private set; } = 5.0;
+    public int MinSteps { get; private set; } = 3;
+    public int Warmup { get; private set; } = 2;
+    public int Batch { get; private set; }            // 0 = per-model default
+    public bool Json { get; private set; }
+    public bool Gemm { get; private set; }
+    public int[] GemmSizes { get; private set; } = { 256, 512, 1024, 2048 };
+    /// <summary>Per-op forward/backward breakdown to stderr (also enabled by SP_BENCH_PROFILE=1).</summary>
+    public bool Profile { get; private set; } = Environment.GetEnvironmentVariable("SP_BENCH_PROFILE") == "1";
+    public string? Single { get; private set; }
+
+    public const string Usage =
+        "usage: SharpPrune.Bench [--models a,b,..] [--threads N] [--seconds S] [--min-steps N] [--warmup N]\n" +
+        "                        [--batch N] [--json] [--gemm] [--gemm-sizes 256,512,..] [--profile]\n" +
+        "models: " + DefaultModels + "   (--gemm alone measures SGEMM only; add --models to run both)";
+
+    public static BenchOptions Parse(string[] args)
+    {
+        var o = new BenchOptions();
+        for (int i = 0; i < args.Length; i++)
+        {
+            string a = args[i];
+            string Value() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"option {a} needs a value\n{Usage}");
+            switch (a)
+            {
+                case "--models":
+                    o.Models = Value().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToList();
+                    o.ModelsGiven = true;
+                    break;
+                case "--threads": o.Threads = PositiveInt(a, Value()); break;
+                case "--seconds": o.Seconds = double.Parse(Value(), System.Globalization.CultureInfo.InvariantCulture); break;
+                case "--min-steps": o.MinSteps = PositiveInt(a, Value()); break;
+                case "--warmup": o.Warmup = int.Parse(Value()); break;
+                case "--batch": o.Batch = int.Parse(Value()); break;
+                case "--json": o.Json = true; break;
+                case "--gemm": o.Gemm = true; break;
+                case "--gemm-sizes": o.GemmSizes = Value().Split(',').Select(s => PositiveInt(a, s)).ToArray(); break;
+                case "--profile": o.Profile = true; break;
+                case "--single": o.Single = Value(); break;
+                case "-h" or "--help": throw new ArgumentException(Usage);
+                default: throw new ArgumentException($"unknown option '{a}'\n{Usage}");
+            }
+        }
+        foreach (var m in o.Single is null ? o.Models : new List<string> { o.Single })
+            if (!ModelSpec.All.ContainsKey(m))
+                throw new ArgumentException($"unknown model '{m}'; valid: {string.Join(", ", ModelSpec.All.Keys)}");
+        return o;
+    }
+
+    /// <summary>Arguments for a child process that measures one model.</summary>
+    public List<string> ChildArgs(string model)
+    {
+        var l = new List<string> { "--single", model, "--threads", $"{Threads}", "--min-steps", $"{MinSteps}",
+            "--warmup", $"{Warmup}", "--batch", $"{Batch}",
+            "--seconds", Seconds.ToString(System.Globalization.CultureInfo.InvariantCulture) };
+        if (Profile) l.Add("--profile");
+        return l;
+    }
+
+    private static int PositiveInt(string opt, string s) =>
+        int.TryParse(s, out int v) && v > 0 ? v : throw new ArgumentException($"{opt} expects a positive integer, got '{s}'");
+}
+
+/// <summary>Benchmark shapes per model (CIFAR-style 3×32×32 except LeNet-5 on 1×28×28), mirrored in bench/torch_models.py.</summary>
+public sealed record ModelSpec(int Batch, int[] Input, int Classes)
+{
+    public static readonly IReadOnlyDictionary<string, ModelSpec> All = new Dictionary<string, ModelSpec>
+    {
+        ["lenet5"] = new(128, new[] { 1, 28, 28 }, 10),
+        ["alexnet"] = new(128, new[] { 3, 32, 32 }, 10),
+        ["vgg16"] = new(64, new[] { 3, 32, 32 }, 10),
+        ["resnet56"] = new(64, new[] { 3, 32, 32 }, 10),
+    };
+}

@@ -1,0 +1,135 @@
+using System.Diagnostics;
+using SharpPrune.Autograd;
+using SharpPrune.Kernels;
+using SharpPrune.NN;
+using SharpPrune.Optim;
+using SharpPrune.Vision.Models;
+
+namespace SharpPrune.Bench;
+
+/// <summary>
+/// Measures one model in this process: train steps (forward + cross-entropy + backward + SGD step) and
+/// inference batches (Eval + NoGrad), with the protocol mirrored by bench/torch_bench.py.
+/// </summary>
+public static class ModelBench
+{
+    public static Dictionary<string, object> Run(string name, BenchOptions o)
+    {
+        Parallelism.MaxThreads = o.Threads;
+        var spec = ModelSpec.All[name];
+        int batch = o.Batch > 0 ? o.Batch : spec.Batch;
+        var model = ModelZoo.Create(name, spec.Classes, new Generator(0));
+        long parameters = model.Parameters().Sum(p => (long)p.Numel);
+
+        var dataGen = new Generator(1);
+        var x = Tensor.Randn(dataGen, new[] { batch }.Concat(spec.Input).ToArray());
+        var targets = Enumerable.Range(0, batch).Select(_ => dataGen.NextInt(spec.Classes)).ToArray();
+        var opt = new SGD(model.Parameters(), lr: 0.01, momentum: 0.9, weightDecay: 5e-4);
+
+        var phases = new PhaseTimer("forward", "loss", "backward", "optimizer");
+        void TrainStep()
+        {
+            phases.Start();
+            opt.ZeroGrad();
+            var logits = model.Forward(x);
+            phases.Lap(0);
+            var loss = F.CrossEntropy(logits, targets);
+            phases.Lap(1);
+            loss.Backward();
+            phases.Lap(2);
+            opt.Step();
+            phases.Lap(3);
+        }
+
+        model.Train();
+        Warmup(TrainStep, o);
+        phases.Reset();
+        var train = Timed(TrainStep, o);
+
+        if (o.Profile) OpProfiler.ProfileTrainStep(name, model, x, targets, opt);
+
+        model.Eval();
+        void InferStep()
+        {
+            using var _ = GradMode.NoGrad();
+            model.Forward(x);
+        }
+        Warmup(InferStep, o);
+        var infer = Timed(InferStep, o);
+
+        return new Dictionary<string, object>
+        {
+            ["impl"] = "sharpprune",
+            ["model"] = name,
+            ["batch"] = batch,
+            ["threads"] = o.Threads,
+            ["params"] = parameters,
+            ["steps"] = train.Steps,
+            ["infer_steps"] = infer.Steps,
+            ["train_ms_per_step"] = R(train.MsPerStep),
+            ["train_img_s"] = R(batch * 1000.0 / train.MsPerStep),
+            ["infer_ms_per_batch"] = R(infer.MsPerStep),
+            ["infer_img_s"] = R(batch * 1000.0 / infer.MsPerStep),
+            ["peak_rss_mb"] = Math.Round(PeakRssMb(), 1),
+            ["alloc_mb_per_step"] = R(train.AllocMbPerStep),
+            ["infer_alloc_mb_per_batch"] = R(infer.AllocMbPerStep),
+            ["gc_pause_ms_per_step"] = R(train.GcPauseMsPerStep),
+            ["gc_gen2_collections"] = train.Gen2Collections,
+            ["phase_ms"] = phases.MsPerStep(train.Steps),
+        };
+    }
+
+    private static double R(double v) => Math.Round(v, 2);
+
+    /// <summary>Warm-up (JIT tiering, scratch buffers): <c>Warmup</c> steps, but stop after one if it alone took ≥ Seconds.</summary>
+    public static void Warmup(Action step, BenchOptions o)
+    {
+        var sw = Stopwatch.StartNew();
+        for (int n = 0; n < o.Warmup; n++)
+        {
+            step();
+            if (sw.Elapsed.TotalSeconds >= o.Seconds) break;
+        }
+    }
+
+    public sealed record Measurement(int Steps, double MsPerStep, double AllocMbPerStep, double GcPauseMsPerStep, int Gen2Collections);
+
+    /// <summary>Times steps until at least MinSteps ran and at least Seconds elapsed (mean time per step).</summary>
+    public static Measurement Timed(Action step, BenchOptions o)
+    {
+        long alloc0 = GC.GetTotalAllocatedBytes(precise: true);
+        var pause0 = GC.GetTotalPauseDuration();
+        int gen2 = GC.CollectionCount(2);
+        var sw = Stopwatch.StartNew();
+        int n = 0;
+        do { step(); n++; } while (n < o.MinSteps || sw.Elapsed.TotalSeconds < o.Seconds);
+        double ms = sw.Elapsed.TotalMilliseconds;
+        long alloc = GC.GetTotalAllocatedBytes(precise: true) - alloc0;
+        return new Measurement(n, ms / n, alloc / 1048576.0 / n,
+            (GC.GetTotalPauseDuration() - pause0).TotalMilliseconds / n, GC.CollectionCount(2) - gen2);
+    }
+
+    /// <summary>VmHWM (peak resident set) of this process in MiB, from /proc/self/status.</summary>
+    public static double PeakRssMb()
+    {
+        foreach (var line in File.ReadLines("/proc/self/status"))
+            if (line.StartsWith("VmHWM:", StringComparison.Ordinal))
+                return long.Parse(line.AsSpan(6).Trim().TrimEnd("kB").Trim()) / 1024.0;
+        throw new InvalidOperationException("VmHWM not found in /proc/self/status");
+    }
+}
+
+/// <summary>Accumulates wall time of consecutive phases of a step (Stopwatch timestamps; negligible overhead).</summary>
+public sealed class PhaseTimer(params string[] names)
+{
+    private readonly long[] _ticks = new long[names.Length];
+    private long _last;
+
+    public void Start() => _last = Stopwatch.GetTimestamp();
+    public void Lap(int phase) { long now = Stopwatch.GetTimestamp(); _ticks[phase] += now - _last; _last = now; }
+    public void Reset() => Array.Clear(_ticks);
+
+    public Dictionary<string, double> MsPerStep(int steps) =>
+        names.Select((n, i) => (n, ms: Math.Round(_ticks[i] * 1000.0 / Stopwatch.Frequency / steps, 2)))
+             .ToDictionary(t => t.n, t => t.ms);
+}

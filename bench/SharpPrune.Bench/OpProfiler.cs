@@ -1,0 +1,142 @@
+using System.Diagnostics;
+using System.Reflection;
+using SharpPrune.NN;
+using SharpPrune.Optim;
+using Module = SharpPrune.NN.Module;
+
+namespace SharpPrune.Bench;
+
+/// <summary>
+/// Where a train step's time goes (--profile / SP_BENCH_PROFILE=1), printed to stderr:
+/// forward time per leaf-module type (pre/post forward hooks), backward time per autograd node name, and the
+/// optimizer. Backward nodes are internal to Core, so the graph is re-wired through reflection here, in the bench
+/// only; if Core's internals change the backward breakdown degrades to a total instead of failing the run.
+/// </summary>
+public static class OpProfiler
+{
+    private static readonly PropertyInfo? GradFnProp =
+        typeof(Tensor).GetProperty("GradFn", BindingFlags.Instance | BindingFlags.NonPublic | BindingFlags.Public);
+
+    public static void ProfileTrainStep(string name, Module model, Tensor x, int[] targets, Optimizer opt, int steps = 3)
+    {
+        var fwd = new Dictionary<string, Stat>();
+        var layer = new Dictionary<string, Stat>();
+        var bwd = new Dictionary<string, Stat>();
+        var total = new Dictionary<string, Stat>();
+        var handles = new List<HookHandle>();
+        foreach (var (path, m) in model.NamedModules())
+        {
+            if (m.Children().Any()) continue;
+            string key = m.TypeName, lkey = $"{path} ({m.TypeName})";
+            long start = 0;
+            handles.Add(m.RegisterForwardPreHook((_, _) => { start = Stopwatch.GetTimestamp(); return null; }));
+            handles.Add(m.RegisterForwardHook((_, _, _) =>
+            {
+                long d = Stopwatch.GetTimestamp() - start;
+                Add(fwd, key, d); Add(layer, lkey, d);
+                return null;
+            }));
+        }
+        bool wired = true;
+        try
+        {
+            // Step 0 is a warm-up for the hooks and wrappers (JIT), its numbers are dropped.
+            for (int s = 0; s <= steps; s++)
+            {
+                if (s == 1) { fwd.Clear(); layer.Clear(); bwd.Clear(); total.Clear(); }
+                long t0 = Stopwatch.GetTimestamp();
+                opt.ZeroGrad();
+                var logits = model.Forward(x);
+                long t1 = Stopwatch.GetTimestamp();
+                var loss = F.CrossEntropy(logits, targets);
+                long t2 = Stopwatch.GetTimestamp();
+                wired &= WrapBackward(loss, bwd);
+                long t3 = Stopwatch.GetTimestamp();
+                loss.Backward();
+                long t4 = Stopwatch.GetTimestamp();
+                opt.Step();
+                long t5 = Stopwatch.GetTimestamp();
+                Add(total, "forward", t1 - t0); Add(total, "loss", t2 - t1);
+                Add(total, "backward", t4 - t3); Add(total, "optimizer", t5 - t4);
+            }
+        }
+        finally
+        {
+            foreach (var h in handles) h.Remove();
+        }
+
+        var err = Console.Error;
+        double stepMs = total.Values.Sum(v => v.Ms) / steps;
+        err.WriteLine($"--- sharpprune profile: {name}, {steps} instrumented train steps, {stepMs:F1} ms/step ---");
+        Print(err, "phase", total, steps, stepMs, 10);
+        double fwdModules = fwd.Values.Sum(v => v.Ms);
+        fwd["(outside leaf modules)"] = new Stat { Ms = total["forward"].Ms - fwdModules, Calls = steps };
+        Print(err, "forward by module type", fwd, steps, stepMs, 12);
+        Print(err, "forward: slowest layers", layer, steps, stepMs, 10);
+        if (wired)
+        {
+            double inNodes = bwd.Values.Sum(v => v.Ms);
+            bwd["(engine overhead, accumulation)"] = new Stat { Ms = total["backward"].Ms - inNodes, Calls = steps };
+            Print(err, "backward by autograd node", bwd, steps, stepMs, 14);
+        }
+        else err.WriteLine("backward per-node breakdown unavailable (Core internals changed); see phase totals");
+    }
+
+    private sealed class Stat { public double Ms; public int Calls; }
+
+    private static void Add(Dictionary<string, Stat> d, string key, long ticks)
+    {
+        if (!d.TryGetValue(key, out var s)) d[key] = s = new Stat();
+        s.Ms += ticks * 1000.0 / Stopwatch.Frequency;
+        s.Calls++;
+    }
+
+    private static void Print(TextWriter w, string title, Dictionary<string, Stat> d, int steps, double stepMs, int top)
+    {
+        w.WriteLine($"  {title}:");
+        foreach (var (k, s) in d.OrderByDescending(kv => kv.Value.Ms).Take(top).Select(kv => (kv.Key, kv.Value)))
+            w.WriteLine($"    {k,-36} {s.Ms / steps,9:F2} ms/step {100 * s.Ms / steps / stepMs,5:F1}%  {(double)s.Calls / steps,5:F0} calls/step");
+    }
+
+    /// <summary>Replaces every node of the graph under <paramref name="root"/> by one whose closure is timed.</summary>
+    private static bool WrapBackward(Tensor root, Dictionary<string, Stat> stats)
+    {
+        if (GradFnProp is null) return false;
+        var nodeType = GradFnProp.PropertyType;
+        var nameF = nodeType.GetField("Name");
+        var inputsF = nodeType.GetField("Inputs");
+        var backF = nodeType.GetField("Backward");
+        var ctor = nodeType.GetConstructor(BindingFlags.Instance | BindingFlags.Public | BindingFlags.NonPublic, null,
+            new[] { typeof(string), typeof(Tensor[]), typeof(Func<Tensor, Tensor?[]>) }, null);
+        if (nameF is null || inputsF is null || backF is null || ctor is null) return false;
+
+        var wrapped = new Dictionary<object, object>(ReferenceEqualityComparer.Instance);
+        var seen = new HashSet<Tensor>(ReferenceEqualityComparer.Instance) { root };
+        var stack = new Stack<Tensor>();
+        stack.Push(root);
+        while (stack.Count > 0)
+        {
+            var t = stack.Pop();
+            var node = GradFnProp.GetValue(t);
+            if (node is null) continue;
+            var inputs = (Tensor[])inputsF.GetValue(node)!;
+            if (!wrapped.TryGetValue(node, out var w))
+            {
+                string opName = (string)nameF.GetValue(node)!;
+                var inner = (Func<Tensor, Tensor?[]>)backF.GetValue(node)!;
+                Func<Tensor, Tensor?[]> timed = g =>
+                {
+                    long s = Stopwatch.GetTimestamp();
+                    var r = inner(g);
+                    Add(stats, opName, Stopwatch.GetTimestamp() - s);
+                    return r;
+                };
+                wrapped[node] = w = ctor.Invoke(new object[] { opName, inputs, timed });
+            }
+            GradFnProp.SetValue(t, w);
+            foreach (var i in inputs)
+                if (i.RequiresGrad && seen.Add(i)) stack.Push(i);
+        }
+        return true;
+    }
+}
