@@ -6,7 +6,7 @@ public static class Shapes
     public static long Numel(IReadOnlyList<int> shape)
     {
         long n = 1;
-        foreach (var s in shape) n *= s;
+        for (int i = 0; i < shape.Count; i++) n *= shape[i]; // indexer, not foreach: no enumerator allocation
         return n;
     }
 

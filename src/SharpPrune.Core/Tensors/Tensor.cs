@@ -13,6 +13,7 @@ public sealed partial class Tensor
     private float[] _storage;
     private int _offset;
     private int[] _shape;
+    private readonly int _numel; // shapes never change after construction; cached because Data is on every hot path
     private bool _requiresGrad;
 
     /// <summary>Accumulated gradient (leaves only, like PyTorch's .grad).</summary>
@@ -35,6 +36,7 @@ public sealed partial class Tensor
             throw new ArgumentException($"data of length {storage.Length} (offset {offset}) cannot hold shape {Shapes.Format(_shape)} ({n} elements)");
         _storage = storage;
         _offset = offset;
+        _numel = (int)n;
     }
 
     public static Tensor FromArray(float[] data, params int[] shape)
@@ -48,13 +50,13 @@ public sealed partial class Tensor
     internal int[] ShapeArray => _shape;
     public int[] ShapeCopy() => (int[])_shape.Clone();
     public int Dim => _shape.Length;
-    public int Numel => (int)Shapes.Numel(_shape);
+    public int Numel => _numel;
     public int Size(int dim) => _shape.Length == 0
         ? throw new IndexOutOfRangeException($"dimension specified as {dim} but tensor has no dimensions")
         : _shape[Shapes.NormDim(dim, _shape.Length)];
 
     /// <summary>The elements, row-major. Writing through this span bypasses autograd.</summary>
-    public Span<float> Data => _storage.AsSpan(_offset, Numel);
+    public Span<float> Data => _storage.AsSpan(_offset, _numel);
     internal float[] Storage => _storage;
     internal int Offset => _offset;
     public bool SharesStorageWith(Tensor other) => ReferenceEquals(_storage, other._storage);
