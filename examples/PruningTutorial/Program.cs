@@ -1,0 +1,6 @@
+// The torch.nn.utils.prune tutorials (seeds 001 and 002) on LeNet with SharpPrune.Pruning:
+//   dotnet run --project examples/PruningTutorial [seed]
+using SharpPrune.Examples.PruningTutorial;
+
+ulong seed = args.Length > 0 && ulong.TryParse(args[0], out var s) ? s : 0;
+PruningTutorialFlow.Run(Console.Out, seed);
