@@ -155,9 +155,10 @@ public abstract class Module
 
     public IEnumerable<(string Name, Tensor Buffer)> NamedBuffers(string prefix = "", bool recurse = true)
     {
+        var seen = new HashSet<Tensor>(ReferenceEqualityComparer.Instance); // one tensor, one entry (as parameters)
         foreach (var (mp, m) in recurse ? NamedModules(prefix) : new[] { (prefix, this) })
             foreach (var kv in m._buffers)
-                if (kv.Value != null) yield return (Join(mp, kv.Key), kv.Value);
+                if (kv.Value != null && seen.Add(kv.Value)) yield return (Join(mp, kv.Key), kv.Value);
     }
 
     public IEnumerable<(string Name, Module Module)> NamedChildren() => _modules.Select(kv => (kv.Key, kv.Value));
