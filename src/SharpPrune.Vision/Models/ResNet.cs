@@ -1,0 +1,112 @@
+using SharpPrune.NN;
+
+namespace SharpPrune.Vision.Models;
+
+/// <summary>
+/// CIFAR ResNet of He et al. 2016 (§4.2): conv 16@3×3 → BN → ReLU → three stages of n basic blocks
+/// (16, 32, 64 channels; the 2nd and 3rd halve the size) → global avg-pool 8 → fc; depth = 6n + 2.
+/// Shortcuts are option A, parameter-free (<see cref="PadShortcut"/>), as in the "Rethinking the Value of
+/// Network Pruning" l1-norm-pruning code: that gives ResNet-56 853,018 and ResNet-110 1,727,962 parameters —
+/// the 0.85M / 1.72M of the weight-pruning table — where option B (1×1 conv + BN) would give 855,770 / 1,730,714.
+/// Names as PyTorch: conv1, bn1, layer1.0.conv1, layer1.0.bn1, …, fc. Init as the reference: convs
+/// N(0, √(2/(k²·out))), BN weight 1 / bias 0, fc PyTorch's default.
+/// </summary>
+public sealed class ResNet : Module
+{
+    public int Depth { get; }
+    public override string TypeName => $"ResNet{Depth}";
+
+    public ResNet(int depth, int numClasses = 10, Generator? generator = null)
+    {
+        if (depth < 8 || (depth - 2) % 6 != 0)
+            throw new ArgumentException($"CIFAR ResNet depth must be 6n+2 (20, 32, 44, 56, 110, …), got {depth}");
+        Depth = depth;
+        int n = (depth - 2) / 6;
+        RegisterModule("conv1", new Conv2d(3, 16, 3, padding: 1, bias: false, generator: generator));
+        RegisterModule("bn1", new BatchNorm2d(16));
+        RegisterModule("relu", new ReLU());
+        int inplanes = 16;
+        int[] planes = { 16, 32, 64 };
+        for (int s = 0; s < 3; s++)
+        {
+            var stage = new Sequential();
+            for (int b = 0; b < n; b++)
+            {
+                int stride = s > 0 && b == 0 ? 2 : 1;
+                stage.Add(new BasicBlock(inplanes, planes[s], stride, generator));
+                inplanes = planes[s];
+            }
+            RegisterModule($"layer{s + 1}", stage);
+        }
+        RegisterModule("avgpool", new AvgPool2d(8));
+        RegisterModule("fc", new Linear(64, numClasses, generator: generator));
+        ZooInit.ConvFanOutAndBatchNorm(this, bnWeight: 1f, generator);
+    }
+
+    protected override Tensor ForwardCore(Tensor input)
+    {
+        var x = GetSubmodule("conv1").Forward(input);
+        x = GetSubmodule("bn1").Forward(x);
+        x = GetSubmodule("relu").Forward(x);
+        for (int s = 1; s <= 3; s++) x = GetSubmodule($"layer{s}").Forward(x);
+        x = GetSubmodule("avgpool").Forward(x);
+        return GetSubmodule("fc").Forward(x.Flatten(1));
+    }
+}
+
+/// <summary>conv3×3 → BN → ReLU → conv3×3 → BN, plus the shortcut, then ReLU.</summary>
+public sealed class BasicBlock : Module
+{
+    public BasicBlock(int inplanes, int planes, int stride = 1, Generator? generator = null)
+    {
+        RegisterModule("conv1", new Conv2d(inplanes, planes, 3, stride: stride, padding: 1, bias: false, generator: generator));
+        RegisterModule("bn1", new BatchNorm2d(planes));
+        RegisterModule("relu", new ReLU());
+        RegisterModule("conv2", new Conv2d(planes, planes, 3, padding: 1, bias: false, generator: generator));
+        RegisterModule("bn2", new BatchNorm2d(planes));
+        if (stride != 1 || inplanes != planes)
+            RegisterModule("downsample", new PadShortcut(inplanes, planes, stride));
+    }
+
+    // Children are looked up by name on every call, so a submodule replaced after construction is used.
+    protected override Tensor ForwardCore(Tensor x)
+    {
+        var o = M("relu").Forward(M("bn1").Forward(M("conv1").Forward(x)));
+        o = M("bn2").Forward(M("conv2").Forward(o));
+        var residual = HasChild("downsample") ? M("downsample").Forward(x) : x;
+        return M("relu").Forward(o + residual);
+    }
+
+    private Module M(string name) => GetSubmodule(name);
+    private bool HasChild(string name) => NamedChildren().Any(c => c.Name == name);
+}
+
+/// <summary>
+/// Option-A shortcut: average-pool by the stride (as the reference's AvgPool2d(2, 2)) and append zero channels
+/// up to the block's width. No parameters; unlike the reference, the gradient flows through it.
+/// </summary>
+public sealed class PadShortcut : Module
+{
+    public int InChannels { get; }
+    public int OutChannels { get; }
+    public int Stride { get; }
+
+    public PadShortcut(int inChannels, int outChannels, int stride)
+    {
+        if (outChannels < inChannels) throw new ArgumentException($"PadShortcut: out_channels ({outChannels}) must be >= in_channels ({inChannels})");
+        if (stride < 1) throw new ArgumentException($"PadShortcut: stride must be >= 1, got {stride}");
+        InChannels = inChannels; OutChannels = outChannels; Stride = stride;
+    }
+
+    protected override Tensor ForwardCore(Tensor x)
+    {
+        if (x.Dim != 4 || x.Size(1) != InChannels)
+            throw new ArgumentException($"PadShortcut: expected input (N, {InChannels}, H, W), got {Shapes.Format(x.Shape)}");
+        if (Stride > 1) x = F.AvgPool2d(x, (Stride, Stride), (Stride, Stride), (0, 0));
+        if (OutChannels == InChannels) return x;
+        var zeros = Tensor.Zeros(x.Size(0), OutChannels - InChannels, x.Size(2), x.Size(3));
+        return Tensor.Concat(new[] { x, zeros }, 1);
+    }
+
+    public override string ExtraRepr() => $"{InChannels}, {OutChannels}, stride={Stride}";
+}

@@ -1,0 +1,74 @@
+using SharpPrune.NN;
+
+namespace SharpPrune.Vision.Models;
+
+/// <summary>
+/// VGG with batch norm for 3×32×32 inputs, as in the CIFAR code of "Rethinking the Value of Network Pruning"
+/// (cifar/l1-norm-pruning/models/vgg.py), whose VGG-16 has the 14.99M parameters the weight-pruning table
+/// quotes (14,987,722 for 10 classes): features = [conv3×3 pad 1 (no bias) → BN → ReLU | 'M' = max-pool 2]
+/// per cfg with no final 'M' (2×2 left), then avg-pool 2 → flatten → classifier = Linear(512, 512) →
+/// BatchNorm1d(512) → ReLU → Linear(512, classes). (The weight-level folder's VGG — conv bias, single
+/// Linear(512, classes) — has 14.73M; it is not the one the table describes.) The reference names the conv
+/// stack "feature"; we use "features" (features.N.*, classifier.N.*), the torchvision spelling.
+/// Init as the reference: convs N(0, √(2/(9·out))), BatchNorm2d weight 0.5 / bias 0, Linear N(0, 0.01) / bias 0
+/// (BatchNorm1d keeps 1 / 0: the reference's isinstance test only matches BatchNorm2d).
+/// </summary>
+public sealed class Vgg : Module
+{
+    private static readonly Dictionary<int, int[]> Configs = new()
+    {
+        // 0 stands for 'M' (2×2 max-pool).
+        [11] = new[] { 64, 0, 128, 0, 256, 256, 0, 512, 512, 0, 512, 512 },
+        [13] = new[] { 64, 64, 0, 128, 128, 0, 256, 256, 0, 512, 512, 0, 512, 512 },
+        [16] = new[] { 64, 64, 0, 128, 128, 0, 256, 256, 256, 0, 512, 512, 512, 0, 512, 512, 512 },
+        [19] = new[] { 64, 64, 0, 128, 128, 0, 256, 256, 256, 256, 0, 512, 512, 512, 512, 0, 512, 512, 512, 512 },
+    };
+
+    /// <summary>Weight layers: convs plus 3 for the classifier, as the reference counts (VGG-16 has 13 convs).</summary>
+    public int Depth { get; }
+    public IReadOnlyList<int> Config { get; }
+    public override string TypeName => $"VGG{Depth}";
+
+    public Sequential Features { get; }
+    public AvgPool2d AvgPool { get; }
+    public Sequential Classifier { get; }
+
+    public Vgg(int depth, int numClasses = 10, Generator? generator = null)
+        : this(Configs.TryGetValue(depth, out var cfg) ? cfg
+            : throw new ArgumentException($"VGG depth must be one of {string.Join(", ", Configs.Keys)}, got {depth}"), numClasses, generator) { }
+
+    /// <summary>A VGG with custom widths (e.g. after channel pruning): conv widths, 0 for a max-pool.</summary>
+    public Vgg(IReadOnlyList<int> cfg, int numClasses = 10, Generator? generator = null)
+    {
+        if (cfg.Count == 0 || cfg.Any(v => v < 0) || cfg[^1] == 0)
+            throw new ArgumentException($"VGG cfg must be conv widths > 0 and 0 for max-pool, ending with a conv; got [{string.Join(", ", cfg)}]");
+        Depth = cfg.Count(v => v > 0) + 3;
+        Config = cfg.ToArray();
+        var features = new Sequential();
+        int inCh = 3;
+        foreach (var v in cfg)
+        {
+            if (v == 0) { features.Add(new MaxPool2d(2)); continue; }
+            features.Add(new Conv2d(inCh, v, 3, padding: 1, bias: false, generator: generator));
+            features.Add(new BatchNorm2d(v));
+            features.Add(new ReLU());
+            inCh = v;
+        }
+        Features = RegisterModule("features", features);
+        AvgPool = RegisterModule("avgpool", new AvgPool2d(2));
+        Classifier = RegisterModule("classifier", new Sequential(
+            new Linear(inCh, 512, generator: generator), new BatchNorm1d(512), new ReLU(),
+            new Linear(512, numClasses, generator: generator)));
+
+        ZooInit.ConvFanOutAndBatchNorm(this, bnWeight: 0.5f, generator);
+        foreach (var m in Modules())
+            if (m is Linear lin) { Init.Normal_(lin.Weight, 0f, 0.01f, generator); lin.Bias?.Zero_(); }
+    }
+
+    protected override Tensor ForwardCore(Tensor input)
+    {
+        var x = Features.Forward(input);
+        x = AvgPool.Forward(x);
+        return Classifier.Forward(x.Flatten(1));
+    }
+}
