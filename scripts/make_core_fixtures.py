@@ -16,6 +16,7 @@ Op arguments (dims, strides...) are written next to the C# call in the tests; th
 import json
 import os
 import sys
+import zlib
 
 import torch
 import torch.nn as nn
@@ -61,6 +62,8 @@ class Family:
     def __init__(self, name):
         self.name = name
         self.tensors = {}
+        # Each family draws from its own seed, so adding a case to one file leaves the others unchanged.
+        torch.manual_seed(zlib.crc32(name.encode()))
 
     def put(self, key, t):
         assert key not in self.tensors, key
@@ -138,6 +141,7 @@ def unary():
     f.case("pow_3", lambda x: x.pow(3), {"x": x})
     f.case("pow_0.5", lambda x: x.pow(0.5), {"x": pos})
     f.case("pow_-1.5", lambda x: x.pow(-1.5), {"x": pos})
+    f.case("pow_0_at_zero", lambda x: x.pow(0), {"x": torch.tensor([0.0, 1.5, -2.0])})  # gradient 0, not 0·0⁻¹
     f.case("relu", torch.relu, {"x": x})
     f.case("sigmoid", torch.sigmoid, {"x": x * 2})
     f.case("tanh", torch.tanh, {"x": x})
@@ -169,6 +173,15 @@ def reductions():
     # Norms (not differentiable in the core): zeros included so p=0 counts something non-trivial.
     n = rand(3, 4, 5)
     n[n.abs() < 0.6] = 0.0
+    # PyTorch reduces over every dim when the dim list is empty; a 0-d tensor accepts dim 0 / -1.
+    f.case("sum_empty_dims", lambda x: x.sum(dim=[]), {"x": x})
+    f.case("mean_empty_dims_keep", lambda x: x.mean(dim=[], keepdim=True), {"x": x})
+    f.case("norm_2_empty_dims_1d", lambda x: torch.linalg.vector_norm(x, 2, dim=[]), {"x": rand(5)}, gout=False)
+    s = torch.tensor(1.25)
+    f.case("sum_0d_dim0", lambda x: x.sum(0), {"x": s})
+    f.case("mean_0d_dim-1_keep", lambda x: x.mean(-1, keepdim=True), {"x": s})
+    f.case("max_0d_dim0", lambda x: dict(zip(("values", "indices"), x.max(0))), {"x": s})
+    f.case("min_0d_dim-1_keep", lambda x: dict(zip(("values", "indices"), x.min(-1, keepdim=True))), {"x": s})
     dims = (("all", {}), ("dim1", {"dim": 1}), ("dim0_2_keep", {"dim": (0, 2), "keepdim": True}), ("dim1_2", {"dim": (1, 2)}))
     for p, name in ((1, "1"), (2, "2"), (3, "3"), (float("inf"), "inf"), (float("-inf"), "-inf"), (0, "0")):
         for suffix, kw in dims:
@@ -184,6 +197,9 @@ def shape_ops():
     f.case("view_-1x2", lambda x: x.view(-1, 2), {"x": x})
     f.case("flatten_1", lambda x: x.flatten(1), {"x": x})
     f.case("unsqueeze_1", lambda x: x.unsqueeze(1), {"x": x})
+    f.case("squeeze_1_keeps_size3", lambda x: x.squeeze(1), {"x": x})
+    f.case("squeeze_-2", lambda x: x.squeeze(-2), {"x": rand(2, 1, 3)})
+    f.case("squeeze_0d", lambda x: x.squeeze(0), {"x": torch.tensor(0.75)})
     f.case("permute_2_0_1", lambda x: x.permute(2, 0, 1), {"x": x})
     f.case("permute_4d_0_2_3_1", lambda x: x.permute(0, 2, 3, 1), {"x": rand(2, 3, 2, 4)})
     f.case("transpose_0_2", lambda x: x.transpose(0, 2), {"x": x})
@@ -220,6 +236,7 @@ def sorting():
     f.case("kthvalue_2_-1", lambda x: dict(zip(names, torch.kthvalue(x, 2, -1))), {"x": x})
     f.case("kthvalue_3_0_keep", lambda x: dict(zip(names, torch.kthvalue(x, 3, 0, keepdim=True))), {"x": x})
     f.case("kthvalue_2_1_3d", lambda x: dict(zip(names, torch.kthvalue(x, 2, 1))), {"x": y})
+    f.case("kthvalue_0d", lambda x: dict(zip(names, torch.kthvalue(x, 1, 0))), {"x": torch.tensor(-0.5)})
     f.save()
 
 
@@ -341,7 +358,21 @@ def modules():
     f = Family("modules")
     for k, v in net.state_dict().items():
         f.put(k, rand(*v.shape))
+    # Sharing: a module used twice is listed once by named_parameters but twice by state_dict; a buffer tensor
+    # registered in two modules is listed once by named_buffers.
+    lin = nn.Linear(2, 2)
+    shared = nn.Sequential(lin, nn.ReLU(), lin)
+    both = nn.Module()
+    both.c1, both.c2 = nn.Module(), nn.Module()
+    buf = torch.ones(2)
+    both.c1.register_buffer("b", buf)
+    both.c2.register_buffer("b", buf)
     f.save({
+        "shared_module.state_dict": json.dumps(list(shared.state_dict().keys())),
+        "shared_module.named_parameters": json.dumps([n for n, _ in shared.named_parameters()]),
+        "shared_module.named_modules": json.dumps([n for n, _ in shared.named_modules()]),
+        "shared_buffer.state_dict": json.dumps(list(both.state_dict().keys())),
+        "shared_buffer.named_buffers": json.dumps([n for n, _ in both.named_buffers()]),
         "named_modules": json.dumps([n for n, _ in net.named_modules()]),
         "named_parameters": json.dumps([n for n, _ in net.named_parameters()]),
         "named_buffers": json.dumps([n for n, _ in net.named_buffers()]),
