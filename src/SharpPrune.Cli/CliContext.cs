@@ -11,6 +11,9 @@ public sealed class CliContext(TextWriter @out, TextWriter err)
     /// <summary>--verbose, on every command: stack traces with errors.</summary>
     internal Option<bool> Verbose { get; } = new("--verbose") { Description = "Print stack traces with errors", Recursive = true };
 
+    /// <summary>--threads, on every command: the kernels' thread cap (default: all cores).</summary>
+    internal Option<int?> Threads { get; } = CliOptions.OptionalInt("--threads", "Worker threads for the kernels [default: all cores]", 1, 1024);
+
     /// <summary>
     /// True when <see cref="Err"/> is the real console and a terminal: only then is a refreshed status line drawn
     /// with carriage returns. Redirected output (CI logs, tests) gets plain lines and no escape codes.

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.CommandLine.Parsing;
 using System.Globalization;
 
 namespace SharpPrune.Cli;
@@ -12,7 +13,7 @@ internal static class CliOptions
         if (defaultValue is int d) o.DefaultValueFactory = _ => d;
         o.Validators.Add(r =>
         {
-            int v = r.GetValueOrDefault<int>();
+            if (!TryValue(r, out int v)) return;
             if (v < min || v > max) r.AddError($"{name} must be {Range(min, max)}, got {v}");
         });
         return o;
@@ -24,7 +25,7 @@ internal static class CliOptions
         var o = new Option<int?>(name) { Description = description, Hidden = hidden };
         o.Validators.Add(r =>
         {
-            int? v = r.GetValueOrDefault<int?>();
+            if (!TryValue(r, out int? v)) return;
             if (v is int x && (x < min || x > max)) r.AddError($"{name} must be {Range(min, max)}, got {x}");
         });
         return o;
@@ -36,14 +37,22 @@ internal static class CliOptions
         var o = new Option<double>(name) { Description = description, DefaultValueFactory = _ => defaultValue };
         o.Validators.Add(r =>
         {
-            double v = r.GetValueOrDefault<double>();
-            bool below = minExclusive ? v <= min : v < min;
-            bool above = maxExclusive ? v >= max : v > max;
-            if (double.IsNaN(v) || below || above)
-            {
-                string lo = (minExclusive ? "(" : "[") + F(min), hi = F(max) + (maxExclusive ? ")" : "]");
-                r.AddError($"{name} must be in {lo}, {hi}, got {F(v)}");
-            }
+            if (!TryValue(r, out double v)) return;
+            if (OutOfRange(v, min, max, minExclusive, maxExclusive))
+                r.AddError(RangeError(name, v, min, max, minExclusive, maxExclusive));
+        });
+        return o;
+    }
+
+    /// <summary>A double that may be left out (null), so its default can depend on other options.</summary>
+    public static Option<double?> OptionalDouble(string name, string description, double min, double max,
+        bool minExclusive = false, bool maxExclusive = false)
+    {
+        var o = new Option<double?>(name) { Description = description };
+        o.Validators.Add(r =>
+        {
+            if (TryValue(r, out double? value) && value is double v && OutOfRange(v, min, max, minExclusive, maxExclusive))
+                r.AddError(RangeError(name, v, min, max, minExclusive, maxExclusive));
         });
         return o;
     }
@@ -70,6 +79,25 @@ internal static class CliOptions
 
     public static Option<bool> Flag(string name, string description, bool hidden = false) =>
         new(name) { Description = description, Hidden = hidden };
+
+    /// <summary>The option's value, or false when it did not convert (the parser reports that error itself).</summary>
+    private static bool TryValue<T>(OptionResult r, out T value)
+    {
+        try { value = r.GetValueOrDefault<T>(); return true; }
+        catch (InvalidOperationException) { value = default!; return false; }
+    }
+
+    private static bool OutOfRange(double v, double min, double max, bool minExclusive, bool maxExclusive) =>
+        double.IsNaN(v) || (minExclusive ? v <= min : v < min) || (maxExclusive ? v >= max : v > max);
+
+    private static string RangeError(string name, double v, double min, double max, bool minExclusive, bool maxExclusive)
+    {
+        string lo = (minExclusive ? "(" : "[") + F(min), hi = F(max) + (maxExclusive ? ")" : "]");
+        return $"{name} must be in {lo}, {hi}, got {F(v)}";
+    }
+
+    /// <summary>Whether the user typed the option (as opposed to its default applying).</summary>
+    public static bool Given(ParseResult parse, Option option) => parse.GetResult(option) is { Implicit: false };
 
     private static string Range(int min, int max) =>
         max == int.MaxValue ? $">= {min}" : $"between {min} and {max}";

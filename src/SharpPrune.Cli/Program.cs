@@ -1,1 +1,1 @@
-﻿Console.WriteLine("Hello, World!");
+return SharpPrune.Cli.SharpPruneCli.Run(args);

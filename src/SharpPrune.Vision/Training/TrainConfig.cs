@@ -27,6 +27,8 @@ public sealed record TrainConfig
     [JsonPropertyName("limit_train")] public int? LimitTrain { get; init; }
     /// <summary>Evaluate on the first N test images only.</summary>
     [JsonPropertyName("limit_test")] public int? LimitTest { get; init; }
+    /// <summary>Where the dataset was read from (null: the default location), so that a resumed run reads the same files.</summary>
+    [JsonPropertyName("data_dir")] public string? DataDir { get; init; }
     /// <summary>The checkpoint whose weights the run started from (pruned-model retraining), if any.</summary>
     [JsonPropertyName("init_from")] public string? InitFrom { get; init; }
 

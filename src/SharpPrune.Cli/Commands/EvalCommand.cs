@@ -1,0 +1,48 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Text.Json;
+using SharpPrune.Vision.Data;
+using SharpPrune.Vision.Training;
+
+namespace SharpPrune.Cli.Commands;
+
+/// <summary><c>sharpprune eval</c>: test loss and accuracy of a checkpoint (dense or pruned).</summary>
+internal static class EvalCommand
+{
+    public static Command Create(CliContext ctx)
+    {
+        var load = CliOptions.String("--load", "Checkpoint to evaluate", required: true);
+        var data = CliOptions.String("--data", "Dataset [default: the one the checkpoint was trained on]");
+        var dataDir = CliOptions.String("--data-dir", "Folder with the dataset files");
+        var batch = CliOptions.Int("--batch", "Mini-batch size", 256, 1, 1 << 20);
+        var json = CliOptions.Flag("--json", "Print the result as JSON");
+        var model = CliOptions.String("--model", "Architecture, for checkpoints that do not record it");
+        var numClasses = CliOptions.OptionalInt("--num-classes", "Number of classes, for checkpoints that do not record it", 1);
+        var limitTest = CliOptions.OptionalInt("--limit-test", "Use only the first N test images", 1, hidden: true);
+        var cmd = new Command("eval", "Evaluate a checkpoint on a dataset's test split") { load, data, dataDir, batch, json, model, numClasses, limitTest };
+        SharpPruneCli.SetHandler(cmd, ctx, parse =>
+        {
+            string path = parse.GetValue(load)!;
+            var loaded = ModelLoader.Load(path, parse.GetValue(model), parse.GetValue(numClasses));
+            string dataset = parse.GetValue(data) ?? loaded.Dataset
+                ?? throw new CliUsageException($"{path} does not record its dataset; pass --data");
+            var (_, test) = DataSets.Load(dataset, parse.GetValue(dataDir), loaded.ModelName);
+            if (test.NumClasses != loaded.NumClasses)
+                throw new CliUsageException($"{path} holds a {loaded.NumClasses}-class model but {dataset} has {test.NumClasses} classes");
+            var testSet = DatasetLimit.Take(test, parse.GetValue(limitTest));
+            var loader = new DataLoader(testSet, parse.GetValue(batch), shuffle: false, Transforms.Test(dataset), seed: 0);
+            var r = Evaluator.Evaluate(loaded.Model, loader);
+            if (parse.GetValue(json))
+                ctx.Out.WriteLine(JsonSerializer.Serialize(new
+                {
+                    checkpoint = path, model = loaded.ModelName, dataset = testSet.Name,
+                    loss = r.Loss, accuracy = r.Accuracy, correct = r.Correct, count = r.Count,
+                }));
+            else
+                ctx.Out.WriteLine(string.Format(CultureInfo.InvariantCulture, "{0} on {1}: test loss {2:F4}, accuracy {3:F2}% ({4}/{5})",
+                    loaded.ModelName, testSet.Name, r.Loss, r.Accuracy, r.Correct, r.Count));
+            return 0;
+        });
+        return cmd;
+    }
+}

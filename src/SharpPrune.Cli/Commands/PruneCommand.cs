@@ -1,0 +1,178 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using System.Text.RegularExpressions;
+using SharpPrune.IO;
+using SharpPrune.NN;
+using SharpPrune.Pruning;
+
+namespace SharpPrune.Cli.Commands;
+
+/// <summary>
+/// <c>sharpprune prune</c>: prune the weights of a checkpoint's Conv2d/Linear layers with one of
+/// torch.nn.utils.prune's methods and save a checkpoint with PyTorch's <c>X_orig</c>/<c>X_mask</c> keys.
+/// Pruning an already pruned checkpoint prunes further (the masks combine as in PyTorch).
+/// </summary>
+internal static class PruneCommand
+{
+    public static readonly string[] Methods = ["l1-unstructured", "random-unstructured", "ln-structured", "random-structured", "global-l1", "global-random"];
+
+    /// <summary>Metadata key holding the pruning steps applied so far (a JSON array).</summary>
+    public const string HistoryKey = "pruning";
+
+    public static Command Create(CliContext ctx)
+    {
+        var load = CliOptions.String("--load", "Checkpoint to prune", required: true);
+        var method = CliOptions.Choice("--method", "Pruning method (global-*: rank all selected layers together)", "global-l1", Methods);
+        var amount = CliOptions.String("--amount", "How much: a fraction in [0, 1] (0.9 = 90%) or, without a decimal point, a count per tensor (3)", required: true);
+        var n = CliOptions.String("--n", "Norm for ln-structured: a number, inf, -inf or fro", "2");
+        var dim = CliOptions.Int("--dim", "Dimension of the channels for structured methods (0 = output channels)", 0, -8, 7);
+        var layers = CliOptions.String("--layers", "Regular expression a layer's full name must match, e.g. 'features\\.\\d+|classifier\\.0' [default: all Conv2d and Linear layers]");
+        var includeBias = CliOptions.Flag("--include-bias", "Prune the biases too");
+        var seed = CliOptions.Int("--seed", "Seed for the random methods", 0, 0);
+        var save = CliOptions.String("--save", "Output checkpoint (a folder gets pruned.safetensors)", required: true);
+        var model = CliOptions.String("--model", "Architecture, for checkpoints that do not record it");
+        var numClasses = CliOptions.OptionalInt("--num-classes", "Number of classes, for checkpoints that do not record it", 1);
+        var cmd = new Command("prune", "Prune a checkpoint's Conv2d/Linear weights and save the result with its masks")
+            { load, method, amount, n, dim, layers, includeBias, seed, save, model, numClasses };
+        SharpPruneCli.SetHandler(cmd, ctx, parse =>
+        {
+            string path = parse.GetValue(load)!;
+            var step = new PruneStep(parse.GetValue(method)!.ToLowerInvariant(), ParseAmount(parse.GetValue(amount)!),
+                parse.GetValue(n)!, parse.GetValue(dim), parse.GetValue(layers), parse.GetValue(includeBias), (ulong)parse.GetValue(seed));
+            var loaded = ModelLoader.Load(path, parse.GetValue(model), parse.GetValue(numClasses));
+            var targets = Targets(loaded.Model, step.Layers, step.IncludeBias);
+            Apply(step, targets);
+
+            string output = OutputPath(parse.GetValue(save)!);
+            var meta = CarriedMetadata(loaded.Checkpoint.Metadata);
+            meta[HistoryKey] = AppendHistory(meta.GetValueOrDefault(HistoryKey), step, path);
+            Checkpoint.Save(output, loaded.Model, null, null, meta);
+
+            var report = PruningReport.FromModule(loaded.Model);
+            ctx.Out.Write(report.FormatTable());
+            ctx.Out.WriteLine($"pruned {targets.Count} tensors of {targets.Select(t => t.Path).Distinct().Count()} layers with {step.Describe()}; saved {output}");
+            return 0;
+        });
+        return cmd;
+    }
+
+    private sealed record PruneStep(string Method, Amount Amount, string N, int Dim, string? Layers, bool IncludeBias, ulong Seed)
+    {
+        public string Describe() => Method switch
+        {
+            "ln-structured" => $"{Method} amount={Amount} n={N} dim={Dim}",
+            "random-structured" => $"{Method} amount={Amount} dim={Dim} seed={Seed}",
+            "random-unstructured" or "global-random" => $"{Method} amount={Amount} seed={Seed}",
+            _ => $"{Method} amount={Amount}",
+        };
+    }
+
+    private sealed record Target(string Path, Module Module, string Name);
+
+    /// <summary>PyTorch's two meanings: "0.9" (or 1e-1) is a fraction, "3" a count.</summary>
+    private static Amount ParseAmount(string text)
+    {
+        var inv = CultureInfo.InvariantCulture;
+        bool looksFractional = text.IndexOfAny(['.', 'e', 'E']) >= 0;
+        Amount a;
+        if (!looksFractional && int.TryParse(text, NumberStyles.AllowLeadingSign, inv, out int count)) a = Amount.Absolute(count);
+        else if (double.TryParse(text, NumberStyles.Float, inv, out double f)) a = Amount.Fraction(f);
+        else throw new CliUsageException($"--amount must be a fraction in [0, 1] (e.g. 0.9) or a non-negative count (e.g. 3), got '{text}'");
+        try { return a.Validate(); }
+        catch (ArgumentException) { throw new CliUsageException($"--amount must be a fraction in [0, 1] (e.g. 0.9) or a non-negative count (e.g. 3), got '{text}'"); }
+    }
+
+    private static List<Target> Targets(Module model, string? pattern, bool includeBias)
+    {
+        Regex? re = null;
+        if (pattern is not null)
+        {
+            try { re = new Regex($"^(?:{pattern})$", RegexOptions.CultureInvariant); }
+            catch (ArgumentException e) { throw new CliUsageException($"--layers '{pattern}' is not a valid regular expression: {e.Message}"); }
+        }
+        var prunable = model.NamedModules().Where(m => m.Module is Conv2d or Linear).ToList();
+        var selected = prunable.Where(m => re is null || re.IsMatch(m.Name)).ToList();
+        if (selected.Count == 0)
+            throw new CliUsageException($"--layers '{pattern}' matches none of the Conv2d/Linear layers: {string.Join(", ", prunable.Select(m => m.Name))}");
+        var targets = new List<Target>();
+        foreach (var (name, m) in selected)
+        {
+            targets.Add(new Target(name, m, "weight"));
+            if (includeBias && m.TryGet("bias", out var b) && b is not null) targets.Add(new Target(name, m, "bias"));
+        }
+        return targets;
+    }
+
+    private static void Apply(PruneStep s, List<Target> targets)
+    {
+        var gen = new Generator(s.Seed);
+        switch (s.Method)
+        {
+            case "global-l1":
+            case "global-random":
+                var method = s.Method == "global-l1" ? GlobalPruningMethod.L1Unstructured : GlobalPruningMethod.RandomUnstructured;
+                Prune.GlobalUnstructured(targets.Select(t => (t.Module, t.Name)), method, s.Amount, generator: gen);
+                return;
+        }
+        foreach (var t in targets)
+        {
+            try
+            {
+                switch (s.Method)
+                {
+                    case "l1-unstructured": Prune.L1Unstructured(t.Module, t.Name, s.Amount); break;
+                    case "random-unstructured": Prune.RandomUnstructured(t.Module, t.Name, s.Amount, gen); break;
+                    case "random-structured": Prune.RandomStructured(t.Module, t.Name, s.Amount, s.Dim, gen); break;
+                    case "ln-structured":
+                        if (double.TryParse(s.N, NumberStyles.Float, CultureInfo.InvariantCulture, out double p))
+                            Prune.LnStructured(t.Module, t.Name, s.Amount, p, s.Dim);
+                        else
+                            Prune.LnStructured(t.Module, t.Name, s.Amount, s.N, s.Dim);
+                        break;
+                    default: throw new CliUsageException($"unknown --method '{s.Method}'; valid: {string.Join(", ", Methods)}");
+                }
+            }
+            catch (Exception e) when (e is ArgumentException or IndexOutOfRangeException)
+            {
+                throw new CliUsageException($"cannot prune {t.Path}.{t.Name} with {s.Describe()}: {ErrorMessages.OneLine(e)}");
+            }
+        }
+    }
+
+    private static string OutputPath(string save)
+    {
+        string file = Directory.Exists(save) || save.EndsWith('/') || save.EndsWith(Path.DirectorySeparatorChar)
+            ? Path.Combine(save, "pruned.safetensors") : save;
+        string? dir = Path.GetDirectoryName(Path.GetFullPath(file));
+        if (dir is not null) Directory.CreateDirectory(dir);
+        return file;
+    }
+
+    /// <summary>The source's metadata minus what only the source's own training state means (optimizer, scheduler, format keys).</summary>
+    internal static Dictionary<string, string> CarriedMetadata(IReadOnlyDictionary<string, string> source) =>
+        source.Where(kv => !kv.Key.StartsWith(Checkpoint.OptimizerPrefix, StringComparison.Ordinal)
+                           && !kv.Key.StartsWith(Checkpoint.SchedulerPrefix, StringComparison.Ordinal)
+                           && !kv.Key.StartsWith("sharpprune.", StringComparison.Ordinal))
+              .ToDictionary(kv => kv.Key, kv => kv.Value);
+
+    private static string AppendHistory(string? existing, PruneStep s, string source)
+    {
+        JsonArray history;
+        try { history = existing is null ? new JsonArray() : JsonNode.Parse(existing) as JsonArray ?? new JsonArray(); }
+        catch (JsonException) { history = new JsonArray(); }
+        history.Add(new JsonObject
+        {
+            ["method"] = s.Method,
+            ["amount"] = s.Amount.ToString(),
+            ["n"] = s.Method == "ln-structured" ? s.N : null,
+            ["dim"] = s.Method.EndsWith("-structured") ? s.Dim : null,
+            ["layers"] = s.Layers,
+            ["include_bias"] = s.IncludeBias,
+            ["seed"] = s.Method.Contains("random") ? s.Seed : null,
+            ["source"] = source,
+        });
+        return history.ToJsonString();
+    }
+}

@@ -1,0 +1,48 @@
+using System.CommandLine;
+using SharpPrune.Vision.Training;
+
+namespace SharpPrune.Cli.Commands;
+
+/// <summary>
+/// <c>sharpprune train</c>: train a zoo model from scratch, continue an interrupted run (<c>--resume</c>), or retrain
+/// from a checkpoint's weights (<c>--load</c>, e.g. a pruned model whose zeros stay zero).
+/// </summary>
+internal static class TrainCommand
+{
+    public static Command Create(CliContext ctx)
+    {
+        var o = new TrainOptions();
+        var cmd = new Command("train", "Train a model; checkpoints last.safetensors / best.safetensors and log.jsonl go to --save");
+        o.AddTo(cmd);
+        SharpPruneCli.SetHandler(cmd, ctx, parse => Run(ctx, parse, o));
+        return cmd;
+    }
+
+    private static int Run(CliContext ctx, ParseResult parse, TrainOptions o)
+    {
+        string? resume = parse.GetValue(o.Resume), load = parse.GetValue(o.Load);
+        if (resume is not null && load is not null)
+            throw new CliUsageException("--resume and --load cannot be combined: --resume continues a run, --load starts a new one from a checkpoint's weights");
+        var plan = resume is not null ? TrainPlan.ForResume(ctx, parse, o, resume)
+                 : load is not null ? TrainPlan.ForLoad(parse, o, load)
+                 : TrainPlan.Fresh(parse, o);
+        var cfg = plan.Config;
+        var (train, test) = DataSets.Load(cfg.Dataset, cfg.DataDir, cfg.Model);
+
+        var trainer = new Trainer(plan.Model, cfg, train, test, plan.SaveDir)
+        {
+            Progress = new ConsoleProgress(ctx),
+            ExtraMetadata = plan.ExtraMetadata,
+            StopAfterEpochs = parse.GetValue(o.StopAfter),
+        };
+        if (plan.ResumeFrom is not null) trainer.Resume(plan.ResumeFrom);
+
+        ctx.Out.WriteLine(plan.Headline(trainer));
+        var result = trainer.Run();
+        ctx.Out.WriteLine(result.CompletedEpochs < cfg.Epochs
+            ? $"stopped after epoch {result.CompletedEpochs}/{cfg.Epochs}; continue with: sharpprune train --resume {plan.SaveDir}"
+            : $"done: {cfg.Epochs} epochs, best test accuracy {result.BestAccuracy:F2}%");
+        ctx.Out.WriteLine($"checkpoints: {result.LastCheckpoint}, {result.BestCheckpoint}; log: {trainer.LogPath}");
+        return 0;
+    }
+}

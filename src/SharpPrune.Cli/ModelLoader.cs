@@ -1,0 +1,72 @@
+using SharpPrune.IO;
+using SharpPrune.NN;
+using SharpPrune.Pruning;
+using SharpPrune.Vision.Models;
+using SharpPrune.Vision.Training;
+
+namespace SharpPrune.Cli;
+
+/// <summary>A model rebuilt from a checkpoint: architecture from its metadata, weights (and pruning masks) loaded.</summary>
+internal sealed record LoadedModel(Module Model, CheckpointData Checkpoint, string ModelName, string? Dataset, int NumClasses)
+{
+    public bool IsPruned => Checkpoint.Model.Any(kv => kv.Key.EndsWith("_mask", StringComparison.Ordinal));
+}
+
+internal static class ModelLoader
+{
+    /// <summary>Reads a checkpoint file, with a one-line error when it is missing or not a checkpoint.</summary>
+    public static CheckpointData ReadCheckpoint(string path)
+    {
+        if (Directory.Exists(path))
+            throw new CliException($"'{path}' is a directory; pass a checkpoint file such as {Path.Combine(path, CheckpointKeys.LastFile)}");
+        if (!File.Exists(path)) throw new CliException($"checkpoint '{path}' does not exist");
+        try
+        {
+            return Checkpoint.Load(path);
+        }
+        catch (Exception e) when (e is SafeTensorsFormatException or InvalidDataException or FormatException or EndOfStreamException or System.Text.Json.JsonException)
+        {
+            throw new CliException($"'{path}' is not a valid checkpoint: {ErrorMessages.OneLine(e)}", e);
+        }
+    }
+
+    /// <summary>
+    /// Rebuilds the model a checkpoint was saved from. The architecture and class count come from its metadata
+    /// (or <paramref name="modelOverride"/>/<paramref name="numClassesOverride"/> for files without them, e.g.
+    /// converted from PyTorch); a pruned state dict (<c>X_orig</c>/<c>X_mask</c> keys) is loaded by first pruning the
+    /// fresh model the same way, so its masks keep working.
+    /// </summary>
+    public static LoadedModel Load(string path, string? modelOverride = null, int? numClassesOverride = null)
+    {
+        var ckpt = ReadCheckpoint(path);
+        string model = modelOverride ?? ckpt.Get(CheckpointKeys.Model)
+            ?? throw new CliException($"{path} does not say which model it holds (no '{CheckpointKeys.Model}' metadata); pass --model ({string.Join(", ", ModelZoo.Names)})");
+        int numClasses = numClassesOverride
+            ?? (ckpt.Get(CheckpointKeys.NumClasses) is not null ? CheckpointKeys.ParseInt(ckpt, CheckpointKeys.NumClasses) : InferNumClasses(ckpt, path));
+        var module = Create(model, numClasses, seed: 0);
+        try
+        {
+            PrunedStateDict.Load(module, ckpt.Model, strict: true);
+        }
+        catch (Exception e) when (e is StateDictException or ArgumentException or KeyNotFoundException)
+        {
+            throw new CliException($"{path} does not fit a {ModelZoo.Canonical(model)} with {numClasses} classes: {ErrorMessages.OneLine(e)}", e);
+        }
+        return new LoadedModel(module, ckpt, ModelZoo.Canonical(model), ckpt.Get(CheckpointKeys.Dataset), numClasses);
+    }
+
+    /// <summary>A freshly initialised zoo model; unknown names list the valid ones.</summary>
+    public static Module Create(string model, int numClasses, ulong seed)
+    {
+        if (!ModelZoo.Contains(model))
+            throw new CliUsageException($"unknown model '{model}'; valid: {string.Join(", ", ModelZoo.Names)}");
+        return ModelZoo.Create(model, numClasses, new Generator(seed));
+    }
+
+    /// <summary>Without metadata, the class count is the row count of the last 2-D weight (the classifier).</summary>
+    private static int InferNumClasses(CheckpointData ckpt, string path)
+    {
+        var last = ckpt.Model.LastOrDefault(kv => kv.Value.Dim == 2 && (kv.Key.EndsWith(".weight") || kv.Key.EndsWith(".weight_orig")));
+        return last.Value?.Size(0) ?? throw new CliException($"{path}: cannot tell the number of classes; pass --num-classes");
+    }
+}
