@@ -45,7 +45,7 @@ internal static class DemoCommand
         [
             ($"train LeNet-5 for {epochs} epoch(s) on the shipped Fashion-MNIST sample", Train),
             ("evaluate the dense model", () => _denseAcc = Evaluate("dense")),
-            ($"prune {amount:P0} of the conv/linear weights by global magnitude (global L1)", PruneGlobal),
+            ($"prune {amount * 100:0.##}% of the conv/linear weights by global magnitude (global L1)", PruneGlobal),
             ("report the pruned model", () => { Report(); _prunedAcc = Evaluate("pruned, before retraining"); }),
             ($"retrain the pruned model for {retrainEpochs} epoch(s), pruned weights held at zero", Retrain),
             ("report the retrained model", () => { Report(); _retrainedAcc = Evaluate("pruned and retrained"); }),
@@ -65,8 +65,8 @@ internal static class DemoCommand
             }
             ctx.Out.WriteLine();
             ctx.Out.WriteLine(string.Format(CultureInfo.InvariantCulture,
-                "demo done in {0:F0}s: test accuracy dense {1:F2}% -> pruned {2:F2}% -> retrained {3:F2}% ({4:P0} of the weights pruned)",
-                clock.Elapsed.TotalSeconds, _denseAcc, _prunedAcc, _retrainedAcc, amount));
+                "demo done in {0:F0}s: test accuracy dense {1:F2}% -> pruned {2:F2}% -> retrained {3:F2}% ({4:0.##}% of the weights pruned)",
+                clock.Elapsed.TotalSeconds, _denseAcc, _prunedAcc, _retrainedAcc, amount * 100));
             ctx.Out.WriteLine($"files in {saveDir}; try: sharpprune report --load {Path.Combine(saveDir, "retrain", CheckpointKeys.LastFile)}");
             return 0;
         }

@@ -1,5 +1,7 @@
 using System.CommandLine;
+using System.Globalization;
 using SharpPrune.Pruning;
+using SharpPrune.Vision.Models;
 
 namespace SharpPrune.Cli.Commands;
 
@@ -18,7 +20,15 @@ internal static class ReportCommand
             var loaded = ModelLoader.Load(parse.GetValue(load)!, parse.GetValue(model), parse.GetValue(numClasses));
             var report = PruningReport.FromModule(loaded.Model);
             if (parse.GetValue(json)) ctx.Out.WriteLine(report.ToJson());
-            else ctx.Out.Write(report.FormatTable());
+            else
+            {
+                ctx.Out.Write(report.FormatTable());
+                // What the zeros buy at inference: multiply-adds a sparse kernel would still do.
+                int[] input = ModelZoo.InputShape(loaded.ModelName);
+                long dense = Flops.Count(loaded.Model, input).TotalMacs, sparse = Flops.Count(loaded.Model, input, countZeros: false).TotalMacs;
+                ctx.Out.WriteLine(string.Format(CultureInfo.InvariantCulture,
+                    "Multiply-adds per image (conv + linear): {0:N0} dense, {1:N0} non-zero ({2:F2}x fewer)", dense, sparse, (double)dense / sparse));
+            }
             return 0;
         });
         return cmd;

@@ -15,7 +15,9 @@ internal static class SummaryCommand
         {
             string name = parse.GetValue(model)!;
             var module = ModelLoader.Create(name, parse.GetValue(numClasses), seed: 0);
-            ctx.Out.Write(ModelSummary.Run(module, ModelZoo.InputShape(name)).Format());
+            int[] input = ModelZoo.InputShape(name);
+            ctx.Out.Write(ModelSummary.Run(module, input).Format());
+            ctx.Out.WriteLine($"Multiply-adds per image (conv + linear): {Flops.Count(module, input).TotalMacs:N0}");
             return 0;
         });
         return cmd;
