@@ -51,6 +51,19 @@ public class BadInputTests
     }
 
     [Fact]
+    public void PoolingAndBatchNormMismatches()
+    {
+        Throws<ArgumentException>(() => F.MaxPool2d(Z(1, 1, 2, 2), 3), "too small", "(1, 1, 2, 2)");
+        Throws<ArgumentException>(() => F.AvgPool2d(Z(4, 4), 2), "(4, 4)");
+        Throws<ArgumentException>(() => F.MaxPool2d(Z(1, 1, 6, 6), 2, padding: 2), "pad=(2, 2)", "kernel_size=(2, 2)");
+        Throws<ArgumentException>(() => F.AdaptiveAvgPool2d(Z(1, 1, 4, 4), 0), "(0, 0)");
+        Throws<ArgumentException>(() => new BatchNorm2d(3).Forward(Z(2, 4, 3, 3)), "running_mean", "(3,)", "4 channels");
+        Throws<ArgumentException>(() => new BatchNorm2d(3).Forward(Z(2, 3, 3)), "4D", "(2, 3, 3)");
+        Throws<ArgumentException>(() => new BatchNorm1d(3).Forward(Z(1, 3)), "more than 1 value per channel", "(1, 3)");
+        Throws<ArgumentException>(() => F.BatchNorm(Z(2, 3), Z(3), Z(3), weight: Z(2)), "weight", "(2,)", "3 channels");
+    }
+
+    [Fact]
     public void InvalidDimsAreNamed()
     {
         var x = Z(2, 3, 4);
