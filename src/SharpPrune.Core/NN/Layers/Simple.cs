@@ -29,7 +29,9 @@ public sealed class Dropout : Module
         P = p;
     }
     protected override Tensor ForwardCore(Tensor input) => F.Dropout(input, P, Training, Generator);
-    public override string ExtraRepr() => $"p={P}";
+    // PyTorch prints the float as Python does (0.5, 1.0) and always shows inplace.
+    public override string ExtraRepr() =>
+        $"p={P.ToString(System.Globalization.CultureInfo.InvariantCulture)}{(P == MathF.Floor(P) ? ".0" : "")}, inplace=False";
 }
 
 /// <summary>Runs children in registration order; children are named "0", "1", … like PyTorch.</summary>
