@@ -367,7 +367,20 @@ def modules():
     buf = torch.ones(2)
     both.c1.register_buffer("b", buf)
     both.c2.register_buffer("b", buf)
+    # repr() of the layers with their non-default arguments (ModuleTests builds the same model).
+    class Net2(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.features = nn.Sequential(
+                nn.Conv2d(3, 8, 3, padding=1, bias=False), nn.BatchNorm2d(8), nn.ReLU(), nn.MaxPool2d(2),
+                nn.Conv2d(8, 8, (3, 1), stride=2, groups=4, dilation=(2, 1)), nn.AvgPool2d(2),
+                nn.AdaptiveAvgPool2d((1, 1)), nn.AdaptiveAvgPool2d(2))
+            self.classifier = nn.Sequential(
+                nn.Flatten(), nn.Dropout(0.25), nn.Linear(8, 10), nn.BatchNorm1d(10, momentum=None), nn.Identity(),
+                nn.Linear(10, 2, bias=False))
+
     f.save({
+        "repr": repr(Net2()),
         "shared_module.state_dict": json.dumps(list(shared.state_dict().keys())),
         "shared_module.named_parameters": json.dumps([n for n, _ in shared.named_parameters()]),
         "shared_module.named_modules": json.dumps([n for n, _ in shared.named_modules()]),

@@ -48,6 +48,25 @@ public class ModuleTests
         Assert.Equal(file.Tensors.Select(kv => kv.Key), net.StateDict().Select(kv => kv.Key));
     }
 
+    private sealed class Net2 : Module
+    {
+        public Net2()
+        {
+            RegisterModule("features", new Sequential(
+                new Conv2d(3, 8, 3, padding: 1, bias: false), new BatchNorm2d(8), new ReLU(), new MaxPool2d(2),
+                new Conv2d(8, 8, (3, 1), (2, 2), (0, 0), (2, 1), groups: 4), new AvgPool2d(2),
+                new AdaptiveAvgPool2d((1, 1)), new AdaptiveAvgPool2d(2)));
+            RegisterModule("classifier", new Sequential(
+                new Flatten(), new Dropout(0.25f), new Linear(8, 10), new BatchNorm1d(10, momentum: null), new Identity(),
+                new Linear(10, 2, bias: false)));
+        }
+
+        protected override Tensor ForwardCore(Tensor input) => input;
+    }
+
+    [Fact]
+    public void ReprMatchesPyTorch() => Assert.Equal(Fx.Metadata["repr"], new Net2().ToString());
+
     [Fact]
     public void LoadStateDictCopiesEveryValueInPlace()
     {
