@@ -392,6 +392,33 @@ def modules():
     })
 
 
+def init():
+    """Bounds and standard deviations of torch.nn.init for the shapes InitTests samples (formulas, not streams:
+    the generators differ). The file holds one dummy tensor; the numbers are metadata."""
+    import math
+
+    def std(shape, a, mode, nl):
+        fan = nn.init._calculate_correct_fan(torch.empty(shape), mode)
+        return nn.init.calculate_gain(nl, a) / math.sqrt(fan)
+
+    lin, conv = nn.Linear(50, 20), nn.Conv2d(6, 16, 5, groups=2)
+    meta = {
+        # Layer defaults: weight kaiming_uniform_(a=√5), bias U(±1/√fan_in).
+        "linear.weight_bound": math.sqrt(3) * std(lin.weight.shape, math.sqrt(5), "fan_in", "leaky_relu"),
+        "linear.bias_bound": 1 / math.sqrt(nn.init._calculate_fan_in_and_fan_out(lin.weight)[0]),
+        "conv.weight_bound": math.sqrt(3) * std(conv.weight.shape, math.sqrt(5), "fan_in", "leaky_relu"),
+        "conv.bias_bound": 1 / math.sqrt(nn.init._calculate_fan_in_and_fan_out(conv.weight)[0]),
+        "kaiming_uniform_fan_in_leaky0.bound": math.sqrt(3) * std((128, 256), 0, "fan_in", "leaky_relu"),
+        "kaiming_normal_fan_out_relu.std": std((64, 32, 3, 3), 0, "fan_out", "relu"),
+        "kaiming_normal_fan_in_tanh.std": std((300, 400), 0, "fan_in", "tanh"),
+        "xavier_uniform.bound": math.sqrt(6 / (100 + 200)),
+        "xavier_uniform_gain_relu.bound": nn.init.calculate_gain("relu") * math.sqrt(6 / (30 * 9 + 50 * 9)),
+    }
+    f = Family("init")
+    f.put("placeholder", torch.zeros(1))
+    f.save({k: repr(v) for k, v in meta.items()})
+
+
 # ---------------------------------------------------------------------------------------------------------------
 def train_sgd():
     """Five SGD steps of a tiny conv net; the C# test replays them from the same weights and batch."""
@@ -421,7 +448,7 @@ def train_sgd():
 
 def main():
     for fam in (elementwise, unary, reductions, shape_ops, sorting, linear, conv, pooling, batchnorm, losses, modules,
-                train_sgd):
+                init, train_sgd):
         fam()
     total = sum(os.path.getsize(os.path.join(OUT_DIR, n)) for n in os.listdir(OUT_DIR))
     print(f"total {total} bytes")
