@@ -20,7 +20,9 @@ public class L1Unstructured : BasePruningMethod
         if (k != 0)
         {
             var d = mask.Data;
-            foreach (var i in MaskIndexing.Abs(t).TopKFlatIndices(k, largest: false)) d[i] = 0f;
+            var magnitudes = t.ToArray();
+            for (int i = 0; i < magnitudes.Length; i++) magnitudes[i] = Math.Abs(magnitudes[i]);
+            foreach (var i in Selection.Smallest(magnitudes, k)) d[i] = 0f;
         }
         return mask;
     }

@@ -50,7 +50,7 @@ public class LnStructured : BasePruningMethod
         int k = Amount.CountFor(channels);
         if (k == 0) return defaultMask.Clone();
         var norms = t.Norm(N, Enumerable.Range(0, t.Dim).Where(d => d != dim).ToArray());
-        var keep = norms.TopKFlatIndices(channels - k, largest: true);
+        var keep = Selection.Largest(norms.Data, channels - k);
         return MaskIndexing.Multiply(MaskIndexing.ChannelMask(t.Shape, dim, keep), defaultMask);
     }
 

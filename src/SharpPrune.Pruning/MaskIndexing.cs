@@ -97,13 +97,4 @@ internal static class MaskIndexing
         for (int i = 0; i < od.Length; i++) od[i] *= bd[i];
         return o;
     }
-
-    /// <summary>|t| as a new tensor without a graph (PyTorch ranks magnitudes of the importance scores).</summary>
-    public static Tensor Abs(Tensor t)
-    {
-        var o = t.Clone();
-        var d = o.Data;
-        for (int i = 0; i < d.Length; i++) d[i] = Math.Abs(d[i]);
-        return o;
-    }
 }

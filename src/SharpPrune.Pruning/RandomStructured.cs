@@ -30,7 +30,7 @@ public class RandomStructured : BasePruningMethod
         int k = Amount.CountFor(channels);
         if (k == 0) return defaultMask.Clone();
         var prob = Tensor.Rand(Generator, channels);
-        var pruned = prob.TopKFlatIndices(k, largest: false).ToHashSet();
+        var pruned = Selection.Smallest(prob.Data, k).ToHashSet();
         var mask = MaskIndexing.ChannelMask(t.Shape, dim, Enumerable.Range(0, channels).Where(c => !pruned.Contains(c)));
         return MaskIndexing.Multiply(mask, defaultMask);
     }

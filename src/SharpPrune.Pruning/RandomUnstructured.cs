@@ -27,7 +27,7 @@ public class RandomUnstructured : BasePruningMethod
         {
             var prob = Tensor.Rand(Generator, t.ShapeCopy());
             var d = mask.Data;
-            foreach (var i in prob.TopKFlatIndices(k, largest: true)) d[i] = 0f;
+            foreach (var i in Selection.Largest(prob.Data, k)) d[i] = 0f;
         }
         return mask;
     }
