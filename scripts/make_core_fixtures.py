@@ -330,6 +330,61 @@ def losses():
     f.save()
 
 
+def fuzz():
+    """Random shapes for the index arithmetic of broadcasting, permute, reductions and cat: every combination of
+    broadcast/contiguous inner dims, leading dims dropped, size-1 dims kept. The case name carries the arguments
+    (FuzzParityTests parses it): bcast_<op>_<i>, permute_<i>_<perm...>, <sum|mean>_<i>_d<dims...>_<keep|drop>,
+    <max|min>_<i>_d<dim>_<keep|drop>, cat_<i>_d<dim>."""
+    f = Family("fuzz")
+    ops = {"add": torch.add, "sub": torch.sub, "mul": torch.mul, "div": torch.div}
+    for i in range(32):
+        rank = int(torch.randint(0, 5, ()))
+        a_shape = [int(v) for v in torch.randint(1, 4, (rank,))]
+        b_shape = [1 if torch.rand(()) < 0.4 else v for v in a_shape]
+        b_shape = b_shape[int(torch.randint(0, rank + 1, ())):]  # drop leading dims
+        if torch.rand(()) < 0.5:
+            a_shape, b_shape = b_shape, a_shape
+        op = list(ops)[i % 4]
+        b = rand(*b_shape)
+        if op == "div":
+            b = (b.abs() + 0.5) * torch.sign(b + 1e-3)
+        f.case(f"bcast_{op}_{i:02d}", lambda a, b, fn=ops[op]: fn(a, b), {"a": rand(*a_shape), "b": b})
+    for i in range(8):
+        rank = 2 + i % 4
+        shape = [int(v) for v in torch.randint(1, 4, (rank,))]
+        perm = [int(v) for v in torch.randperm(rank)]
+        f.case(f"permute_{i:02d}_" + "_".join(map(str, perm)), lambda x, perm=perm: x.permute(*perm), {"x": rand(*shape)})
+    for i in range(12):
+        rank = 1 + i % 4
+        shape = [int(v) for v in torch.randint(1, 5, (rank,))]
+        dims = sorted(set(int(v) for v in torch.randint(0, rank, (1 + i % 3,))))
+        keep = bool(i % 2)
+        red = "sum" if i % 3 else "mean"
+        name = f"{red}_{i:02d}_d" + "_".join(map(str, dims)) + ("_keep" if keep else "_drop")
+        f.case(name, lambda x, red=red, dims=dims, keep=keep: getattr(x, red)(dims, keepdim=keep), {"x": rand(*shape)})
+    for i in range(6):
+        rank = 1 + i % 3
+        shape = [int(v) for v in torch.randint(2, 5, (rank,))]
+        dim = int(torch.randint(0, rank, ()))
+        keep = bool(i % 2)
+        red = "max" if i % 2 == 0 else "min"
+        f.case(f"{red}_{i:02d}_d{dim}_" + ("keep" if keep else "drop"),
+               lambda x, red=red, dim=dim, keep=keep: dict(zip(("values", "indices"), getattr(x, red)(dim, keepdim=keep))),
+               {"x": distinct(*shape)})
+    for i in range(6):
+        rank = 1 + i % 3
+        shape = [int(v) for v in torch.randint(1, 4, (rank,))]
+        dim = int(torch.randint(0, rank, ()))
+        shapes = []
+        for _ in range(3):
+            s2 = list(shape)
+            s2[dim] = int(torch.randint(1, 4, ()))
+            shapes.append(s2)
+        f.case(f"cat_{i:02d}_d{dim}", lambda a, b, c, dim=dim: torch.cat([a, b, c], dim),
+               {"a": rand(*shapes[0]), "b": rand(*shapes[1]), "c": rand(*shapes[2])})
+    f.save()
+
+
 # ---------------------------------------------------------------------------------------------------------------
 def modules():
     """PyTorch's naming and ordering for a module mixing children, parameters and (non-)persistent buffers.
@@ -447,8 +502,8 @@ def train_sgd():
 
 
 def main():
-    for fam in (elementwise, unary, reductions, shape_ops, sorting, linear, conv, pooling, batchnorm, losses, modules,
-                init, train_sgd):
+    for fam in (elementwise, unary, reductions, shape_ops, sorting, linear, conv, pooling, batchnorm, losses, fuzz,
+                modules, init, train_sgd):
         fam()
     total = sum(os.path.getsize(os.path.join(OUT_DIR, n)) for n in os.listdir(OUT_DIR))
     print(f"total {total} bytes")
