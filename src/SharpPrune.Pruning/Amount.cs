@@ -6,7 +6,9 @@ namespace SharpPrune.Pruning;
 /// How much to prune, with PyTorch's two meanings: an <c>int</c> is an absolute number of units, a
 /// <c>double</c> a fraction in [0, 1] (so <c>1</c> prunes one unit and <c>1.0</c> prunes everything). Both
 /// convert implicitly, so <c>Prune.L1Unstructured(m, "weight", 0.3)</c> and <c>(m, "weight", 3)</c> both work.
-/// PyTorch's TypeError for other types ("I'm a string") is a compile-time error here.
+/// PyTorch's TypeError for other types ("I'm a string") is a compile-time error here. Beware C#'s conditional
+/// operator: <c>cond ? 3 : 0.5</c> is a double, so 3 becomes the fraction 3.0 (refused); write
+/// <c>cond ? Amount.Absolute(3) : Amount.Fraction(0.5)</c>.
 /// </summary>
 public readonly struct Amount : IEquatable<Amount>
 {
@@ -20,6 +22,10 @@ public readonly struct Amount : IEquatable<Amount>
     private Amount(double fraction) { _fraction = fraction; _count = 0; IsCount = false; }
 
     public static implicit operator Amount(int count) => new(count);
+
+    /// <summary>A count given as a long (which would otherwise convert to a double, i.e. a fraction).</summary>
+    public static implicit operator Amount(long count) =>
+        count is >= int.MinValue and <= int.MaxValue ? new((int)count) : throw new ArgumentOutOfRangeException(nameof(count), $"amount={count} is too large");
     public static implicit operator Amount(double fraction) => new(fraction);
 
     public static Amount Absolute(int count) => new(count);

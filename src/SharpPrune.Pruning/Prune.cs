@@ -88,6 +88,8 @@ public static class Prune
         ArgumentNullException.ThrowIfNull(method);
         var list = parameters.ToList();
         if (list.Count == 0) throw new ArgumentException("global_unstructured(): parameters is empty");
+        if (method is PruningContainer)
+            throw new ArgumentException("global_unstructured(): pass a pruning method, not a PruningContainer");
         if (method.PruningType != PruningType.Unstructured)
             throw new ArgumentException(
                 $"Only \"unstructured\" PRUNING_TYPE supported for the `pruning_method`. Found method {method.GetType().Name} of type {method.PruningType.ToString().ToLowerInvariant()}");
@@ -145,7 +147,7 @@ public static class Prune
     public static bool IsPruned(Module module) =>
         module.Modules().Any(m => m.ForwardPreHooks.Values.Any(h => h is BasePruningMethod));
 
-    /// <summary>The pruning hooks of <paramref name="module"/> by tensor name, in registration order.</summary>
+    /// <summary>The pruning hooks of <paramref name="module"/> itself (one per pruned tensor), in registration order.</summary>
     public static IReadOnlyList<BasePruningMethod> Hooks(Module module) =>
         module.ForwardPreHooks.Values.OfType<BasePruningMethod>().ToList();
 

@@ -92,5 +92,8 @@ public class AmountTests
         Assert.Equal("1.0", ((Amount)1.0).ToString());
         Assert.NotEqual((Amount)1, (Amount)1.0);
         Assert.Throws<InvalidOperationException>(() => fraction.Count);
+        Amount fromLong = 5L; // a long is a count, not the fraction 5.0
+        Assert.True(fromLong.IsCount);
+        Assert.Throws<ArgumentOutOfRangeException>(() => (Amount)(1L << 40));
     }
 }

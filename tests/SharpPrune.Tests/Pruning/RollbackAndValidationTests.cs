@@ -145,6 +145,11 @@ public class RollbackAndValidationTests
         Assert.Equal("Only \"unstructured\" PRUNING_TYPE supported for the `pruning_method`. Found method LnStructured of type structured", s.Message);
         Assert.Throws<ArgumentException>(() => Prune.GlobalUnstructured(
             new (Module, string)[] { (a, "weight"), (b, "weight") }, GlobalPruningMethod.L1Unstructured, 13)); // 12 entries
+        Assert.Throws<ArgumentException>(() => Prune.GlobalUnstructured(
+            new (Module, string)[] { (a, "weight") }, new PruningContainer(new L1Unstructured(1) { TensorName = "x" })));
+        Assert.Throws<ArgumentException>(() => Prune.GlobalUnstructured(
+            new (Module, string)[] { (a, "weight") }, new L1Unstructured(1),
+            new Dictionary<(Module, string), Tensor> { [(b, "weight")] = Tensor.Ones(2, 3) })); // scores for a tensor not listed
         Assert.False(Prune.IsPruned(a) || Prune.IsPruned(b));
     }
 
