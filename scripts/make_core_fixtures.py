@@ -28,7 +28,6 @@ import fixture_io  # noqa: E402  (pure-python safetensors writer shared by the f
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OUT_DIR = os.path.join(ROOT, "tests", "fixtures", "core")
 
-torch.manual_seed(1234)
 torch.set_default_dtype(torch.float32)
 torch.set_num_threads(1)
 
