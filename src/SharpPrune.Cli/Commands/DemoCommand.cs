@@ -23,21 +23,22 @@ internal static class DemoCommand
         var amount = CliOptions.Double("--amount", "Share of the weights to prune (global L1)", 0.8, 0, 1);
         var save = CliOptions.String("--save", "Output folder", Path.Combine("runs", "demo"));
         var limitTrain = CliOptions.OptionalInt("--limit-train", "Use only the first N training images", 1, hidden: true);
+        var limitTest = CliOptions.OptionalInt("--limit-test", "Use only the first N test images", 1, hidden: true);
         var cmd = new Command("demo", "Train, prune and retrain LeNet-5 on the Fashion-MNIST sample shipped with SharpPrune")
-            { epochs, retrainEpochs, amount, save, limitTrain };
+            { epochs, retrainEpochs, amount, save, limitTrain, limitTest };
         SharpPruneCli.SetHandler(cmd, ctx, parse =>
         {
             var demo = new DemoRun(ctx, parse.GetValue(save)!, parse.GetValue(epochs), parse.GetValue(retrainEpochs),
-                parse.GetValue(amount), parse.GetValue(limitTrain));
+                parse.GetValue(amount), parse.GetValue(limitTrain), parse.GetValue(limitTest));
             return demo.Run();
         });
         return cmd;
     }
 
-    private sealed class DemoRun(CliContext ctx, string saveDir, int epochs, int retrainEpochs, double amount, int? limitTrain)
+    private sealed class DemoRun(CliContext ctx, string saveDir, int epochs, int retrainEpochs, double amount, int? limitTrain, int? limitTest)
     {
         private const string Model = "lenet5", Dataset = "fashion-mnist";
-        private ImageDataset _train = null!, _test = null!;
+        private IImageDataset _train = null!, _test = null!;
         private Module _model = null!;
         private double _denseAcc, _prunedAcc, _retrainedAcc;
 
@@ -54,8 +55,9 @@ internal static class DemoCommand
         public int Run()
         {
             var clock = Stopwatch.StartNew();
-            (_train, _test) = Datasets.Load(Dataset, Datasets.SampleDirectory
+            var (train, test) = Datasets.Load(Dataset, Datasets.SampleDirectory
                 ?? throw new CliException($"the shipped sample data/{Datasets.SampleFolder} was not found; run the demo from the repository (or set {Datasets.SampleDirectoryVariable})"));
+            (_train, _test) = (DatasetLimit.Take(train, limitTrain), DatasetLimit.Take(test, limitTest));
             var steps = Steps();
             for (int i = 0; i < steps.Length; i++)
             {
@@ -74,7 +76,7 @@ internal static class DemoCommand
         private TrainConfig Config(int n, string? initFrom) => new()
         {
             Model = Model, Dataset = Dataset, NumClasses = 10, Epochs = n, BatchSize = 64, Optimizer = "sgd",
-            Lr = 0.05, Momentum = 0.9, WeightDecay = 5e-4, Schedule = "cosine", Seed = 1, LimitTrain = limitTrain, InitFrom = initFrom,
+            Lr = 0.05, Momentum = 0.9, WeightDecay = 5e-4, Schedule = "cosine", Seed = 1, InitFrom = initFrom,
         };
 
         private void Train()

@@ -37,11 +37,13 @@ internal static class TrainCommand
         };
         if (plan.ResumeFrom is not null) trainer.Resume(plan.ResumeFrom);
 
+        if (plan.ResumeFrom is null && File.Exists(trainer.LastCheckpointPath))
+            ctx.Err.WriteLine($"note: starting over in {plan.SaveDir}, replacing the run there (to continue it instead: --resume {plan.SaveDir})");
         ctx.Out.WriteLine(plan.Headline(trainer));
         var result = trainer.Run();
         ctx.Out.WriteLine(result.CompletedEpochs < cfg.Epochs
             ? $"stopped after epoch {result.CompletedEpochs}/{cfg.Epochs}; continue with: sharpprune train --resume {plan.SaveDir}"
-            : $"done: {cfg.Epochs} epochs, best test accuracy {result.BestAccuracy:F2}%");
+            : $"done: {TrainPlan.Epochs(cfg.Epochs)}, best test accuracy {result.BestAccuracy:F2}%");
         ctx.Out.WriteLine($"checkpoints: {result.LastCheckpoint}, {result.BestCheckpoint}; log: {trainer.LogPath}");
         return 0;
     }

@@ -72,10 +72,12 @@ internal sealed record TrainPlan(string Mode, TrainConfig Config, Module Model, 
             ? string.Format(inv, "sgd lr {0:G4} momentum {1:G4} wd {2:G4}", c.Lr, c.Momentum, c.WeightDecay)
             : string.Format(inv, "{0} lr {1:G4} wd {2:G4}", c.Optimizer, c.Lr, c.WeightDecay);
         return string.Format(inv,
-            "{0}: {1} on {2} ({3} train / {4} test images), {5} epochs, batch {6}, {7}, schedule {8}, seed {9}, {10} threads -> {11}",
-            Mode, c.Model, c.Dataset, t.TrainImages, t.TestImages, c.Epochs, c.BatchSize, optim, c.Schedule, c.Seed,
+            "{0}: {1} on {2} ({3} train / {4} test images), {5}, batch {6}, {7}, schedule {8}, seed {9}, {10} threads -> {11}",
+            Mode, c.Model, c.Dataset, t.TrainImages, t.TestImages, Epochs(c.Epochs), c.BatchSize, optim, c.Schedule, c.Seed,
             Parallelism.MaxThreads, SaveDir);
     }
+
+    public static string Epochs(int n) => n == 1 ? "1 epoch" : $"{n} epochs";
 
     private static TrainConfig FromOptions(ParseResult parse, TrainOptions o, string model, string dataset, int numClasses)
     {

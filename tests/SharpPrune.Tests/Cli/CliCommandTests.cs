@@ -77,8 +77,8 @@ public class CliCommandTests
     public void Resume_through_the_cli_matches_an_uninterrupted_run_bit_for_bit()
     {
         string full = CliRunner.TempDir(), split = CliRunner.TempDir();
-        CliRunner.Ok(CliRunner.QuickTrain(full, 3));
-        var stopped = CliRunner.Ok(CliRunner.QuickTrain(split, 3, "--stop-after", "2"));
+        CliRunner.Ok(CliRunner.QuickTrain(full, 3, limitTrain: 128, limitTest: 64));
+        var stopped = CliRunner.Ok(CliRunner.QuickTrain(split, 3, 128, 64, "--stop-after", "2"));
         Assert.Contains($"continue with: sharpprune train --resume {split}", stopped.Out);
 
         var resumed = CliRunner.Ok("train", "--resume", split);
@@ -98,7 +98,7 @@ public class CliCommandTests
     public void Demo_structure_runs_on_a_small_subset()
     {
         string dir = CliRunner.TempDir();
-        var r = CliRunner.Ok("demo", "--epochs", "1", "--limit-train", "256", "--save", dir);
+        var r = CliRunner.Ok("demo", "--epochs", "1", "--limit-train", "256", "--limit-test", "256", "--save", dir);
         Assert.Contains("== step 1/6: train LeNet-5", r.Out);
         Assert.Contains("== step 6/6: report the retrained model", r.Out);
         Assert.Contains("Compression rate", r.Out);

@@ -61,7 +61,7 @@ public class CliErrorTests
     public void Missing_data_directory_is_named()
     {
         string dir = Path.Combine(CliRunner.TempDir(), "no-such-dir");
-        var r = CliRunner.Run("train", "--model", "vgg16", "--data", "cifar10", "--data-dir", dir, "--epochs", "1");
+        var r = CliRunner.Run("train", "--model", "lenet5", "--data", "fashion-mnist", "--data-dir", dir, "--epochs", "1");
         AssertOneLineError(r, SharpPruneCli.ExitFailure, dir, "does not exist");
     }
 

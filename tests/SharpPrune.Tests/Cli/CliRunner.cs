@@ -37,10 +37,10 @@ internal static class CliRunner
         return dir;
     }
 
-    /// <summary>A quick lenet5 run on 256 sample images: the arguments before any extras.</summary>
-    public static string[] QuickTrain(string save, int epochs, params string[] extra) =>
+    /// <summary>The arguments of a quick lenet5 run on the first sample images, then <paramref name="extra"/>.</summary>
+    public static string[] QuickTrain(string save, int epochs, int limitTrain = 256, int limitTest = 128, params string[] extra) =>
     [
         "train", "--model", "lenet5", "--data", "fashion-mnist", "--data-dir", SampleDir, "--epochs", epochs.ToString(),
-        "--batch", "32", "--lr", "0.05", "--limit-train", "256", "--limit-test", "128", "--save", save, .. extra,
+        "--batch", "32", "--lr", "0.05", "--limit-train", limitTrain.ToString(), "--limit-test", limitTest.ToString(), "--save", save, .. extra,
     ];
 }
