@@ -10,6 +10,18 @@ namespace SharpPrune.Cli;
 internal sealed record LoadedModel(Module Model, CheckpointData Checkpoint, string ModelName, string? Dataset, int NumClasses)
 {
     public bool IsPruned => Checkpoint.Model.Any(kv => kv.Key.EndsWith("_mask", StringComparison.Ordinal));
+
+    /// <summary>
+    /// The data folder the checkpoint's training run read <paramref name="dataset"/> from, if it recorded one. Using it
+    /// by default keeps the evaluation on the run's own test split (the shipped sample's last 2,000 images, not the
+    /// full set's test images, 8,000 of which the sample trains on).
+    /// </summary>
+    public string? RecordedDataDir(string dataset)
+    {
+        if (Checkpoint.Get(CheckpointKeys.Config) is not { } json) return null;
+        var cfg = TrainConfig.FromJson(json, Checkpoint.SourceName);
+        return cfg.Dataset == dataset ? cfg.DataDir : null;
+    }
 }
 
 internal static class ModelLoader

@@ -39,6 +39,7 @@ internal static class DemoCommand
     {
         private const string Model = "lenet5", Dataset = "fashion-mnist";
         private IImageDataset _train = null!, _test = null!;
+        private string _sampleDir = null!;
         private Module _model = null!;
         private double _denseAcc, _prunedAcc, _retrainedAcc;
 
@@ -55,8 +56,9 @@ internal static class DemoCommand
         public int Run()
         {
             var clock = Stopwatch.StartNew();
-            var (train, test) = Datasets.Load(Dataset, Datasets.SampleDirectory
-                ?? throw new CliException($"the shipped sample data/{Datasets.SampleFolder} was not found; run the demo from the repository (or set {Datasets.SampleDirectoryVariable})"));
+            _sampleDir = Datasets.SampleDirectory
+                ?? throw new CliException($"the shipped sample data/{Datasets.SampleFolder} was not found; run the demo from the repository (or set {Datasets.SampleDirectoryVariable})");
+            var (train, test) = Datasets.Load(Dataset, _sampleDir);
             (_train, _test) = (DatasetLimit.Take(train, limitTrain), DatasetLimit.Take(test, limitTest));
             var steps = Steps();
             for (int i = 0; i < steps.Length; i++)
@@ -77,6 +79,7 @@ internal static class DemoCommand
         {
             Model = Model, Dataset = Dataset, NumClasses = 10, Epochs = n, BatchSize = 64, Optimizer = "sgd",
             Lr = 0.05, Momentum = 0.9, WeightDecay = 5e-4, Schedule = "cosine", Seed = 1, InitFrom = initFrom,
+            DataDir = _sampleDir, // recorded, so eval/train --load of these checkpoints use the sample's split too
         };
 
         private void Train()
@@ -104,6 +107,7 @@ internal static class DemoCommand
             Checkpoint.Save(path, _model, null, null, new Dictionary<string, string>
             {
                 [CheckpointKeys.Model] = Model, [CheckpointKeys.Dataset] = Dataset, [CheckpointKeys.NumClasses] = "10",
+                [CheckpointKeys.Config] = Config(epochs, null).ToJson(),
             });
             ctx.Out.WriteLine($"saved {path} (PyTorch keys: conv1.weight_orig, conv1.weight_mask, ...)");
         }

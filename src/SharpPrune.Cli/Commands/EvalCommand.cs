@@ -13,7 +13,7 @@ internal static class EvalCommand
     {
         var load = CliOptions.String("--load", "Checkpoint to evaluate", required: true);
         var data = CliOptions.String("--data", "Dataset [default: the one the checkpoint was trained on]");
-        var dataDir = CliOptions.String("--data-dir", "Folder with the dataset files");
+        var dataDir = CliOptions.String("--data-dir", "Folder with the dataset files [default: the one the checkpoint was trained from]");
         var batch = CliOptions.Int("--batch", "Mini-batch size", 256, 1, 1 << 20);
         var json = CliOptions.Flag("--json", "Print the result as JSON");
         var model = CliOptions.String("--model", "Architecture, for checkpoints that do not record it");
@@ -26,7 +26,8 @@ internal static class EvalCommand
             var loaded = ModelLoader.Load(path, parse.GetValue(model), parse.GetValue(numClasses));
             string dataset = parse.GetValue(data) ?? loaded.Dataset
                 ?? throw new CliUsageException($"{path} does not record its dataset; pass --data");
-            var (_, test) = DataSets.Load(dataset, parse.GetValue(dataDir), loaded.ModelName);
+            dataset = DataSets.Info(dataset).Name;
+            var (_, test) = DataSets.Load(dataset, parse.GetValue(dataDir) ?? loaded.RecordedDataDir(dataset), loaded.ModelName);
             if (test.NumClasses != loaded.NumClasses)
                 throw new CliUsageException($"{path} holds a {loaded.NumClasses}-class model but {dataset} has {test.NumClasses} classes");
             var testSet = DatasetLimit.Take(test, parse.GetValue(limitTest));

@@ -35,7 +35,8 @@ internal sealed record TrainPlan(string Mode, TrainConfig Config, Module Model, 
         var info = DataSets.Info(data);
         if (info.NumClasses != loaded.NumClasses)
             throw new CliUsageException($"{path} holds a {loaded.NumClasses}-class model but {info.Name} has {info.NumClasses} classes");
-        var cfg = FromOptions(parse, o, loaded.ModelName, info.Name, info.NumClasses) with { InitFrom = path };
+        var cfg = FromOptions(parse, o, loaded.ModelName, info.Name, info.NumClasses);
+        cfg = cfg with { InitFrom = path, DataDir = cfg.DataDir ?? loaded.RecordedDataDir(info.Name) };
         string save = parse.GetValue(o.Save)
             ?? Path.Combine(Path.GetDirectoryName(Path.GetFullPath(path))!, Path.GetFileNameWithoutExtension(path) + "-retrain");
         string mode = loaded.IsPruned ? $"retraining pruned {path} (masks kept)" : $"training from the weights of {path}";

@@ -28,9 +28,11 @@ public class CliCommandTests
         Assert.True(File.Exists(best) && File.Exists(Path.Combine(dir, CheckpointKeys.LastFile)));
         Assert.Single(EpochLogFile.Read(Path.Combine(dir, EpochLogFile.FileName)));
 
-        var eval = CliRunner.Ok("eval", "--load", best, "--data-dir", CliRunner.SampleDir, "--limit-test", "128", "--json");
+        // No --data-dir: the run's recorded one (the sample), not an installed full Fashion-MNIST.
+        var eval = CliRunner.Ok("eval", "--load", best, "--limit-test", "128", "--json");
         using (var doc = JsonDocument.Parse(eval.Out))
         {
+            Assert.StartsWith("fashion-mnist-sample/test", doc.RootElement.GetProperty("dataset").GetString());
             Assert.Equal(128, doc.RootElement.GetProperty("count").GetInt32());
             double acc = doc.RootElement.GetProperty("accuracy").GetDouble();
             // The run's own evaluation of the same 128 images recorded the same accuracy.
@@ -58,8 +60,9 @@ public class CliCommandTests
 
         // Fine-tuning the pruned model: the masks stay, the pruned weights stay zero.
         string retrain = Path.Combine(dir, "retrain");
-        CliRunner.Ok(["train", "--load", pruned, "--data-dir", CliRunner.SampleDir, "--epochs", "1", "--batch", "32",
+        var fineTune = CliRunner.Ok(["train", "--load", pruned, "--epochs", "1", "--batch", "32",
             "--limit-train", "128", "--limit-test", "64", "--save", retrain]);
+        Assert.Contains("retraining pruned", fineTune.Out);
         var after = Checkpoint.Load(Path.Combine(retrain, CheckpointKeys.LastFile));
         var masks = ckpt.Model.Where(kv => kv.Key.EndsWith("_mask")).ToDictionary(kv => kv.Key, kv => kv.Value.ToArray());
         foreach (var (key, mask) in masks)
@@ -105,5 +108,7 @@ public class CliCommandTests
         Assert.Contains("demo done", r.Out);
         Assert.True(File.Exists(Path.Combine(dir, "pruned.safetensors")));
         Assert.True(File.Exists(Path.Combine(dir, "retrain", CheckpointKeys.LastFile)));
+        var eval = CliRunner.Ok("eval", "--load", Path.Combine(dir, "pruned.safetensors"), "--limit-test", "256");
+        Assert.Contains("on fashion-mnist-sample/test", eval.Out);
     }
 }
