@@ -38,6 +38,7 @@ public static class OpProfiler
             }));
         }
         bool wired = true;
+        double liveMb = 0, rssMb = 0;
         try
         {
             // Step 0 is a warm-up for the hooks and wrappers (JIT), its numbers are dropped.
@@ -51,6 +52,8 @@ public static class OpProfiler
                 var loss = F.CrossEntropy(logits, targets);
                 long t2 = Stopwatch.GetTimestamp();
                 wired &= WrapBackward(loss, bwd);
+                // Untimed: what the graph really keeps alive at its largest (after forward), against the RSS.
+                if (s == steps) { liveMb = GC.GetTotalMemory(forceFullCollection: true) / 1048576.0; rssMb = CurrentRssMb(); }
                 long t3 = Stopwatch.GetTimestamp();
                 loss.Backward();
                 long t4 = Stopwatch.GetTimestamp();
@@ -69,6 +72,8 @@ public static class OpProfiler
         double stepMs = total.Values.Sum(v => v.Ms) / steps;
         err.WriteLine($"--- sharpprune profile: {name}, {steps} instrumented train steps, {stepMs:F1} ms/step ---");
         Print(err, "phase", total, steps, stepMs, 10);
+        err.WriteLine($"  memory after forward: {liveMb:F0} MB managed live (after a full GC), {rssMb:F0} MB RSS; " +
+                      $"peak RSS so far {ModelBench.PeakRssMb():F0} MB");
         double fwdModules = fwd.Values.Sum(v => v.Ms);
         fwd["(outside leaf modules)"] = new Stat { Ms = total["forward"].Ms - fwdModules, Calls = steps };
         Print(err, "forward by module type", fwd, steps, stepMs, 12);
@@ -80,6 +85,14 @@ public static class OpProfiler
             Print(err, "backward by autograd node", bwd, steps, stepMs, 14);
         }
         else err.WriteLine("backward per-node breakdown unavailable (Core internals changed); see phase totals");
+    }
+
+    private static double CurrentRssMb()
+    {
+        foreach (var line in File.ReadLines("/proc/self/status"))
+            if (line.StartsWith("VmRSS:", StringComparison.Ordinal))
+                return long.Parse(line.AsSpan(6).Trim().TrimEnd("kB").Trim()) / 1024.0;
+        return double.NaN;
     }
 
     private sealed class Stat { public double Ms; public int Calls; }
