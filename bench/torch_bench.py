@@ -10,6 +10,7 @@ import argparse
 import json
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import time
@@ -44,14 +45,17 @@ def warmup_loop(step, warmup, seconds):
 
 
 def timed_loop(step, min_steps, seconds):
-    """Times steps until both min_steps and seconds are reached; returns (steps, total s). Mean per step."""
-    n, t0 = 0, time.perf_counter()
+    """Times steps until both min_steps and seconds are reached; returns (steps, median s, mean s, cpu s/step)."""
+    times, t0, c0 = [], time.perf_counter(), time.process_time()
+    last = t0
     while True:
         step()
-        n += 1
-        el = time.perf_counter() - t0
-        if n >= min_steps and el >= seconds:
-            return n, el
+        now = time.perf_counter()
+        times.append(now - last)
+        last = now
+        if len(times) >= min_steps and now - t0 >= seconds:
+            n = len(times)
+            return n, statistics.median(times), (now - t0) / n, (time.process_time() - c0) / n
 
 
 def run_single(name, a):
@@ -90,7 +94,7 @@ def run_single(name, a):
     warmup_loop(train_step, a.warmup, a.seconds)
     for k in phases:
         phases[k] = 0.0
-    tsteps, ttime = timed_loop(train_step, a.min_steps, a.seconds)
+    tsteps, tmed, tmean, tcpu = timed_loop(train_step, a.min_steps, a.seconds)
     phase_ms = {k: round(1000 * v / tsteps, 2) for k, v in phases.items()}
 
     if a.profile:
@@ -106,15 +110,19 @@ def run_single(name, a):
             model(x)
 
     warmup_loop(infer_step, a.warmup, a.seconds)
-    isteps, itime = timed_loop(infer_step, a.min_steps, a.seconds)
+    isteps, imed, imean, icpu = timed_loop(infer_step, a.min_steps, a.seconds)
     peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # Linux: kilobytes
     return {
         "impl": "torch", "model": name, "batch": batch, "threads": a.threads, "params": params,
         "steps": tsteps, "infer_steps": isteps,
-        "train_ms_per_step": round(1000 * ttime / tsteps, 2),
-        "train_img_s": round(batch * tsteps / ttime, 2),
-        "infer_ms_per_batch": round(1000 * itime / isteps, 2),
-        "infer_img_s": round(batch * isteps / itime, 2),
+        "train_ms_per_step": round(1000 * tmed, 2),
+        "train_ms_mean": round(1000 * tmean, 2),
+        "train_img_s": round(batch / tmed, 2),
+        "train_cpu_ms_per_step": round(1000 * tcpu, 2),
+        "infer_ms_per_batch": round(1000 * imed, 2),
+        "infer_ms_mean": round(1000 * imean, 2),
+        "infer_img_s": round(batch / imed, 2),
+        "infer_cpu_ms_per_batch": round(1000 * icpu, 2),
         "peak_rss_mb": round(peak_kb / 1024, 1),
         "phase_ms": phase_ms,
     }

@@ -66,10 +66,14 @@ public static class ModelBench
             ["params"] = parameters,
             ["steps"] = train.Steps,
             ["infer_steps"] = infer.Steps,
-            ["train_ms_per_step"] = R(train.MsPerStep),
-            ["train_img_s"] = R(batch * 1000.0 / train.MsPerStep),
-            ["infer_ms_per_batch"] = R(infer.MsPerStep),
-            ["infer_img_s"] = R(batch * 1000.0 / infer.MsPerStep),
+            ["train_ms_per_step"] = R(train.MedianMs),
+            ["train_ms_mean"] = R(train.MeanMs),
+            ["train_img_s"] = R(batch * 1000.0 / train.MedianMs),
+            ["train_cpu_ms_per_step"] = R(train.CpuMs),
+            ["infer_ms_per_batch"] = R(infer.MedianMs),
+            ["infer_ms_mean"] = R(infer.MeanMs),
+            ["infer_img_s"] = R(batch * 1000.0 / infer.MedianMs),
+            ["infer_cpu_ms_per_batch"] = R(infer.CpuMs),
             ["peak_rss_mb"] = Math.Round(PeakRssMb(), 1),
             ["alloc_mb_per_step"] = R(train.AllocMbPerStep),
             ["infer_alloc_mb_per_batch"] = R(infer.AllocMbPerStep),
@@ -92,21 +96,41 @@ public static class ModelBench
         }
     }
 
-    public sealed record Measurement(int Steps, double MsPerStep, double AllocMbPerStep, double GcPauseMsPerStep, int Gen2Collections);
+    public sealed record Measurement(int Steps, double MedianMs, double MeanMs, double CpuMs, double AllocMbPerStep,
+        double GcPauseMsPerStep, int Gen2Collections);
 
-    /// <summary>Times steps until at least MinSteps ran and at least Seconds elapsed (mean time per step).</summary>
+    /// <summary>
+    /// Times steps until at least MinSteps ran and at least Seconds elapsed. Reports the median step (robust to the
+    /// bursts of a shared machine; GC pauses are rare per step, so the mean is reported too).
+    /// </summary>
     public static Measurement Timed(Action step, BenchOptions o)
     {
         long alloc0 = GC.GetTotalAllocatedBytes(precise: true);
         var pause0 = GC.GetTotalPauseDuration();
         int gen2 = GC.CollectionCount(2);
+        var cpu0 = Environment.CpuUsage.TotalTime;
         var sw = Stopwatch.StartNew();
-        int n = 0;
-        do { step(); n++; } while (n < o.MinSteps || sw.Elapsed.TotalSeconds < o.Seconds);
+        var times = new List<double>();
+        long last = Stopwatch.GetTimestamp();
+        do
+        {
+            step();
+            long now = Stopwatch.GetTimestamp();
+            times.Add((now - last) * 1000.0 / Stopwatch.Frequency);
+            last = now;
+        } while (times.Count < o.MinSteps || sw.Elapsed.TotalSeconds < o.Seconds);
+        int n = times.Count;
         double ms = sw.Elapsed.TotalMilliseconds;
         long alloc = GC.GetTotalAllocatedBytes(precise: true) - alloc0;
-        return new Measurement(n, ms / n, alloc / 1048576.0 / n,
+        double cpuMs = (Environment.CpuUsage.TotalTime - cpu0).TotalMilliseconds / n;
+        return new Measurement(n, Median(times), ms / n, cpuMs, alloc / 1048576.0 / n,
             (GC.GetTotalPauseDuration() - pause0).TotalMilliseconds / n, GC.CollectionCount(2) - gen2);
+    }
+
+    public static double Median(List<double> v)
+    {
+        var s = v.Order().ToArray();
+        return s.Length % 2 == 1 ? s[s.Length / 2] : (s[s.Length / 2 - 1] + s[s.Length / 2]) / 2;
     }
 
     /// <summary>VmHWM (peak resident set) of this process in MiB, from /proc/self/status.</summary>
