@@ -30,10 +30,11 @@ public static class OpProfiler
             string key = m.TypeName, lkey = $"{path} ({m.TypeName})";
             long start = 0;
             handles.Add(m.RegisterForwardPreHook((_, _) => { start = Stopwatch.GetTimestamp(); return null; }));
-            handles.Add(m.RegisterForwardHook((_, _, _) =>
+            handles.Add(m.RegisterForwardHook((mod, _, output) =>
             {
                 long d = Stopwatch.GetTimestamp() - start;
-                Add(fwd, key, d); Add(layer, lkey, d);
+                double flops = ForwardFlops(mod, output);
+                Add(fwd, key, d, flops); Add(layer, lkey, d, flops);
                 return null;
             }));
         }
@@ -87,6 +88,27 @@ public static class OpProfiler
         else err.WriteLine("backward per-node breakdown unavailable (Core internals changed); see phase totals");
     }
 
+    // 2·MACs of the dense math, to show how close each op runs to the GEMM's GFLOP/s.
+    private static double ForwardFlops(Module m, Tensor output)
+    {
+        var w = m.HasParameter("weight") || m.HasAttribute("weight") ? m["weight"] : null;
+        if (w is null) return 0;
+        return m switch
+        {
+            Conv2d when w.Dim == 4 => 2.0 * output.Numel * (w.Numel / w.Size(0)),
+            Linear when w.Dim == 2 => 2.0 * output.Numel * w.Size(1),
+            _ => 0,
+        };
+    }
+
+    private static double BackwardFlops(string op, Tensor[] inputs, Tensor gradOut)
+    {
+        if (op != "ConvolutionBackward" || inputs.Length < 2 || inputs[1].Dim != 4) return 0;
+        var w = inputs[1];
+        double one = 2.0 * gradOut.Numel * (w.Numel / w.Size(0));  // grad weight; grad input costs the same
+        return inputs[0].RequiresGrad ? 2 * one : one;
+    }
+
     private static double CurrentRssMb()
     {
         foreach (var line in File.ReadLines("/proc/self/status"))
@@ -95,12 +117,13 @@ public static class OpProfiler
         return double.NaN;
     }
 
-    private sealed class Stat { public double Ms; public int Calls; }
+    private sealed class Stat { public double Ms, Flops; public int Calls; }
 
-    private static void Add(Dictionary<string, Stat> d, string key, long ticks)
+    private static void Add(Dictionary<string, Stat> d, string key, long ticks, double flops = 0)
     {
         if (!d.TryGetValue(key, out var s)) d[key] = s = new Stat();
         s.Ms += ticks * 1000.0 / Stopwatch.Frequency;
+        s.Flops += flops;
         s.Calls++;
     }
 
@@ -108,7 +131,8 @@ public static class OpProfiler
     {
         w.WriteLine($"  {title}:");
         foreach (var (k, s) in d.OrderByDescending(kv => kv.Value.Ms).Take(top).Select(kv => (kv.Key, kv.Value)))
-            w.WriteLine($"    {k,-36} {s.Ms / steps,9:F2} ms/step {100 * s.Ms / steps / stepMs,5:F1}%  {(double)s.Calls / steps,5:F0} calls/step");
+            w.WriteLine($"    {k,-36} {s.Ms / steps,9:F2} ms/step {100 * s.Ms / steps / stepMs,5:F1}%  {(double)s.Calls / steps,5:F0} calls/step" +
+                        (s.Flops > 0 ? $"  {s.Flops / (s.Ms * 1e6),6:F1} GFLOP/s" : ""));
     }
 
     /// <summary>Replaces every node of the graph under <paramref name="root"/> by one whose closure is timed.</summary>
@@ -141,7 +165,7 @@ public static class OpProfiler
                 {
                     long s = Stopwatch.GetTimestamp();
                     var r = inner(g);
-                    Add(stats, opName, Stopwatch.GetTimestamp() - s);
+                    Add(stats, opName, Stopwatch.GetTimestamp() - s, BackwardFlops(opName, inputs, g));
                     return r;
                 };
                 wrapped[node] = w = ctor.Invoke(new object[] { opName, inputs, timed });
