@@ -18,30 +18,54 @@ internal static class Engine
 
         var order = TopologicalOrder(root);
         var grads = new Dictionary<Tensor, Tensor>(ReferenceEqualityComparer.Instance) { [root] = gradient };
+        // Gradient temporaries allocated during this pass are recycled as soon as no pending gradient refers to
+        // their storage (counted per array: pass-through closures and views share storage).
+        var pending = new Dictionary<float[], int>(ReferenceEqualityComparer.Instance) { [gradient.Storage] = 1 };
+        var candidates = new List<float[]>();
         using var _ = GradMode.NoGrad(); // gradients are plain values (no higher-order graphs)
+        using var tracked = StoragePool.Track();
         for (int i = order.Count - 1; i >= 0; i--)
         {
             var t = order[i];
             if (!grads.Remove(t, out var g)) continue;
+            Unref(pending, g);
+            candidates.Add(g.Storage);
             if (t.GradFn == null)
-            {
                 Accumulate(t, g);
-                continue;
-            }
-            var node = t.GradFn;
-            var inGrads = node.Backward(g);
-            for (int k = 0; k < node.Inputs.Length; k++)
+            else
             {
-                var inp = node.Inputs[k];
-                var ig = inGrads[k];
-                if (ig == null || !inp.RequiresGrad) continue;
-                if (!Shapes.Equal(ig.Shape, inp.Shape))
-                    throw new InvalidOperationException($"internal: {node.Name} backward produced gradient {Shapes.Format(ig.Shape)} for input {Shapes.Format(inp.Shape)}");
-                if (grads.TryGetValue(inp, out var existing))
-                    grads[inp] = AddGrads(existing, ig);
-                else
-                    grads[inp] = ig;
+                var node = t.GradFn;
+                var inGrads = node.Backward(g);
+                for (int k = 0; k < node.Inputs.Length; k++)
+                {
+                    var inp = node.Inputs[k];
+                    var ig = inGrads[k];
+                    if (ig == null || !inp.RequiresGrad) continue;
+                    if (!Shapes.Equal(ig.Shape, inp.Shape))
+                        throw new InvalidOperationException($"internal: {node.Name} backward produced gradient {Shapes.Format(ig.Shape)} for input {Shapes.Format(inp.Shape)}");
+                    candidates.Add(ig.Storage);
+                    var stored = ig;
+                    if (grads.TryGetValue(inp, out var existing))
+                    {
+                        stored = AddGrads(existing, ig);
+                        Unref(pending, existing);
+                        candidates.Add(existing.Storage);
+                    }
+                    grads[inp] = stored;
+                    pending[stored.Storage] = pending.GetValueOrDefault(stored.Storage) + 1;
+                }
             }
+            foreach (var a in candidates)
+                if (!pending.ContainsKey(a) && tracked.Born.Remove(a)) StoragePool.Return(a);
+            candidates.Clear();
+        }
+    }
+
+    private static void Unref(Dictionary<float[], int> pending, Tensor t)
+    {
+        if (pending.TryGetValue(t.Storage, out var n))
+        {
+            if (n <= 1) pending.Remove(t.Storage); else pending[t.Storage] = n - 1;
         }
     }
 
@@ -57,16 +81,13 @@ internal static class Engine
     private static void Accumulate(Tensor leaf, Tensor g)
     {
         if (leaf.Grad == null)
-            leaf.Grad = g.SharesStorageWith(leaf) ? g.Clone() : CopyIfShared(g);
+            leaf.Grad = g.Clone(); // .grad owns fresh storage: g may be recycled or alias another gradient
         else
         {
             System.Numerics.Tensors.TensorPrimitives.Add(leaf.Grad.Data, g.Data, leaf.Grad.Data);
             leaf.Grad.MarkChanged();
         }
     }
-
-    // A gradient tensor may alias another (pass-through closures); .grad must own its storage.
-    private static Tensor CopyIfShared(Tensor g) => g.Clone();
 
     private static List<Tensor> TopologicalOrder(Tensor root)
     {

@@ -145,7 +145,7 @@ public sealed partial class Tensor
     }
 
     // --- construction ---
-    public static Tensor Zeros(params int[] shape) => new(new float[Shapes.NumelChecked(shape)], shape);
+    public static Tensor Zeros(params int[] shape) { var t = Empty(shape); t.Data.Clear(); return t; }
     public static Tensor Ones(params int[] shape) => Full(shape, 1f);
     public static Tensor Full(int[] shape, float value) { var t = Empty(shape); t.Data.Fill(value); return t; }
     public static Tensor Scalar(float value) => new(new[] { value }, Array.Empty<int>());
@@ -153,7 +153,7 @@ public sealed partial class Tensor
     public static Tensor OnesLike(Tensor t) => Ones(t._shape);
 
     /// <summary>Uninitialised storage: for outputs every element of which a kernel overwrites.</summary>
-    public static Tensor Empty(params int[] shape) => new(GC.AllocateUninitializedArray<float>(Shapes.NumelChecked(shape)), shape);
+    public static Tensor Empty(params int[] shape) => new(StoragePool.Rent(Shapes.NumelChecked(shape)), shape);
 
     public static Tensor Arange(float start, float end, float step = 1f)
     {
