@@ -1,0 +1,274 @@
+using System.Numerics;
+using System.Runtime.Intrinsics;
+
+namespace SharpPrune.Kernels;
+
+/// <summary>
+/// Batch normalisation over an N×C×L layout (L = H·W for BatchNorm2d, 1 for BatchNorm1d on N×C), PyTorch
+/// semantics. Per-channel statistics are accumulated in double. weight/bias may be empty (affine = false);
+/// runningMean/runningVar may be empty (track_running_stats = false).
+/// </summary>
+public static unsafe class BatchNormKernels
+{
+    private const long ParallelElements = 1 << 15;
+
+    private static void ForChannels(int n, int c, int l, Action<int> body)
+    {
+        if ((long)n * c * l >= ParallelElements) Parallelism.For(0, c, body);
+        else for (int ch = 0; ch < c; ch++) body(ch);
+    }
+
+    private static void Check(int n, int c, int l, int inputLength)
+    {
+        if (n < 0 || c <= 0 || l <= 0) throw new ArgumentException($"Invalid batch-norm shape N={n} C={c} L={l}.");
+        if (inputLength < (long)n * c * l) throw new ArgumentException($"Input of {inputLength} elements, {(long)n * c * l} required.");
+    }
+
+    private static void CheckPerChannel(int length, int c, string name, bool optional)
+    {
+        if (optional && length == 0) return;
+        if (length < c) throw new ArgumentException($"{name} has {length} elements, {c} required.", name);
+    }
+
+    /// <summary>
+    /// Training-mode forward: batch mean and biased variance per channel, y = (x − mean)·invstd·w + b.
+    /// Writes saveMean/saveInvStd (for backward) and updates the running stats in place with the unbiased variance:
+    /// running = (1 − momentum)·running + momentum·batchStat.
+    /// </summary>
+    public static void ForwardTraining(int n, int c, int l, ReadOnlySpan<float> input, ReadOnlySpan<float> weight,
+        ReadOnlySpan<float> bias, Span<float> output, Span<float> saveMean, Span<float> saveInvStd,
+        Span<float> runningMean, Span<float> runningVar, double momentum, double eps)
+    {
+        Check(n, c, l, input.Length);
+        long count = (long)n * l;
+        if (count <= 1) throw new ArgumentException("Expected more than 1 value per channel when training.");
+        if (output.Length < (long)n * c * l) throw new ArgumentException("Output too small.", nameof(output));
+        CheckPerChannel(weight.Length, c, nameof(weight), true);
+        CheckPerChannel(bias.Length, c, nameof(bias), true);
+        CheckPerChannel(saveMean.Length, c, nameof(saveMean), false);
+        CheckPerChannel(saveInvStd.Length, c, nameof(saveInvStd), false);
+        CheckPerChannel(runningMean.Length, c, nameof(runningMean), true);
+        CheckPerChannel(runningVar.Length, c, nameof(runningVar), true);
+
+        fixed (float* px = input) fixed (float* pw = weight) fixed (float* pb = bias) fixed (float* py = output)
+        fixed (float* psm = saveMean) fixed (float* psi = saveInvStd) fixed (float* prm = runningMean) fixed (float* prv = runningVar)
+        {
+            nint ix = (nint)px, iw = weight.IsEmpty ? 0 : (nint)pw, ib = bias.IsEmpty ? 0 : (nint)pb, iy = (nint)py;
+            nint ism = (nint)psm, isi = (nint)psi, irm = runningMean.IsEmpty ? 0 : (nint)prm, irv = runningVar.IsEmpty ? 0 : (nint)prv;
+            ForChannels(n, c, l, ch =>
+            {
+                float* x = (float*)ix;
+                nint stride = (nint)c * l;
+                double sum = 0;
+                for (int b = 0; b < n; b++) sum += Sum(x + b * stride + (nint)ch * l, l);
+                double mean = sum / count;
+                double sq = 0;
+                for (int b = 0; b < n; b++) sq += SumSquaredDeviation(x + b * stride + (nint)ch * l, l, (float)mean);
+                double var = sq / count;
+                double invstd = 1.0 / Math.Sqrt(var + eps);
+                ((float*)ism)[ch] = (float)mean;
+                ((float*)isi)[ch] = (float)invstd;
+                if (irm != 0) ((float*)irm)[ch] = (float)((1 - momentum) * ((float*)irm)[ch] + momentum * mean);
+                if (irv != 0) ((float*)irv)[ch] = (float)((1 - momentum) * ((float*)irv)[ch] + momentum * var * count / (count - 1));
+
+                double w = iw != 0 ? ((float*)iw)[ch] : 1.0, bb = ib != 0 ? ((float*)ib)[ch] : 0.0;
+                float scale = (float)(invstd * w), shift = (float)(bb - mean * invstd * w);
+                for (int b = 0; b < n; b++)
+                    Affine(x + b * stride + (nint)ch * l, (float*)iy + b * stride + (nint)ch * l, l, scale, shift);
+            });
+        }
+    }
+
+    /// <summary>Eval-mode forward with the running statistics.</summary>
+    public static void ForwardInference(int n, int c, int l, ReadOnlySpan<float> input, ReadOnlySpan<float> weight,
+        ReadOnlySpan<float> bias, ReadOnlySpan<float> runningMean, ReadOnlySpan<float> runningVar, double eps, Span<float> output)
+    {
+        Check(n, c, l, input.Length);
+        if (output.Length < (long)n * c * l) throw new ArgumentException("Output too small.", nameof(output));
+        CheckPerChannel(weight.Length, c, nameof(weight), true);
+        CheckPerChannel(bias.Length, c, nameof(bias), true);
+        CheckPerChannel(runningMean.Length, c, nameof(runningMean), false);
+        CheckPerChannel(runningVar.Length, c, nameof(runningVar), false);
+        fixed (float* px = input) fixed (float* pw = weight) fixed (float* pb = bias) fixed (float* py = output)
+        fixed (float* prm = runningMean) fixed (float* prv = runningVar)
+        {
+            nint ix = (nint)px, iw = weight.IsEmpty ? 0 : (nint)pw, ib = bias.IsEmpty ? 0 : (nint)pb, iy = (nint)py;
+            nint irm = (nint)prm, irv = (nint)prv;
+            ForChannels(n, c, l, ch =>
+            {
+                double invstd = 1.0 / Math.Sqrt(((float*)irv)[ch] + eps);
+                double w = iw != 0 ? ((float*)iw)[ch] : 1.0, bb = ib != 0 ? ((float*)ib)[ch] : 0.0;
+                float scale = (float)(invstd * w), shift = (float)(bb - ((float*)irm)[ch] * invstd * w);
+                nint stride = (nint)c * l;
+                for (int b = 0; b < n; b++)
+                    Affine((float*)ix + b * stride + (nint)ch * l, (float*)iy + b * stride + (nint)ch * l, l, scale, shift);
+            });
+        }
+    }
+
+    /// <summary>
+    /// Training-mode backward using saveMean/saveInvStd from <see cref="ForwardTraining"/>:
+    /// gradBias = Σdy, gradWeight = Σdy·x̂, gradInput = w·invstd·(dy − mean(dy) − x̂·mean(dy·x̂)).
+    /// All outputs are overwritten; any of them may be empty to skip it.
+    /// </summary>
+    public static void BackwardTraining(int n, int c, int l, ReadOnlySpan<float> input, ReadOnlySpan<float> gradOutput,
+        ReadOnlySpan<float> weight, ReadOnlySpan<float> saveMean, ReadOnlySpan<float> saveInvStd,
+        Span<float> gradInput, Span<float> gradWeight, Span<float> gradBias)
+        => Backward(n, c, l, input, gradOutput, weight, saveMean, saveInvStd, default, default, 0, training: true,
+            gradInput, gradWeight, gradBias);
+
+    /// <summary>Eval-mode backward (statistics are constants): gradInput = dy·w/√(runningVar + eps).</summary>
+    public static void BackwardInference(int n, int c, int l, ReadOnlySpan<float> input, ReadOnlySpan<float> gradOutput,
+        ReadOnlySpan<float> weight, ReadOnlySpan<float> runningMean, ReadOnlySpan<float> runningVar, double eps,
+        Span<float> gradInput, Span<float> gradWeight, Span<float> gradBias)
+        => Backward(n, c, l, input, gradOutput, weight, default, default, runningMean, runningVar, eps, training: false,
+            gradInput, gradWeight, gradBias);
+
+    private static void Backward(int n, int c, int l, ReadOnlySpan<float> input, ReadOnlySpan<float> gradOutput,
+        ReadOnlySpan<float> weight, ReadOnlySpan<float> saveMean, ReadOnlySpan<float> saveInvStd,
+        ReadOnlySpan<float> runningMean, ReadOnlySpan<float> runningVar, double eps, bool training,
+        Span<float> gradInput, Span<float> gradWeight, Span<float> gradBias)
+    {
+        Check(n, c, l, input.Length);
+        long total = (long)n * c * l, count = (long)n * l;
+        if (gradOutput.Length < total) throw new ArgumentException("gradOutput too small.", nameof(gradOutput));
+        if (!gradInput.IsEmpty && gradInput.Length < total) throw new ArgumentException("gradInput too small.", nameof(gradInput));
+        CheckPerChannel(weight.Length, c, nameof(weight), true);
+        CheckPerChannel(gradWeight.Length, c, nameof(gradWeight), true);
+        CheckPerChannel(gradBias.Length, c, nameof(gradBias), true);
+        CheckPerChannel((training ? saveMean : runningMean).Length, c, "mean", false);
+        CheckPerChannel((training ? saveInvStd : runningVar).Length, c, training ? "invstd" : "var", false);
+
+        fixed (float* px = input) fixed (float* pgo = gradOutput) fixed (float* pw = weight)
+        fixed (float* pm = training ? saveMean : runningMean) fixed (float* ps = training ? saveInvStd : runningVar)
+        fixed (float* pgi = gradInput) fixed (float* pgw = gradWeight) fixed (float* pgb = gradBias)
+        {
+            nint ix = (nint)px, igo = (nint)pgo, iw = weight.IsEmpty ? 0 : (nint)pw, im = (nint)pm, istat = (nint)ps;
+            nint igi = gradInput.IsEmpty ? 0 : (nint)pgi, igw = gradWeight.IsEmpty ? 0 : (nint)pgw, igb = gradBias.IsEmpty ? 0 : (nint)pgb;
+            ForChannels(n, c, l, ch =>
+            {
+                nint stride = (nint)c * l, off = (nint)ch * l;
+                float* x = (float*)ix + off, dy = (float*)igo + off;
+                float mean = ((float*)im)[ch];
+                double invstd = training ? ((float*)istat)[ch] : 1.0 / Math.Sqrt(((float*)istat)[ch] + eps);
+                double sumDy = 0, sumDyXmu = 0;
+                for (int b = 0; b < n; b++)
+                {
+                    var (s, d) = SumAndDot(dy + b * stride, x + b * stride, l, mean);
+                    sumDy += s; sumDyXmu += d;
+                }
+                if (igb != 0) ((float*)igb)[ch] = (float)sumDy;
+                if (igw != 0) ((float*)igw)[ch] = (float)(sumDyXmu * invstd);
+                if (igi == 0) return;
+
+                double w = iw != 0 ? ((float*)iw)[ch] : 1.0;
+                float* dx = (float*)igi + off;
+                if (training)
+                {
+                    // dx = ((dy − meanDy) − (x − mean)·k)·invstd·w with k = Σdy(x−mean)·invstd²/count
+                    float meanDy = (float)(sumDy / count), k = (float)(sumDyXmu * invstd * invstd / count);
+                    float gain = (float)(invstd * w);
+                    for (int b = 0; b < n; b++)
+                        TrainingGradInput(dy + b * stride, x + b * stride, dx + b * stride, l, mean, meanDy, k, gain);
+                }
+                else
+                {
+                    float gain = (float)(invstd * w);
+                    for (int b = 0; b < n; b++)
+                        System.Numerics.Tensors.TensorPrimitives.Multiply(new ReadOnlySpan<float>(dy + b * stride, l), gain,
+                            new Span<float>(dx + b * stride, l));
+                }
+            });
+        }
+    }
+
+    // ------------------------------------------------------------------ vector helpers
+
+    /// <summary>Σx in double (each float vector is widened before accumulating).</summary>
+    private static double Sum(float* x, int len)
+    {
+        int i = 0;
+        double s = 0;
+        if (Vector256.IsHardwareAccelerated && len >= 8)
+        {
+            Vector256<double> a0 = Vector256<double>.Zero, a1 = Vector256<double>.Zero;
+            for (; i + 8 <= len; i += 8)
+            {
+                var (lo, hi) = Vector256.Widen(Vector256.Load(x + i));
+                a0 += lo; a1 += hi;
+            }
+            s = Vector256.Sum(a0 + a1);
+        }
+        for (; i < len; i++) s += x[i];
+        return s;
+    }
+
+    /// <summary>Σ(x − mean)² in double.</summary>
+    private static double SumSquaredDeviation(float* x, int len, float mean)
+    {
+        int i = 0;
+        double s = 0;
+        if (Vector256.IsHardwareAccelerated && len >= 8)
+        {
+            Vector256<double> a0 = Vector256<double>.Zero, a1 = Vector256<double>.Zero;
+            Vector256<float> vm = Vector256.Create(mean);
+            for (; i + 8 <= len; i += 8)
+            {
+                var (lo, hi) = Vector256.Widen(Vector256.Load(x + i) - vm);
+                a0 += lo * lo; a1 += hi * hi;
+            }
+            s = Vector256.Sum(a0 + a1);
+        }
+        for (; i < len; i++) { double d = x[i] - mean; s += d * d; }
+        return s;
+    }
+
+    /// <summary>(Σdy, Σdy·(x − mean)) in double.</summary>
+    private static (double sum, double dot) SumAndDot(float* dy, float* x, int len, float mean)
+    {
+        int i = 0;
+        double s = 0, d = 0;
+        if (Vector256.IsHardwareAccelerated && len >= 8)
+        {
+            Vector256<double> s0 = Vector256<double>.Zero, s1 = Vector256<double>.Zero, d0 = Vector256<double>.Zero, d1 = Vector256<double>.Zero;
+            Vector256<float> vm = Vector256.Create(mean);
+            for (; i + 8 <= len; i += 8)
+            {
+                var (glo, ghi) = Vector256.Widen(Vector256.Load(dy + i));
+                var (xlo, xhi) = Vector256.Widen(Vector256.Load(x + i) - vm);
+                s0 += glo; s1 += ghi; d0 += glo * xlo; d1 += ghi * xhi;
+            }
+            s = Vector256.Sum(s0 + s1); d = Vector256.Sum(d0 + d1);
+        }
+        for (; i < len; i++) { double g = dy[i]; s += g; d += g * (x[i] - mean); }
+        return (s, d);
+    }
+
+    /// <summary>y = x·scale + shift.</summary>
+    private static void Affine(float* x, float* y, int len, float scale, float shift)
+    {
+        int i = 0;
+        if (Vector.IsHardwareAccelerated)
+        {
+            var vs = new Vector<float>(scale); var vb = new Vector<float>(shift);
+            for (; i + Vector<float>.Count <= len; i += Vector<float>.Count)
+                Vector.Store(Vector.MultiplyAddEstimate(Vector.Load(x + i), vs, vb), y + i);
+        }
+        for (; i < len; i++) y[i] = x[i] * scale + shift;
+    }
+
+    private static void TrainingGradInput(float* dy, float* x, float* dx, int len, float mean, float meanDy, float k, float gain)
+    {
+        int i = 0;
+        if (Vector.IsHardwareAccelerated)
+        {
+            var vm = new Vector<float>(mean); var vmd = new Vector<float>(meanDy); var vk = new Vector<float>(k); var vg = new Vector<float>(gain);
+            for (; i + Vector<float>.Count <= len; i += Vector<float>.Count)
+            {
+                var g = Vector.Load(dy + i); var xv = Vector.Load(x + i);
+                Vector.Store(((g - vmd) - (xv - vm) * vk) * vg, dx + i);
+            }
+        }
+        for (; i < len; i++) dx[i] = ((dy[i] - meanDy) - (x[i] - mean) * k) * gain;
+    }
+}

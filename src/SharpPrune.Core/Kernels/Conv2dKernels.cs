@@ -1,0 +1,364 @@
+using System.Numerics.Tensors;
+
+namespace SharpPrune.Kernels;
+
+/// <summary>Shape of a 2-D convolution (NCHW input, OIHW weight), PyTorch semantics.</summary>
+public readonly record struct Conv2dGeometry(int N, int CIn, int H, int W, int COut, int KH, int KW,
+    int StrideH, int StrideW, int PadH, int PadW, int DilH, int DilW, int Groups)
+{
+    public int OutH => (H + 2 * PadH - DilH * (KH - 1) - 1) / StrideH + 1;
+    public int OutW => (W + 2 * PadW - DilW * (KW - 1) - 1) / StrideW + 1;
+    public int CInPerGroup => CIn / Groups;
+    public int COutPerGroup => COut / Groups;
+    public long InputLength => (long)N * CIn * H * W;
+    public long OutputLength => (long)N * COut * OutH * OutW;
+    public long WeightLength => (long)COut * CInPerGroup * KH * KW;
+
+    /// <summary>1×1 kernel, stride 1, no padding: the input planes already are the im2col matrix.</summary>
+    public bool IsPointwise => KH == 1 && KW == 1 && StrideH == 1 && StrideW == 1 && PadH == 0 && PadW == 0;
+
+    /// <summary>One input and one output channel per group (groups == CIn == COut).</summary>
+    public bool IsDepthwise => Groups == CIn && Groups == COut;
+
+    public void Validate()
+    {
+        if (N < 0 || CIn <= 0 || H <= 0 || W <= 0 || COut <= 0 || KH <= 0 || KW <= 0)
+            throw new ArgumentException($"Invalid conv geometry {this}.");
+        if (StrideH <= 0 || StrideW <= 0 || DilH <= 0 || DilW <= 0 || PadH < 0 || PadW < 0)
+            throw new ArgumentException($"Invalid conv stride/dilation/padding {this}.");
+        if (Groups <= 0 || CIn % Groups != 0 || COut % Groups != 0)
+            throw new ArgumentException($"Channels ({CIn}, {COut}) not divisible by groups {Groups}.");
+        if (H + 2 * PadH < DilH * (KH - 1) + 1 || W + 2 * PadW < DilW * (KW - 1) + 1)
+            throw new ArgumentException($"Kernel larger than padded input: {this}.");
+    }
+}
+
+/// <summary>
+/// Conv2d forward / backward via im2col + SGEMM. Images are processed in chunks of nb images whose column
+/// matrices sit side by side, so that late layers with tiny spatial maps still give the GEMM ≥ ~512 columns.
+/// Forward and weight-gradient GEMMs never materialise the column matrix: im2col is fused into the packing of
+/// GEMM's B panels (<see cref="Im2ColSource"/>, <see cref="Im2ColTransposedSource"/>); the input gradient
+/// GEMM writes a column matrix that col2im folds back. 1×1/stride-1/no-pad convolutions use the input planes
+/// directly, depthwise convolutions (groups == CIn) use direct kernels.
+/// With enough chunks the batch is split across threads (each with its own pooled scratch, single-threaded
+/// GEMM; the weight gradient reduces per-thread partial sums in a fixed order); otherwise chunks run in
+/// sequence and the GEMM itself is threaded.
+/// </summary>
+public static unsafe partial class Conv2dKernels
+{
+    internal static int TargetColumns = 512;
+    /// <summary>Cap on one chunk's column matrix (16 MB, input-gradient pass) so deep layers do not rent huge buffers.</summary>
+    internal static long MaxColumnFloats = 4L << 20;
+
+    private readonly struct Plan
+    {
+        public readonly Conv2dGeometry G;
+        public readonly int OH, OW, OHW, CInG, COutG, K, KRows, Nb, Chunks;
+        public readonly nint InImg, OutImg, Plane;
+        public readonly bool Parallel, Direct1x1;
+
+        public Plan(in Conv2dGeometry g)
+        {
+            G = g; OH = g.OutH; OW = g.OutW; OHW = OH * OW;
+            CInG = g.CInPerGroup; COutG = g.COutPerGroup;
+            K = CInG * g.KH * g.KW; KRows = g.CIn * g.KH * g.KW;
+            Plane = (nint)g.H * g.W; InImg = g.CIn * Plane; OutImg = (nint)g.COut * OHW;
+            Direct1x1 = g.IsPointwise;
+
+            int nb = Math.Clamp((TargetColumns + OHW - 1) / OHW, 1, Math.Max(1, g.N));
+            long perImage = (long)KRows * OHW;
+            nb = (int)Math.Max(1, Math.Min(nb, MaxColumnFloats / Math.Max(1, perImage)));
+            int chunks = (g.N + nb - 1) / nb;
+            Nb = chunks == 0 ? 1 : (g.N + chunks - 1) / chunks; // even chunk sizes
+            Chunks = chunks;
+
+            int t = Parallelism.AvailableThreads;
+            long macs = (long)g.N * OHW * K * g.COut;
+            // Batch-level parallelism only when chunks balance across threads; else thread inside the GEMM.
+            Parallel = t > 1 && macs >= Gemm.ParallelThreshold && (Chunks >= 4 * t || (Chunks >= t && Chunks % t == 0));
+        }
+
+        public int ChunkStart(int chunk) => chunk * Nb;
+        public int ChunkSize(int chunk) => Math.Min(Nb, G.N - chunk * Nb);
+    }
+
+    private static void CheckLength(int length, long needed, string name)
+    {
+        if (length < needed) throw new ArgumentException($"Span of {length} floats, {needed} required.", name);
+    }
+
+    // ---------------------------------------------------------------- forward
+
+    public static void Forward(in Conv2dGeometry g, ReadOnlySpan<float> input, ReadOnlySpan<float> weight,
+        ReadOnlySpan<float> bias, Span<float> output)
+    {
+        g.Validate();
+        CheckLength(input.Length, g.InputLength, nameof(input));
+        CheckLength(weight.Length, g.WeightLength, nameof(weight));
+        CheckLength(output.Length, g.OutputLength, nameof(output));
+        if (!bias.IsEmpty) CheckLength(bias.Length, g.COut, nameof(bias));
+        if (g.N == 0) return;
+        fixed (float* pi = input) fixed (float* pw = weight) fixed (float* pb = bias) fixed (float* po = output)
+        {
+            if (DepthwiseSupported(g))
+            {
+                if (DepthwiseAvxSupported(g)) DepthwiseForwardAvx(g, pi, pw, bias.IsEmpty ? null : pb, po);
+                else DepthwiseForward(g, pi, pw, bias.IsEmpty ? null : pb, po);
+                return;
+            }
+            var plan = new Plan(g);
+            nint ii = (nint)pi, iw = (nint)pw, ib = bias.IsEmpty ? 0 : (nint)pb, io = (nint)po;
+            if (plan.Parallel)
+                Parallelism.For(0, plan.Chunks, ch => ForwardChunk(plan, ch, (float*)ii, (float*)iw, (float*)ib, (float*)io));
+            else
+                for (int ch = 0; ch < plan.Chunks; ch++) ForwardChunk(plan, ch, pi, pw, bias.IsEmpty ? null : pb, po);
+        }
+    }
+
+    private static void ForwardChunk(in Plan p, int chunk, float* input, float* weight, float* bias, float* output)
+    {
+        var g = p.G;
+        int b0 = p.ChunkStart(chunk), nbc = p.ChunkSize(chunk), ncols = nbc * p.OHW;
+        int threads = Parallelism.AvailableThreads;
+        bool direct = p.Direct1x1 && nbc == 1;
+        // im2col is fused into GEMM's B packing (one group at a time), except for the direct 1×1 case.
+        int[]? metaArr = direct ? null : System.Buffers.ArrayPool<int>.Shared.Rent(Im2ColSource.MetaLength(p.CInG, g.KH, g.KW));
+        float[]? tmpArr = nbc > 1 ? ScratchPool.Rent((long)p.COutG * ncols) : null;
+        try
+        {
+            fixed (int* meta = metaArr) fixed (float* tmp = tmpArr)
+            {
+                for (int gr = 0; gr < g.Groups; gr++)
+                {
+                    float* w = weight + (nint)gr * p.COutG * p.K;
+                    float* o = nbc == 1 ? output + b0 * p.OutImg + (nint)gr * p.COutG * p.OHW : tmp;
+                    nint ldo = nbc == 1 ? p.OHW : ncols;
+                    if (direct)
+                    {
+                        Gemm.SgemmCore(false, false, p.COutG, p.OHW, p.K, 1f, w, p.K,
+                            input + b0 * p.InImg + gr * p.CInG * p.Plane, p.Plane, 0f, o, ldo, threads);
+                    }
+                    else
+                    {
+                        var cols = new Im2ColSource(input + b0 * p.InImg + gr * p.CInG * p.Plane, p.InImg, nbc, p.CInG, g.H, g.W,
+                            g.KH, g.KW, g.StrideH, g.StrideW, g.PadH, g.PadW, g.DilH, g.DilW, p.OH, p.OW, meta);
+                        Gemm.SgemmWithSource(false, p.COutG, ncols, p.K, 1f, w, p.K, cols, 0f, o, ldo, threads);
+                    }
+                    if (nbc == 1)
+                    {
+                        if (bias != null)
+                            for (int co = 0; co < p.COutG; co++)
+                            {
+                                var row = new Span<float>(o + (nint)co * p.OHW, p.OHW);
+                                TensorPrimitives.Add(row, bias[gr * p.COutG + co], row);
+                            }
+                        continue;
+                    }
+                    // Scatter [COutG × nbc·OHW] back to NCHW, fusing the bias.
+                    for (int bi = 0; bi < nbc; bi++)
+                        for (int co = 0; co < p.COutG; co++)
+                        {
+                            var src = new ReadOnlySpan<float>(tmp + (nint)co * ncols + bi * p.OHW, p.OHW);
+                            var dst = new Span<float>(output + (b0 + bi) * p.OutImg + (nint)(gr * p.COutG + co) * p.OHW, p.OHW);
+                            if (bias != null) TensorPrimitives.Add(src, bias[gr * p.COutG + co], dst);
+                            else src.CopyTo(dst);
+                        }
+                }
+            }
+        }
+        finally
+        {
+            if (metaArr != null) System.Buffers.ArrayPool<int>.Shared.Return(metaArr);
+            if (tmpArr != null) ScratchPool.Return(tmpArr);
+        }
+    }
+
+    // ---------------------------------------------------------------- backward (input)
+
+    public static void BackwardInput(in Conv2dGeometry g, ReadOnlySpan<float> gradOutput, ReadOnlySpan<float> weight,
+        Span<float> gradInput)
+    {
+        g.Validate();
+        CheckLength(gradOutput.Length, g.OutputLength, nameof(gradOutput));
+        CheckLength(weight.Length, g.WeightLength, nameof(weight));
+        CheckLength(gradInput.Length, g.InputLength, nameof(gradInput));
+        if (g.N == 0) return;
+        fixed (float* pgo = gradOutput) fixed (float* pw = weight) fixed (float* pgi = gradInput)
+        {
+            if (DepthwiseSupported(g))
+            {
+                if (DepthwiseAvxSupported(g)) DepthwiseBackwardInputAvx(g, pgo, pw, pgi);
+                else DepthwiseBackwardInput(g, pgo, pw, pgi);
+                return;
+            }
+            var plan = new Plan(g);
+            nint igo = (nint)pgo, iw = (nint)pw, igi = (nint)pgi;
+            if (plan.Parallel)
+                Parallelism.For(0, plan.Chunks, ch => BackwardInputChunk(plan, ch, (float*)igo, (float*)iw, (float*)igi));
+            else
+                for (int ch = 0; ch < plan.Chunks; ch++) BackwardInputChunk(plan, ch, pgo, pw, pgi);
+        }
+    }
+
+    private static void BackwardInputChunk(in Plan p, int chunk, float* gradOut, float* weight, float* gradIn)
+    {
+        var g = p.G;
+        int b0 = p.ChunkStart(chunk), nbc = p.ChunkSize(chunk), ncols = nbc * p.OHW;
+        int threads = Parallelism.AvailableThreads;
+        if (p.Direct1x1 && nbc == 1)
+        {
+            // gradIn_g [CInG × HW] = W_gᵀ [CInG × COutG] · gradOut_g [COutG × HW]
+            for (int gr = 0; gr < g.Groups; gr++)
+                Gemm.SgemmCore(true, false, p.CInG, p.OHW, p.COutG, 1f, weight + (nint)gr * p.COutG * p.K, p.K,
+                    gradOut + b0 * p.OutImg + (nint)gr * p.COutG * p.OHW, p.OHW, 0f,
+                    gradIn + b0 * p.InImg + gr * p.CInG * p.Plane, p.Plane, threads);
+            return;
+        }
+        float[] colArr = ScratchPool.Rent((long)p.KRows * ncols);
+        float[]? tmpArr = nbc > 1 ? ScratchPool.Rent((long)g.COut * ncols) : null;
+        try
+        {
+            fixed (float* col = colArr) fixed (float* tmp = tmpArr)
+            {
+                float* gmat = nbc > 1 ? GatherBatch(gradOut + b0 * p.OutImg, nbc, g.COut, p.OHW, p.OutImg, tmp) : gradOut + b0 * p.OutImg;
+                nint ldg = nbc > 1 ? ncols : p.OHW;
+                for (int gr = 0; gr < g.Groups; gr++)
+                    Gemm.SgemmCore(true, false, p.K, ncols, p.COutG, 1f, weight + (nint)gr * p.COutG * p.K, p.K,
+                        gmat + (nint)gr * p.COutG * ldg, ldg, 0f, col + (nint)gr * p.K * ncols, ncols, threads);
+                for (int bi = 0; bi < nbc; bi++)
+                {
+                    float* img = gradIn + (b0 + bi) * p.InImg;
+                    new Span<float>(img, (int)p.InImg).Clear();
+                    Im2Col.AddFromColumns(col + bi * p.OHW, ncols, g.CIn, g.H, g.W, g.KH, g.KW, g.StrideH, g.StrideW,
+                        g.PadH, g.PadW, g.DilH, g.DilW, p.OH, p.OW, img);
+                }
+            }
+        }
+        finally
+        {
+            ScratchPool.Return(colArr);
+            if (tmpArr != null) ScratchPool.Return(tmpArr);
+        }
+    }
+
+    /// <summary>dst[c, bi·plane + s] = src[bi·imgStride + c·plane + s]: nbc NCHW images → one [C × nbc·plane] matrix.</summary>
+    private static float* GatherBatch(float* src, int nbc, int channels, int plane, nint imgStride, float* dst)
+    {
+        nint ld = (nint)nbc * plane;
+        for (int bi = 0; bi < nbc; bi++)
+            for (int c = 0; c < channels; c++)
+                new ReadOnlySpan<float>(src + bi * imgStride + (nint)c * plane, plane)
+                    .CopyTo(new Span<float>(dst + c * ld + (nint)bi * plane, plane));
+        return dst;
+    }
+
+    // ---------------------------------------------------------------- backward (weight, bias)
+
+    public static void BackwardWeight(in Conv2dGeometry g, ReadOnlySpan<float> input, ReadOnlySpan<float> gradOutput,
+        Span<float> gradWeight, Span<float> gradBias)
+    {
+        g.Validate();
+        CheckLength(input.Length, g.InputLength, nameof(input));
+        CheckLength(gradOutput.Length, g.OutputLength, nameof(gradOutput));
+        CheckLength(gradWeight.Length, g.WeightLength, nameof(gradWeight));
+        if (!gradBias.IsEmpty) CheckLength(gradBias.Length, g.COut, nameof(gradBias));
+        if (!gradBias.IsEmpty) BiasGrad(g, gradOutput, gradBias[..g.COut]);
+        int wlen = (int)g.WeightLength;
+        if (g.N == 0) { gradWeight[..wlen].Clear(); return; }
+
+        fixed (float* pi = input) fixed (float* pgo = gradOutput) fixed (float* pgw = gradWeight)
+        {
+            if (DepthwiseSupported(g))
+            {
+                if (DepthwiseAvxSupported(g)) DepthwiseBackwardWeightAvx(g, pi, pgo, pgw);
+                else DepthwiseBackwardWeight(g, pi, pgo, pgw);
+                return;
+            }
+            var plan = new Plan(g);
+            if (!plan.Parallel)
+            {
+                for (int ch = 0; ch < plan.Chunks; ch++) WeightChunk(plan, ch, pi, pgo, pgw, ch == 0);
+                return;
+            }
+            // Each worker reduces a contiguous run of chunks into its own buffer (worker 0: gradWeight itself).
+            int workers = Math.Min(Parallelism.AvailableThreads, plan.Chunks);
+            var partials = new float[workers - 1][];
+            for (int w = 1; w < workers; w++) partials[w - 1] = ScratchPool.Rent(wlen);
+            try
+            {
+                nint ii = (nint)pi, igo = (nint)pgo, igw = (nint)pgw;
+                Parallelism.ForRanges(plan.Chunks, workers, (w, c0, c1) =>
+                {
+                    fixed (float* part = w == 0 ? null : partials[w - 1])
+                    {
+                        float* dst = w == 0 ? (float*)igw : part;
+                        for (int ch = c0; ch < c1; ch++) WeightChunk(plan, ch, (float*)ii, (float*)igo, dst, ch == c0);
+                    }
+                });
+                var gw = gradWeight[..wlen];
+                foreach (var part in partials) TensorPrimitives.Add(gw, part.AsSpan(0, wlen), gw);
+            }
+            finally
+            {
+                foreach (var part in partials) ScratchPool.Return(part);
+            }
+        }
+    }
+
+    /// <summary>dst (+)= Σ over the chunk's images of gradOut_g · colᵀ, per group (im2col fused into B packing).</summary>
+    private static void WeightChunk(in Plan p, int chunk, float* input, float* gradOut, float* dst, bool first)
+    {
+        var g = p.G;
+        int b0 = p.ChunkStart(chunk), nbc = p.ChunkSize(chunk), ncols = nbc * p.OHW;
+        int threads = Parallelism.AvailableThreads;
+        float beta = first ? 0f : 1f;
+        if (p.Direct1x1 && nbc == 1)
+        {
+            for (int gr = 0; gr < g.Groups; gr++)
+                Gemm.SgemmCore(false, true, p.COutG, p.K, p.OHW, 1f,
+                    gradOut + b0 * p.OutImg + (nint)gr * p.COutG * p.OHW, p.OHW,
+                    input + b0 * p.InImg + gr * p.CInG * p.Plane, p.Plane, beta,
+                    dst + (nint)gr * p.COutG * p.K, p.K, threads);
+            return;
+        }
+        float[]? tmpArr = nbc > 1 ? ScratchPool.Rent((long)g.COut * ncols) : null;
+        try
+        {
+            fixed (float* tmp = tmpArr)
+            {
+                float* gmat = nbc > 1 ? GatherBatch(gradOut + b0 * p.OutImg, nbc, g.COut, p.OHW, p.OutImg, tmp) : gradOut + b0 * p.OutImg;
+                nint ldg = nbc > 1 ? ncols : p.OHW;
+                for (int gr = 0; gr < g.Groups; gr++)
+                {
+                    var cols = new Im2ColTransposedSource(input + b0 * p.InImg + gr * p.CInG * p.Plane, p.InImg, g.H, g.W,
+                        g.KH, g.KW, g.StrideH, g.StrideW, g.PadH, g.PadW, g.DilH, g.DilW, p.OH, p.OW);
+                    Gemm.SgemmWithSource(false, p.COutG, p.K, ncols, 1f, gmat + (nint)gr * p.COutG * ldg, ldg,
+                        cols, beta, dst + (nint)gr * p.COutG * p.K, p.K, threads);
+                }
+            }
+        }
+        finally
+        {
+            if (tmpArr != null) ScratchPool.Return(tmpArr);
+        }
+    }
+
+    /// <summary>gradBias[c] = Σ_{n,y,x} gradOut[n,c,y,x] (float per plane, double across planes).</summary>
+    private static void BiasGrad(in Conv2dGeometry g, ReadOnlySpan<float> gradOutput, Span<float> gradBias)
+    {
+        int ohw = g.OutH * g.OutW, cout = g.COut, n = g.N;
+        fixed (float* pgo = gradOutput) fixed (float* pgb = gradBias)
+        {
+            nint igo = (nint)pgo, igb = (nint)pgb;
+            Action<int> body = c =>
+            {
+                double s = 0;
+                for (int b = 0; b < n; b++)
+                    s += TensorPrimitives.Sum(new ReadOnlySpan<float>((float*)igo + ((nint)b * cout + c) * ohw, ohw));
+                ((float*)igb)[c] = (float)s;
+            };
+            if ((long)n * cout * ohw >= 1 << 18) Parallelism.For(0, cout, body);
+            else for (int c = 0; c < cout; c++) body(c);
+        }
+    }
+}
