@@ -1,0 +1,49 @@
+using Xunit.Sdk;
+
+namespace SharpPrune.Tests.Kernels;
+
+internal static class KernelTestUtil
+{
+    public static float[] Random(int length, int seed, float scale = 1f)
+    {
+        var rng = new Random(seed);
+        var x = new float[length];
+        for (int i = 0; i < x.Length; i++) x[i] = ((float)rng.NextDouble() * 2f - 1f) * scale;
+        return x;
+    }
+
+    /// <summary>|actual − expected| ≤ rtol·(|expected| + magnitude) + atol, where magnitude bounds the terms summed.</summary>
+    public static void AssertClose(ReadOnlySpan<double> expected, ReadOnlySpan<float> actual, double rtol = 1e-4,
+        double atol = 1e-5, ReadOnlySpan<double> magnitude = default, string what = "")
+    {
+        Assert.True(actual.Length >= expected.Length, $"{what}: length {actual.Length} < {expected.Length}");
+        for (int i = 0; i < expected.Length; i++)
+        {
+            double mag = Math.Abs(expected[i]) + (magnitude.IsEmpty ? 0 : magnitude[i]);
+            double err = Math.Abs(actual[i] - expected[i]);
+            if (!(err <= rtol * mag + atol))
+                throw new XunitException($"{what}: mismatch at {i}: expected {expected[i]}, got {actual[i]} (err {err:E2}, tol {rtol * mag + atol:E2})");
+        }
+    }
+
+    public static void AssertClose(ReadOnlySpan<float> expected, ReadOnlySpan<float> actual, double rtol = 1e-4,
+        double atol = 1e-5, string what = "")
+    {
+        var e = new double[expected.Length];
+        for (int i = 0; i < e.Length; i++) e[i] = expected[i];
+        AssertClose(e, actual, rtol, atol, default, what);
+    }
+
+    /// <summary>Runs <paramref name="action"/> with Parallelism.MaxThreads temporarily set.</summary>
+    public static void WithThreads(int threads, Action action)
+    {
+        int saved = SharpPrune.Kernels.Parallelism.MaxThreads;
+        SharpPrune.Kernels.Parallelism.MaxThreads = threads;
+        try { action(); }
+        finally { SharpPrune.Kernels.Parallelism.MaxThreads = saved; }
+    }
+}
+
+/// <summary>Kernel tests flip process-wide switches (thread cap, portable path): run them one class at a time.</summary>
+[CollectionDefinition("Kernels", DisableParallelization = true)]
+public sealed class KernelsCollection { }
