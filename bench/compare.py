@@ -78,7 +78,9 @@ def main():
     started = datetime.datetime.now()
     meta = {"meta": {"date": started.isoformat(timespec="seconds"), "host": platform.node(), "cpus": os.cpu_count(),
                      "load_before": load(), "threads": a.threads, "seconds": a.seconds, "command": " ".join(sys.argv),
-                     "git": sh(["git", "rev-parse", "--short", "HEAD"], stdout=subprocess.PIPE).stdout.strip()}}
+                     "git": sh(["git", "rev-parse", "--short", "HEAD"], stdout=subprocess.PIPE).stdout.strip(),
+                     # torch.mm / nn.Linear speed depends on which libblas the system alternative points at.
+                     "torch_blas": os.path.realpath("/usr/lib/x86_64-linux-gnu/libblas.so.3")}}
     rows, loads, rounds = [], [], 0
     sides = [("ours", ours_cmd), ("torch", torch_cmd)]
     t_start = time.monotonic()
@@ -135,7 +137,7 @@ def report(rows, gemm, meta, out):
     models = list(dict.fromkeys(r["model"] for r in rows))
     print(f"\nSharpPrune vs PyTorch {meta['date']}  threads={meta['threads']}  cpus={meta['cpus']}  "
           f"rounds={meta['rounds']} (best of)  load 1-min during runs {min(meta['load_1min_during'])}-"
-          f"{max(meta['load_1min_during'])}\n"
+          f"{max(meta['load_1min_during'])}  torch BLAS {meta['torch_blas']}\n"
           f"load before {meta['load_before']} after {meta['load_after']}  ({meta['elapsed_s']} s)")
     hdr = (f"{'model':<9}|{'ours train':>11} |{'torch train':>12} |{'ratio':>6} |{'ours infer':>11} |"
            f"{'torch infer':>12} |{'ratio':>6} |{'ours MB':>8} |{'torch MB':>9} |{'ratio':>6} | targets")

@@ -30,6 +30,7 @@ def parse_args(argv):
     p.add_argument("--json", action="store_true", help="one JSON line per result instead of a table")
     p.add_argument("--gemm", action="store_true", help="measure torch.mm GFLOP/s instead of models")
     p.add_argument("--gemm-sizes", default=",".join(map(str, GEMM_SIZES)))
+    p.add_argument("--convs", action="store_true", help="conv2d shapes of the models in isolation (ConvBench.cs)")
     p.add_argument("--profile", action="store_true", help="print torch.autograd.profiler top ops to stderr")
     p.add_argument("--single", default=None, help=argparse.SUPPRESS)
     return p.parse_args(argv)
@@ -158,6 +159,48 @@ def run_gemm(a):
     return rows
 
 
+# Mirrors ConvBench.Shapes: (label, N, Cin, H, W, Cout, k, stride, pad, input needs grad).
+CONV_SHAPES = [
+    ("lenet5.conv2", 128, 6, 12, 12, 16, 5, 1, 0, True),
+    ("alexnet.conv2", 128, 64, 4, 4, 192, 5, 1, 2, True),
+    ("vgg16.c64@32", 64, 64, 32, 32, 64, 3, 1, 1, True),
+    ("vgg16.c256@8", 64, 256, 8, 8, 256, 3, 1, 1, True),
+    ("vgg16.c512@2", 64, 512, 2, 2, 512, 3, 1, 1, True),
+    ("resnet56.c16@32", 64, 16, 32, 32, 16, 3, 1, 1, True),
+    ("resnet56.c32@16", 64, 32, 16, 16, 32, 3, 1, 1, True),
+    ("resnet56.c64@8", 64, 64, 8, 8, 64, 3, 1, 1, True),
+]
+
+
+def run_convs(a):
+    import torch
+    import torch.nn.functional as F
+    torch.set_num_threads(a.threads)
+    g = torch.Generator().manual_seed(3)
+    rows = []
+    for label, n, c, h, w, o, k, s, p, gx in CONV_SHAPES:
+        x = torch.randn(n, c, h, w, generator=g).requires_grad_(gx)
+        wt = torch.randn(o, c, k, k, generator=g).requires_grad_()
+        oh, ow = (h + 2 * p - k) // s + 1, (w + 2 * p - k) // s + 1
+        go = torch.randn(n, o, oh, ow, generator=g)
+        flops = 2.0 * n * o * oh * ow * c * k * k
+
+        def fwd():
+            with torch.no_grad():
+                F.conv2d(x, wt, None, s, p)
+
+        def train():
+            x.grad = None
+            wt.grad = None
+            F.conv2d(x, wt, None, s, p).backward(go)
+
+        tf, tt = best_of_3(fwd), best_of_3(train)
+        rows.append({"impl": "torch", "conv": label, "threads": a.threads,
+                     "fwd_ms": round(tf * 1e3, 3), "fwd_gflops": round(flops / tf / 1e9, 1),
+                     "fwd_bwd_ms": round(tt * 1e3, 3), "fwd_bwd_gflops": round(flops * (3 if gx else 2) / tt / 1e9, 1)})
+    return rows
+
+
 def print_table(rows):
     hdr = f"{'model':<10} {'batch':>5} {'params':>10} {'train img/s':>12} {'ms/step':>9} {'infer img/s':>12} " \
           f"{'ms/batch':>9} {'peak MB':>8}"
@@ -173,6 +216,11 @@ def main(argv):
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     if a.single:
         print(json.dumps(run_single(a.single, a)), flush=True)
+        return 0
+    if a.convs:
+        for r in run_convs(a):
+            print(json.dumps(r) if a.json else f"{r['conv']:<18} fwd {r['fwd_ms']:9.2f} ms {r['fwd_gflops']:6.1f} GFLOP/s"
+                  f"   fwd+bwd {r['fwd_bwd_ms']:9.2f} ms {r['fwd_bwd_gflops']:6.1f} GFLOP/s", flush=True)
         return 0
     if a.gemm:
         rows = run_gemm(a)

@@ -14,6 +14,7 @@ public sealed class BenchOptions
     public int Batch { get; private set; }            // 0 = per-model default
     public bool Json { get; private set; }
     public bool Gemm { get; private set; }
+    public bool Convs { get; private set; }
     public int[] GemmSizes { get; private set; } = { 256, 512, 1024, 2048 };
     /// <summary>Per-op forward/backward breakdown to stderr (also enabled by SP_BENCH_PROFILE=1).</summary>
     public bool Profile { get; private set; } = Environment.GetEnvironmentVariable("SP_BENCH_PROFILE") == "1";
@@ -21,8 +22,8 @@ public sealed class BenchOptions
 
     public const string Usage =
         "usage: SharpPrune.Bench [--models a,b,..] [--threads N] [--seconds S] [--min-steps N] [--warmup N]\n" +
-        "                        [--batch N] [--json] [--gemm] [--gemm-sizes 256,512,..] [--profile]\n" +
-        "models: " + DefaultModels + "   (--gemm alone measures SGEMM only; add --models to run both)";
+        "                        [--batch N] [--json] [--gemm] [--gemm-sizes 256,512,..] [--convs] [--profile]\n" +
+        "models: " + DefaultModels + "   (--gemm / --convs alone measure only those; add --models to run models too)";
 
     public static BenchOptions Parse(string[] args)
     {
@@ -44,6 +45,7 @@ public sealed class BenchOptions
                 case "--batch": o.Batch = int.Parse(Value()); break;
                 case "--json": o.Json = true; break;
                 case "--gemm": o.Gemm = true; break;
+                case "--convs": o.Convs = true; break;
                 case "--gemm-sizes": o.GemmSizes = Value().Split(',').Select(s => PositiveInt(a, s)).ToArray(); break;
                 case "--profile": o.Profile = true; break;
                 case "--single": o.Single = Value(); break;

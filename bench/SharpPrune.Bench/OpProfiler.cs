@@ -78,7 +78,8 @@ public static class OpProfiler
         double fwdModules = fwd.Values.Sum(v => v.Ms);
         fwd["(outside leaf modules)"] = new Stat { Ms = total["forward"].Ms - fwdModules, Calls = steps };
         Print(err, "forward by module type", fwd, steps, stepMs, 12);
-        Print(err, "forward: slowest layers", layer, steps, stepMs, 10);
+        Print(err, "forward: slowest layers", layer, steps, stepMs,
+            int.TryParse(Environment.GetEnvironmentVariable("SP_BENCH_PROFILE_TOP"), out int top) ? top : 10);
         if (wired)
         {
             double inNodes = bwd.Values.Sum(v => v.Ms);

@@ -23,6 +23,14 @@ if (o.Gemm)
             ? JsonSerializer.Serialize(new Dictionary<string, object>
                 { ["impl"] = "sharpprune", ["gemm_n"] = n, ["threads"] = o.Threads, ["gflops"] = Math.Round(gflops, 2) })
             : $"Sgemm n={n,5}: {gflops,8:F2} GFLOP/s ({o.Threads} threads)");
+    if (!o.ModelsGiven && !o.Convs) return 0;
+}
+
+if (o.Convs)
+{
+    foreach (var r in ConvBench.Run(o.Threads))
+        Console.WriteLine(o.Json ? JsonSerializer.Serialize(r)
+            : $"{r["conv"],-18} fwd {r["fwd_ms"],9:F2} ms {r["fwd_gflops"],6:F1} GFLOP/s   fwd+bwd {r["fwd_bwd_ms"],9:F2} ms {r["fwd_bwd_gflops"],6:F1} GFLOP/s");
     if (!o.ModelsGiven) return 0;
 }
 
