@@ -48,7 +48,11 @@ public sealed partial class Tensor
     {
         var shape = Shapes.Equal(a._shape, b._shape) ? a._shape : Shapes.Broadcast(a._shape, b._shape);
         var o = Empty(shape);
-        if (Shapes.Equal(a._shape, b._shape)) Same(op, a.Data, b.Data, o.Data);
+        if (Shapes.Equal(a._shape, b._shape))
+        {
+            if (op == BinOp.Add) Kernels.ElementwiseKernels.Add(a._storage, a._offset, b._storage, b._offset, o._storage, o._offset, o._numel);
+            else Same(op, a.Data, b.Data, o.Data);
+        }
         else if (b.Numel == 1) ScalarRight(op, a.Data, b.Data[0], o.Data);
         else BroadcastApply(op, a, b, o);
 

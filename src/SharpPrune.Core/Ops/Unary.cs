@@ -78,12 +78,11 @@ public sealed partial class Tensor
     public Tensor Relu()
     {
         var o = Empty(_shape);
-        TensorPrimitives.Max(Data, 0f, o.Data);
+        Kernels.ElementwiseKernels.Relu(_storage, _offset, o._storage, o._offset, _numel);
         return Record(o, "ReluBackward", new[] { this }, g =>
         {
             var r = Empty(_shape);
-            var od = o.Data; var gd = g.Data; var rd = r.Data;
-            for (int i = 0; i < rd.Length; i++) rd[i] = od[i] > 0f ? gd[i] : 0f;
+            Kernels.ElementwiseKernels.ReluBackward(o._storage, o._offset, g._storage, g._offset, r._storage, r._offset, _numel);
             return new Tensor?[] { r };
         });
     }
