@@ -27,6 +27,9 @@ public static class ConvBench
     public static IEnumerable<Dictionary<string, object>> Run(int threads)
     {
         Parallelism.MaxThreads = threads;
+        // SP_DIRECT_CONV=0/1 forces the im2col-GEMM / direct stride-1 kernels, to compare the two per shape.
+        if (Environment.GetEnvironmentVariable("SP_DIRECT_CONV") is "0" or "1")
+            DirectConv.Force = Environment.GetEnvironmentVariable("SP_DIRECT_CONV") == "1";
         var gen = new Generator(3);
         foreach (var s in Shapes)
         {
@@ -47,11 +50,20 @@ public static class ConvBench
                 F.Conv2d(x, w, null, (s.S, s.S), (s.P, s.P)).Backward(go);
             });
             double trainFlops = flops * (s.Gx ? 3 : 2);
+            // The two backward kernels alone (no autograd), to see which pass a change moved.
+            var geo = new Conv2dGeometry(s.N, s.C, s.H, s.W, s.O, s.K, s.K, s.S, s.S, s.P, s.P, 1, 1, 1);
+            var gi = new float[geo.InputLength];
+            var gwk = new float[geo.WeightLength];
+            var yk = new float[geo.OutputLength];
+            double fwdK = BestOf3(() => Conv2dKernels.Forward(geo, x.Data, w.Data, ReadOnlySpan<float>.Empty, yk));
+            double bwdIn = BestOf3(() => Conv2dKernels.BackwardInput(geo, go.Data, w.Data, gi));
+            double bwdW = BestOf3(() => Conv2dKernels.BackwardWeight(geo, x.Data, go.Data, gwk, Span<float>.Empty));
             yield return new Dictionary<string, object>
             {
                 ["impl"] = "sharpprune", ["conv"] = s.Label, ["threads"] = threads,
                 ["fwd_ms"] = Math.Round(fwd * 1e3, 3), ["fwd_gflops"] = Math.Round(flops / fwd / 1e9, 1),
                 ["fwd_bwd_ms"] = Math.Round(train * 1e3, 3), ["fwd_bwd_gflops"] = Math.Round(trainFlops / train / 1e9, 1),
+                ["fwd_kernel_ms"] = Math.Round(fwdK * 1e3, 3), ["bwd_input_ms"] = Math.Round(bwdIn * 1e3, 3), ["bwd_weight_ms"] = Math.Round(bwdW * 1e3, 3),
             };
         }
     }

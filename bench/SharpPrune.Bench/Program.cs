@@ -30,7 +30,7 @@ if (o.Convs)
 {
     foreach (var r in ConvBench.Run(o.Threads))
         Console.WriteLine(o.Json ? JsonSerializer.Serialize(r)
-            : $"{r["conv"],-18} fwd {r["fwd_ms"],9:F2} ms {r["fwd_gflops"],6:F1} GFLOP/s   fwd+bwd {r["fwd_bwd_ms"],9:F2} ms {r["fwd_bwd_gflops"],6:F1} GFLOP/s");
+            : $"{r["conv"],-18} fwd {r["fwd_ms"],9:F2} ms {r["fwd_gflops"],6:F1} GFLOP/s   fwd+bwd {r["fwd_bwd_ms"],9:F2} ms {r["fwd_bwd_gflops"],6:F1} GFLOP/s   (kernels: fwd {r["fwd_kernel_ms"],7:F2} ms, bwd input {r["bwd_input_ms"],7:F2} ms, weight {r["bwd_weight_ms"],7:F2} ms)");
     if (!o.ModelsGiven) return 0;
 }
 

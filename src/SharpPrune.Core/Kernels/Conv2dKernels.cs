@@ -106,6 +106,11 @@ public static unsafe partial class Conv2dKernels
                 else DepthwiseForward(g, pi, pw, bias.IsEmpty ? null : pb, po);
                 return;
             }
+            if (DirectConv.Use(g))
+            {
+                DirectConv.Forward(g, pi, pw, bias.IsEmpty ? null : pb, po);
+                return;
+            }
             var plan = new Plan(g);
             nint ii = (nint)pi, iw = (nint)pw, ib = bias.IsEmpty ? 0 : (nint)pb, io = (nint)po;
             if (plan.Parallel)
@@ -191,6 +196,11 @@ public static unsafe partial class Conv2dKernels
                 else DepthwiseBackwardInput(g, pgo, pw, pgi);
                 return;
             }
+            if (DirectConv.UseForInputGrad(g, out var transposed))
+            {
+                DirectConv.BackwardInput(g, transposed, pgo, pw, pgi);
+                return;
+            }
             var plan = new Plan(g);
             nint igo = (nint)pgo, iw = (nint)pw, igi = (nint)pgi;
             if (plan.Parallel)
@@ -272,6 +282,11 @@ public static unsafe partial class Conv2dKernels
             {
                 if (DepthwiseAvxSupported(g)) DepthwiseBackwardWeightAvx(g, pi, pgo, pgw);
                 else DepthwiseBackwardWeight(g, pi, pgo, pgw);
+                return;
+            }
+            if (DirectConv.Use(g))
+            {
+                DirectConv.BackwardWeight(g, pi, pgo, pgw);
                 return;
             }
             var plan = new Plan(g);

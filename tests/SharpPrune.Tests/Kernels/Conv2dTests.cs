@@ -110,6 +110,36 @@ public class Conv2dTests
         Check(g, withBias: false, threads: 2, seed: 11);
     }
 
+    /// <summary>Stride-1 geometries with output width a multiple of 8 (the direct, im2col-free path).</summary>
+    public static TheoryData<int[]> DirectGeometries() => new()
+    {
+        new[] { 2, 3, 8, 8, 5, 3, 3, 1, 1, 1, 1, 1, 1, 1 },    // 3×3 same, 5 channels (one zero-padded 6-row panel)
+        new[] { 3, 5, 4, 16, 13, 3, 3, 1, 1, 1, 1, 1, 1, 1 },  // 13 = 6+4+4(3) channels, tiles within one row
+        new[] { 2, 4, 10, 8, 16, 3, 3, 1, 1, 2, 2, 2, 2, 1 },  // dilation 2, 16 = 6+6+4, tile spans two rows
+        new[] { 2, 2, 12, 12, 9, 5, 5, 1, 1, 0, 0, 1, 1, 1 },  // 5×5 unpadded (k = 50: tap remainder of 2)
+        new[] { 1, 64, 8, 8, 8, 3, 3, 1, 1, 1, 1, 1, 1, 1 },   // k = 576: two k blocks, one image over threads
+        new[] { 5, 6, 4, 8, 7, 1, 1, 1, 1, 0, 0, 1, 1, 1 },    // pointwise
+        new[] { 3, 3, 6, 8, 4, 3, 5, 1, 1, 1, 2, 1, 1, 1 },    // 3×5 kernel, asymmetric padding, 3 images on 2 threads
+    };
+
+    [Theory]
+    [MemberData(nameof(DirectGeometries))]
+    public void DirectAndIm2ColPathsMatchReference(int[] p)
+    {
+        var g = new Conv2dGeometry(p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7], p[8], p[9], p[10], p[11], p[12], p[13]);
+        Assert.True(DirectConv.Supported(g), g.ToString());
+        foreach (bool direct in new[] { true, false })
+        {
+            DirectConv.Force = direct;
+            try
+            {
+                Check(g, withBias: true, threads: 1);
+                Check(g, withBias: false, threads: 2, seed: 11);
+            }
+            finally { DirectConv.Force = null; }
+        }
+    }
+
     [Fact]
     public void PortablePathsMatchReference()
     {

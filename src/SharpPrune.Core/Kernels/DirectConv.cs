@@ -1,0 +1,450 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
+namespace SharpPrune.Kernels;
+
+/// <summary>
+/// Stride-1 convolution without im2col ("implicit GEMM" over a zero-padded copy of each image).
+/// With stride 1, the im2col row of kernel tap k = (c, i, j) restricted to 8 consecutive output pixels of one
+/// output row is 8 consecutive floats of the padded image at <c>off[k] + y·Wp + x</c>. So the micro-kernels read
+/// B straight from the padded image (one offset-table load per k) instead of packing a column matrix: the
+/// packing pass, which costs as much as the arithmetic when there are only 16–64 output channels (ResNet-20…110,
+/// LeNet), disappears; padding costs one copy of the input.
+/// <list type="bullet">
+/// <item>forward: C tile = 6 (or 4) output channels × 16 consecutive output pixels (two 8-pixel halves, each in
+/// one output row), weights packed per channel panel, K blocked;</item>
+/// <item>input gradient: the forward kernel on the output gradient with the flipped, transposed weights and
+/// padding d·(k−1)−p (a stride-1 transposed convolution is a stride-1 convolution);</item>
+/// <item>weight gradient: 4 output channels × 3 kernel taps of dot products over all pixels of a group of
+/// images, 8 pixels per vector, reduced once per group.</item>
+/// </list>
+/// Used for groups = 1, stride 1, output width a multiple of 8 and output plane a multiple of 16, on AVX2/FMA.
+/// </summary>
+internal static unsafe class DirectConv
+{
+    /// <summary>
+    /// Test/bench hook: null = automatic choice, true/false = force this path on/off where supported. Per thread
+    /// (the choice is made on the calling thread), so a test forcing it cannot change another test's results.
+    /// </summary>
+    [ThreadStatic] internal static bool? Force;
+
+    private const int TileP = 16;   // output pixels per forward tile
+    private const int KBlock = 512; // forward k block (A panel 6×512 floats = 12 KB)
+
+    public static bool Supported(in Conv2dGeometry g) =>
+        Gemm.UseFma && g.Groups == 1 && g.StrideH == 1 && g.StrideW == 1
+        && g.OutW % 8 == 0 && g.OutH * g.OutW % TileP == 0
+        && (long)g.CIn * (g.H + 2 * g.PadH) * (g.W + 2 * g.PadW) < int.MaxValue;
+
+    /// <summary>
+    /// Whether to use the direct path. It wins where the im2col packing is a large share of the work: few
+    /// output channels per packed column (≤ 64), i.e. the narrow layers of ResNets and LeNet; wide layers
+    /// (VGG's 128–512 channels) amortise packing and stay on the blocked GEMM.
+    /// </summary>
+    public static bool Use(in Conv2dGeometry g) => Supported(g) && (Force ?? g.COut <= 64);
+
+    /// <summary>Input-gradient geometry: stride-1 conv of the output gradient with flipped weights.</summary>
+    public static bool UseForInputGrad(in Conv2dGeometry g, out Conv2dGeometry t)
+    {
+        t = default;
+        if (!(Gemm.UseFma && g.Groups == 1 && g.StrideH == 1 && g.StrideW == 1)) return false;
+        int ph = g.DilH * (g.KH - 1) - g.PadH, pw = g.DilW * (g.KW - 1) - g.PadW;
+        if (ph < 0 || pw < 0) return false;
+        t = new Conv2dGeometry(g.N, g.COut, g.OutH, g.OutW, g.CIn, g.KH, g.KW, 1, 1, ph, pw, g.DilH, g.DilW, 1);
+        return Supported(t) && (Force ?? g.CIn <= 64);
+    }
+
+    // ---------------------------------------------------------------- shared layout
+
+    private readonly struct Layout
+    {
+        public readonly int C, H, W, Hp, Wp, OH, OW, OHW, K, COut, PadH, PadW;
+        public readonly nint PaddedImg;
+
+        public Layout(in Conv2dGeometry g)
+        {
+            C = g.CIn; H = g.H; W = g.W; PadH = g.PadH; PadW = g.PadW;
+            Hp = g.H + 2 * g.PadH; Wp = g.W + 2 * g.PadW;
+            OH = g.OutH; OW = g.OutW; OHW = OH * OW; K = g.CIn * g.KH * g.KW; COut = g.COut;
+            PaddedImg = (nint)C * Hp * Wp;
+        }
+
+        /// <summary>Offset in the padded image of tap k = (c, i, j) for output pixel (0, 0).</summary>
+        public void FillOffsets(in Conv2dGeometry g, int* off)
+        {
+            int k = 0;
+            for (int c = 0; c < C; c++)
+                for (int i = 0; i < g.KH; i++)
+                    for (int j = 0; j < g.KW; j++)
+                        off[k++] = (c * Hp + i * g.DilH) * Wp + j * g.DilW;
+        }
+
+        /// <summary>Copies one C×H×W image into the C×Hp×Wp buffer with zero borders.</summary>
+        public void Pad(float* src, float* dst)
+        {
+            if (PadH == 0 && PadW == 0)
+            {
+                Buffer.MemoryCopy(src, dst, PaddedImg * 4, PaddedImg * 4);
+                return;
+            }
+            for (int c = 0; c < C; c++)
+            {
+                float* d = dst + (nint)c * Hp * Wp;
+                new Span<float>(d, PadH * Wp).Clear();
+                new Span<float>(d + (nint)(PadH + H) * Wp, PadH * Wp).Clear();
+                float* s = src + (nint)c * H * W;
+                for (int y = 0; y < H; y++)
+                {
+                    float* row = d + (nint)(y + PadH) * Wp;
+                    for (int x = 0; x < PadW; x++) { row[x] = 0f; row[PadW + W + x] = 0f; }
+                    Buffer.MemoryCopy(s + (nint)y * W, row + PadW, W * 4, W * 4);
+                }
+            }
+        }
+    }
+
+    /// <summary>Channel panels: 6 rows while more than 8 remain (or a multiple of 6), then 4s (16 = 6+6+4, 32 = 6·4+4+4).</summary>
+    private static int PanelRows(int remaining) =>
+        remaining % 6 == 0 || remaining > 8 ? 6 : remaining <= 4 ? 4 : remaining <= 6 ? 6 : 4;
+
+    [ThreadStatic] private static NativeScratch? t_padded;
+
+    // ---------------------------------------------------------------- forward
+
+    /// <summary>y = conv(x, w) + bias for a supported geometry (<see cref="Supported"/>).</summary>
+    public static void Forward(in Conv2dGeometry g, float* x, float* w, float* bias, float* y)
+    {
+        var L = new Layout(g);
+        int K = L.K, kBlocks = Gemm.CeilDiv(K, KBlock), kb = Gemm.CeilDiv(K, kBlocks);
+
+        // Packed weights: for each k block, for each channel panel (6 or 4 rows, zero-padded), [k][row].
+        int panels = 0, packedRows = 0;
+        for (int r = 0; r < g.COut; ) { int pr = PanelRows(g.COut - r); r += pr; packedRows += pr; panels++; }
+        float[] packArr = ScratchPool.Rent((long)packedRows * K);
+        int[] offArr = System.Buffers.ArrayPool<int>.Shared.Rent(K);
+        try
+        {
+            fixed (float* pack = packArr) fixed (int* off = offArr)
+            {
+                L.FillOffsets(g, off);
+                PackWeights(w, g.COut, K, kBlocks, kb, pack);
+                var job = new ForwardJob(L, K, kBlocks, kb, packedRows, pack, off, bias, g.COut);
+                int threads = Parallelism.AvailableThreads;
+                int tiles = L.OHW / TileP;
+                nint ix = (nint)x, iy = (nint)y;
+                if (threads == 1 || g.N % threads == 0 || g.N >= 4 * threads)
+                {
+                    Parallelism.ForRanges(g.N, threads, (_, n0, n1) =>
+                    {
+                        float* xp = (t_padded ??= new NativeScratch()).Get(job.L.PaddedImg);
+                        for (int n = n0; n < n1; n++)
+                        {
+                            job.L.Pad((float*)ix + n * (nint)job.L.C * job.L.H * job.L.W, xp);
+                            job.Run(xp, (float*)iy + n * (nint)job.COut * job.L.OHW, 0, tiles);
+                        }
+                    });
+                }
+                else
+                {
+                    // Few images: pad on this thread, split the tiles of each image across threads.
+                    float* xp = (t_padded ??= new NativeScratch()).Get(L.PaddedImg);
+                    nint ixp = (nint)xp;
+                    for (int n = 0; n < g.N; n++)
+                    {
+                        L.Pad(x + n * (nint)L.C * L.H * L.W, xp);
+                        nint yo = iy + n * (nint)g.COut * L.OHW * 4;
+                        Parallelism.ForRanges(tiles, threads, (_, t0, t1) => job.Run((float*)ixp, (float*)yo, t0, t1));
+                    }
+                }
+            }
+        }
+        finally
+        {
+            ScratchPool.Return(packArr);
+            System.Buffers.ArrayPool<int>.Shared.Return(offArr);
+        }
+    }
+
+    /// <summary>Packs w [COut × K] into [k block][panel][k][row] with zero rows past COut.</summary>
+    private static void PackWeights(float* w, int cout, int K, int kBlocks, int kb, float* pack)
+    {
+        float* d = pack;
+        for (int b = 0; b < kBlocks; b++)
+        {
+            int k0 = b * kb, kc = Math.Min(kb, K - k0);
+            for (int r0 = 0; r0 < cout; )
+            {
+                int pr = PanelRows(cout - r0);
+                for (int k = 0; k < kc; k++)
+                    for (int r = 0; r < pr; r++)
+                        *d++ = r0 + r < cout ? w[(nint)(r0 + r) * K + k0 + k] : 0f;
+                r0 += pr;
+            }
+        }
+    }
+
+    private readonly struct ForwardJob(Layout l, int k, int kBlocks, int kb, int packedRows, float* pack, int* off, float* bias, int cout)
+    {
+        public readonly Layout L = l;
+        public readonly int COut = cout;
+
+        /// <summary>Output tiles [t0, t1) of one image: y [COut × OHW] from its padded copy xp.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public void Run(float* xp, float* y, int t0, int t1)
+        {
+            int ow = L.OW, wp = L.Wp, ohw = L.OHW;
+            for (int b = 0; b < kBlocks; b++)
+            {
+                int k0 = b * kb, kc = Math.Min(kb, k - k0);
+                bool first = b == 0;
+                float* biasB = first ? bias : null;
+                float* packB = pack + (nint)packedRows * k0; // panels of block b follow those of earlier blocks
+                for (int t = t0; t < t1; t++)
+                {
+                    int p0 = t * TileP, p1 = p0 + 8;
+                    int y0 = p0 / ow, y1 = p1 / ow;
+                    float* b0 = xp + (nint)y0 * wp + (p0 - y0 * ow);
+                    float* b1 = xp + (nint)y1 * wp + (p1 - y1 * ow);
+                    float* a = packB;
+                    for (int r0 = 0; r0 < COut; )
+                    {
+                        int pr = PanelRows(COut - r0), mr = Math.Min(pr, COut - r0);
+                        float* c = y + (nint)r0 * ohw + p0;
+                        float* bi = biasB == null ? null : biasB + r0;
+                        if (pr == 6) Kernel6x16(kc, a, off + k0, b0, b1, c, ohw, mr, bi, !first);
+                        else Kernel4x16(kc, a, off + k0, b0, b1, c, ohw, mr, bi, !first);
+                        a += (nint)pr * kc;
+                        r0 += pr;
+                    }
+                }
+            }
+        }
+
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void StoreRow(float* c, Vector256<float> lo, Vector256<float> hi, float* bias, int r, bool accumulate)
+    {
+        if (accumulate)
+        {
+            lo += Avx.LoadVector256(c);
+            hi += Avx.LoadVector256(c + 8);
+        }
+        else if (bias != null)
+        {
+            var bv = Vector256.Create(bias[r]);
+            lo += bv; hi += bv;
+        }
+        Avx.Store(c, lo);
+        Avx.Store(c + 8, hi);
+    }
+
+    /// <summary>6 output channels × 16 pixels over kc taps; stores the first mr rows (ldc = output plane).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Kernel6x16(int kc, float* a, int* off, float* b0, float* b1, float* c, nint ldc, int mr,
+        float* bias, bool accumulate)
+    {
+        Vector256<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
+        Vector256<float> c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
+        for (int p = 0; p < kc; p++, a += 6)
+        {
+            nint o = off[p];
+            Vector256<float> v0 = Avx.LoadVector256(b0 + o), v1 = Avx.LoadVector256(b1 + o);
+            Vector256<float> av = Avx.BroadcastScalarToVector256(a);
+            c00 = Fma.MultiplyAdd(av, v0, c00); c01 = Fma.MultiplyAdd(av, v1, c01);
+            av = Avx.BroadcastScalarToVector256(a + 1);
+            c10 = Fma.MultiplyAdd(av, v0, c10); c11 = Fma.MultiplyAdd(av, v1, c11);
+            av = Avx.BroadcastScalarToVector256(a + 2);
+            c20 = Fma.MultiplyAdd(av, v0, c20); c21 = Fma.MultiplyAdd(av, v1, c21);
+            av = Avx.BroadcastScalarToVector256(a + 3);
+            c30 = Fma.MultiplyAdd(av, v0, c30); c31 = Fma.MultiplyAdd(av, v1, c31);
+            av = Avx.BroadcastScalarToVector256(a + 4);
+            c40 = Fma.MultiplyAdd(av, v0, c40); c41 = Fma.MultiplyAdd(av, v1, c41);
+            av = Avx.BroadcastScalarToVector256(a + 5);
+            c50 = Fma.MultiplyAdd(av, v0, c50); c51 = Fma.MultiplyAdd(av, v1, c51);
+        }
+        StoreRow(c, c00, c01, bias, 0, accumulate);
+        if (mr > 1) StoreRow(c + ldc, c10, c11, bias, 1, accumulate);
+        if (mr > 2) StoreRow(c + 2 * ldc, c20, c21, bias, 2, accumulate);
+        if (mr > 3) StoreRow(c + 3 * ldc, c30, c31, bias, 3, accumulate);
+        if (mr > 4) StoreRow(c + 4 * ldc, c40, c41, bias, 4, accumulate);
+        if (mr > 5) StoreRow(c + 5 * ldc, c50, c51, bias, 5, accumulate);
+    }
+
+    /// <summary>4 output channels × 16 pixels (panel remainder of 4, or fewer rows zero-padded).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Kernel4x16(int kc, float* a, int* off, float* b0, float* b1, float* c, nint ldc, int mr,
+        float* bias, bool accumulate)
+    {
+        Vector256<float> c00 = default, c01 = default, c10 = default, c11 = default;
+        Vector256<float> c20 = default, c21 = default, c30 = default, c31 = default;
+        for (int p = 0; p < kc; p++, a += 4)
+        {
+            nint o = off[p];
+            Vector256<float> v0 = Avx.LoadVector256(b0 + o), v1 = Avx.LoadVector256(b1 + o);
+            Vector256<float> av = Avx.BroadcastScalarToVector256(a);
+            c00 = Fma.MultiplyAdd(av, v0, c00); c01 = Fma.MultiplyAdd(av, v1, c01);
+            av = Avx.BroadcastScalarToVector256(a + 1);
+            c10 = Fma.MultiplyAdd(av, v0, c10); c11 = Fma.MultiplyAdd(av, v1, c11);
+            av = Avx.BroadcastScalarToVector256(a + 2);
+            c20 = Fma.MultiplyAdd(av, v0, c20); c21 = Fma.MultiplyAdd(av, v1, c21);
+            av = Avx.BroadcastScalarToVector256(a + 3);
+            c30 = Fma.MultiplyAdd(av, v0, c30); c31 = Fma.MultiplyAdd(av, v1, c31);
+        }
+        StoreRow(c, c00, c01, bias, 0, accumulate);
+        if (mr > 1) StoreRow(c + ldc, c10, c11, bias, 1, accumulate);
+        if (mr > 2) StoreRow(c + 2 * ldc, c20, c21, bias, 2, accumulate);
+        if (mr > 3) StoreRow(c + 3 * ldc, c30, c31, bias, 3, accumulate);
+    }
+
+    // ---------------------------------------------------------------- input gradient
+
+    /// <summary>
+    /// gradIn = conv(gradOut, flip(w)ᵀ) with geometry <paramref name="t"/> from <see cref="UseForInputGrad"/>:
+    /// wt[c, co, i, j] = w[co, c, KH−1−i, KW−1−j].
+    /// </summary>
+    public static void BackwardInput(in Conv2dGeometry g, in Conv2dGeometry t, float* gradOut, float* w, float* gradIn)
+    {
+        int kh = g.KH, kw = g.KW, taps = kh * kw;
+        float[] wtArr = ScratchPool.Rent(g.WeightLength);
+        try
+        {
+            fixed (float* wt = wtArr)
+            {
+                for (int co = 0; co < g.COut; co++)
+                    for (int c = 0; c < g.CIn; c++)
+                    {
+                        float* src = w + ((nint)co * g.CIn + c) * taps;
+                        float* dst = wt + ((nint)c * g.COut + co) * taps;
+                        for (int q = 0; q < taps; q++) dst[taps - 1 - q] = src[q];
+                    }
+                Forward(t, gradOut, wt, null, gradIn);
+            }
+        }
+        finally { ScratchPool.Return(wtArr); }
+    }
+
+    // ---------------------------------------------------------------- weight gradient
+
+    /// <summary>Pixels a weight-gradient group should span so the per-group horizontal sums stay negligible.</summary>
+    private const int GroupPixels = 512;
+
+    /// <summary>gradW [COut × K] = Σ_n gradOut_n · col(x_n)ᵀ, per-thread partial sums reduced in a fixed order.</summary>
+    public static void BackwardWeight(in Conv2dGeometry g, float* x, float* gradOut, float* gradW)
+    {
+        var L = new Layout(g);
+        int K = L.K, wlen = g.COut * K;
+        int nb = Math.Clamp(GroupPixels / L.OHW, 1, Math.Max(1, g.N));
+        int groups = Gemm.CeilDiv(g.N, nb);
+        int threads = Math.Min(Parallelism.AvailableThreads, groups);
+        int[] offArr = System.Buffers.ArrayPool<int>.Shared.Rent(K);
+        var partials = new float[Math.Max(0, threads - 1)][];
+        for (int i = 0; i < partials.Length; i++) partials[i] = ScratchPool.Rent(wlen);
+        try
+        {
+            fixed (int* off = offArr)
+            {
+                L.FillOffsets(g, off);
+                nint ix = (nint)x, igo = (nint)gradOut, igw = (nint)gradW, ioff = (nint)off;
+                int n = g.N;
+                Parallelism.ForRanges(groups, threads, (wk, g0, g1) =>
+                {
+                    fixed (float* part = wk == 0 ? null : partials[wk - 1])
+                    {
+                        float* dst = wk == 0 ? (float*)igw : part;
+                        new Span<float>(dst, wlen).Clear();
+                        float* xp = (t_padded ??= new NativeScratch()).Get(L.PaddedImg * nb);
+                        for (int grp = g0; grp < g1; grp++)
+                        {
+                            int i0 = grp * nb, cnt = Math.Min(nb, n - i0);
+                            for (int i = 0; i < cnt; i++)
+                                L.Pad((float*)ix + (nint)(i0 + i) * L.C * L.H * L.W, xp + i * L.PaddedImg);
+                            WeightGroup(L, cnt, (float*)igo + (nint)i0 * L.COut * L.OHW, xp, (int*)ioff, dst);
+                        }
+                    }
+                });
+            }
+            var gw = new Span<float>(gradW, wlen);
+            foreach (var part in partials) System.Numerics.Tensors.TensorPrimitives.Add(gw, part.AsSpan(0, wlen), gw);
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<int>.Shared.Return(offArr);
+            foreach (var part in partials) ScratchPool.Return(part);
+        }
+    }
+
+    [ThreadStatic] private static NativeScratch? t_gather;
+
+    /// <summary>
+    /// dst [COut × K] += contributions of <paramref name="cnt"/> consecutive images (padded copies in xp). The
+    /// group's output gradient is gathered into one [COut × cnt·OHW] matrix and every 8-pixel vector gets its
+    /// offset in xp from a table, so the kernel runs one flat loop however small the maps are.
+    /// </summary>
+    private static void WeightGroup(in Layout L, int cnt, float* go, float* xp, int* off, float* dst)
+    {
+        int K = L.K, cout = L.COut, ohw = L.OHW, vecs = cnt * ohw / 8;
+        nint ld = (nint)cnt * ohw;
+        float* gbuf = (t_gather ??= new NativeScratch()).Get(cout * ld + vecs);
+        int* xoff = (int*)(gbuf + cout * ld);
+        for (int i = 0; i < cnt; i++)
+            for (int c = 0; c < cout; c++)
+                Buffer.MemoryCopy(go + ((nint)i * cout + c) * ohw, gbuf + c * ld + (nint)i * ohw, ohw * 4, ohw * 4);
+        for (int i = 0, v = 0; i < cnt; i++)
+            for (int y = 0; y < L.OH; y++)
+                for (int x = 0; x < L.OW; x += 8)
+                    xoff[v++] = (int)(i * L.PaddedImg) + y * L.Wp + x;
+
+        for (int r0 = 0; r0 < cout; r0 += 4)
+        {
+            int mr = Math.Min(4, cout - r0);
+            // Rows past COut repeat the last one (computed, never stored); likewise taps past K.
+            float* g0 = gbuf + r0 * ld;
+            float* g1 = gbuf + (r0 + Math.Min(1, mr - 1)) * ld;
+            float* g2 = gbuf + (r0 + Math.Min(2, mr - 1)) * ld;
+            float* g3 = gbuf + (r0 + Math.Min(3, mr - 1)) * ld;
+            for (int k0 = 0; k0 < K; k0 += 3)
+            {
+                int nk = Math.Min(3, K - k0);
+                WeightKernel4x3(vecs, xoff, g0, g1, g2, g3, xp + off[k0], xp + off[k0 + Math.Min(1, nk - 1)],
+                    xp + off[k0 + Math.Min(2, nk - 1)], dst + (nint)r0 * K + k0, K, mr, nk);
+            }
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void WeightKernel4x3(int vecs, int* xoff, float* g0, float* g1, float* g2, float* g3,
+        float* x0p, float* x1p, float* x2p, float* dst, nint ldd, int mr, int nk)
+    {
+        Vector256<float> a00 = default, a01 = default, a02 = default, a10 = default, a11 = default, a12 = default;
+        Vector256<float> a20 = default, a21 = default, a22 = default, a30 = default, a31 = default, a32 = default;
+        for (int v = 0; v < vecs; v++)
+        {
+            nint xo = xoff[v], go = (nint)v * 8;
+            Vector256<float> x0 = Avx.LoadVector256(x0p + xo);
+            Vector256<float> x1 = Avx.LoadVector256(x1p + xo);
+            Vector256<float> x2 = Avx.LoadVector256(x2p + xo);
+            Vector256<float> gv = Avx.LoadVector256(g0 + go);
+            a00 = Fma.MultiplyAdd(gv, x0, a00); a01 = Fma.MultiplyAdd(gv, x1, a01); a02 = Fma.MultiplyAdd(gv, x2, a02);
+            gv = Avx.LoadVector256(g1 + go);
+            a10 = Fma.MultiplyAdd(gv, x0, a10); a11 = Fma.MultiplyAdd(gv, x1, a11); a12 = Fma.MultiplyAdd(gv, x2, a12);
+            gv = Avx.LoadVector256(g2 + go);
+            a20 = Fma.MultiplyAdd(gv, x0, a20); a21 = Fma.MultiplyAdd(gv, x1, a21); a22 = Fma.MultiplyAdd(gv, x2, a22);
+            gv = Avx.LoadVector256(g3 + go);
+            a30 = Fma.MultiplyAdd(gv, x0, a30); a31 = Fma.MultiplyAdd(gv, x1, a31); a32 = Fma.MultiplyAdd(gv, x2, a32);
+        }
+        AddRow(dst, a00, a01, a02, nk);
+        if (mr > 1) AddRow(dst + ldd, a10, a11, a12, nk);
+        if (mr > 2) AddRow(dst + 2 * ldd, a20, a21, a22, nk);
+        if (mr > 3) AddRow(dst + 3 * ldd, a30, a31, a32, nk);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void AddRow(float* d, Vector256<float> s0, Vector256<float> s1, Vector256<float> s2, int nk)
+    {
+        d[0] += Vector256.Sum(s0);
+        if (nk > 1) d[1] += Vector256.Sum(s1);
+        if (nk > 2) d[2] += Vector256.Sum(s2);
+    }
+}
