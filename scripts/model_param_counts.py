@@ -29,14 +29,14 @@ def lenet300(nc=10):
 
 def alexnet(nc=10):
     return nn.Sequential(__import__("collections").OrderedDict([
-        ("conv1", nn.Conv2d(3, 64, 11, 4, 5)), ("relu1", nn.ReLU()), ("pool1", nn.MaxPool2d(2)),
-        ("conv2", nn.Conv2d(64, 192, 5, padding=2)), ("relu2", nn.ReLU()), ("pool2", nn.MaxPool2d(2)),
-        ("conv3", nn.Conv2d(192, 384, 3, padding=1)), ("relu3", nn.ReLU()),
-        ("conv4", nn.Conv2d(384, 256, 3, padding=1)), ("relu4", nn.ReLU()),
-        ("conv5", nn.Conv2d(256, 256, 3, padding=1)), ("relu5", nn.ReLU()), ("pool5", nn.MaxPool2d(2)),
+        ("conv1", nn.Conv2d(3, 64, 11, 4, 5)), ("relu1", nn.ReLU(inplace=True)), ("pool1", nn.MaxPool2d(2)),
+        ("conv2", nn.Conv2d(64, 192, 5, padding=2)), ("relu2", nn.ReLU(inplace=True)), ("pool2", nn.MaxPool2d(2)),
+        ("conv3", nn.Conv2d(192, 384, 3, padding=1)), ("relu3", nn.ReLU(inplace=True)),
+        ("conv4", nn.Conv2d(384, 256, 3, padding=1)), ("relu4", nn.ReLU(inplace=True)),
+        ("conv5", nn.Conv2d(256, 256, 3, padding=1)), ("relu5", nn.ReLU(inplace=True)), ("pool5", nn.MaxPool2d(2)),
         ("flatten", nn.Flatten()),
-        ("drop1", nn.Dropout()), ("fc1", nn.Linear(256, 4096)), ("relu6", nn.ReLU()),
-        ("drop2", nn.Dropout()), ("fc2", nn.Linear(4096, 4096)), ("relu7", nn.ReLU()),
+        ("drop1", nn.Dropout()), ("fc1", nn.Linear(256, 4096)), ("relu6", nn.ReLU(inplace=True)),
+        ("drop2", nn.Dropout()), ("fc2", nn.Linear(4096, 4096)), ("relu7", nn.ReLU(inplace=True)),
         ("fc3", nn.Linear(4096, nc))]))
 
 
@@ -57,11 +57,11 @@ class VGG(nn.Module):
             if v == 'M':
                 layers.append(nn.MaxPool2d(2))
             else:
-                layers += [nn.Conv2d(c, v, 3, padding=1, bias=False), nn.BatchNorm2d(v), nn.ReLU()]
+                layers += [nn.Conv2d(c, v, 3, padding=1, bias=False), nn.BatchNorm2d(v), nn.ReLU(inplace=True)]
                 c = v
         self.features = nn.Sequential(*layers)
         self.avgpool = nn.AvgPool2d(2)
-        self.classifier = nn.Sequential(nn.Linear(c, 512), nn.BatchNorm1d(512), nn.ReLU(), nn.Linear(512, nc))
+        self.classifier = nn.Sequential(nn.Linear(c, 512), nn.BatchNorm1d(512), nn.ReLU(inplace=True), nn.Linear(512, nc))
 
     def forward(self, x):
         return self.classifier(self.avgpool(self.features(x)).flatten(1))
@@ -83,14 +83,15 @@ class BasicBlock(nn.Module):
         super().__init__()
         self.conv1 = nn.Conv2d(cin, planes, 3, stride, 1, bias=False)
         self.bn1 = nn.BatchNorm2d(planes)
-        self.relu = nn.ReLU()
+        self.relu = nn.ReLU(inplace=True)
         self.conv2 = nn.Conv2d(planes, planes, 3, 1, 1, bias=False)
         self.bn2 = nn.BatchNorm2d(planes)
         self.downsample = PadShortcut(cin, planes, stride) if stride != 1 or cin != planes else None
 
     def forward(self, x):
         o = self.bn2(self.conv2(self.relu(self.bn1(self.conv1(x)))))
-        return self.relu(o + (x if self.downsample is None else self.downsample(x)))
+        o += x if self.downsample is None else self.downsample(x)  # in place, as SharpPrune's zoo
+        return self.relu(o)
 
 
 class ResNet(nn.Module):
@@ -99,7 +100,7 @@ class ResNet(nn.Module):
         n = (depth - 2) // 6
         self.conv1 = nn.Conv2d(3, 16, 3, padding=1, bias=False)
         self.bn1 = nn.BatchNorm2d(16)
-        self.relu = nn.ReLU()
+        self.relu = nn.ReLU(inplace=True)
         c = 16
         for s, p in enumerate([16, 32, 64]):
             blocks = []
@@ -124,7 +125,7 @@ class PreActBottleneck(nn.Module):
         self.conv2 = nn.Conv2d(planes, planes, 3, stride, 1, bias=False)
         self.bn3 = nn.BatchNorm2d(planes)
         self.conv3 = nn.Conv2d(planes, planes * 4, 1, bias=False)
-        self.relu = nn.ReLU()
+        self.relu = nn.ReLU(inplace=True)
         self.downsample = (nn.Sequential(nn.Conv2d(cin, planes * 4, 1, stride, bias=False))
                            if stride != 1 or cin != planes * 4 else None)
 
@@ -132,7 +133,8 @@ class PreActBottleneck(nn.Module):
         o = self.conv1(self.relu(self.bn1(x)))
         o = self.conv2(self.relu(self.bn2(o)))
         o = self.conv3(self.relu(self.bn3(o)))
-        return o + (x if self.downsample is None else self.downsample(x))
+        o += x if self.downsample is None else self.downsample(x)  # in place, as SharpPrune's zoo
+        return o
 
 
 class PreResNet(nn.Module):
@@ -148,7 +150,7 @@ class PreResNet(nn.Module):
                 c = p * 4
             setattr(self, f"layer{s + 1}", nn.Sequential(*blocks))
         self.bn = nn.BatchNorm2d(c)
-        self.relu = nn.ReLU()
+        self.relu = nn.ReLU(inplace=True)
         self.avgpool = nn.AvgPool2d(8)
         self.fc = nn.Linear(c, nc)
 

@@ -56,6 +56,7 @@ public static class ModelBench
         }
         Warmup(InferStep, o);
         var infer = Timed(InferStep, o);
+        if (o.Profile) OpProfiler.ProfileInference(name, model, x);
 
         return new Dictionary<string, object>
         {

@@ -1,3 +1,4 @@
+using SharpPrune.Autograd;
 using System.Diagnostics;
 using System.Reflection;
 using SharpPrune.NN;
@@ -23,21 +24,7 @@ public static class OpProfiler
         var layer = new Dictionary<string, Stat>();
         var bwd = new Dictionary<string, Stat>();
         var total = new Dictionary<string, Stat>();
-        var handles = new List<HookHandle>();
-        foreach (var (path, m) in model.NamedModules())
-        {
-            if (m.Children().Any()) continue;
-            string key = m.TypeName, lkey = $"{path} ({m.TypeName})";
-            long start = 0;
-            handles.Add(m.RegisterForwardPreHook((_, _) => { start = Stopwatch.GetTimestamp(); return null; }));
-            handles.Add(m.RegisterForwardHook((mod, _, output) =>
-            {
-                long d = Stopwatch.GetTimestamp() - start;
-                double flops = ForwardFlops(mod, output);
-                Add(fwd, key, d, flops); Add(layer, lkey, d, flops);
-                return null;
-            }));
-        }
+        var handles = HookLeaves(model, fwd, layer);
         bool wired = true;
         double liveMb = 0, rssMb = 0;
         try
@@ -87,6 +74,58 @@ public static class OpProfiler
             Print(err, "backward by autograd node", bwd, steps, stepMs, 14);
         }
         else err.WriteLine("backward per-node breakdown unavailable (Core internals changed); see phase totals");
+    }
+
+    /// <summary>Inference (model in eval mode, no-grad): forward time per leaf-module type and slowest layers.</summary>
+    public static void ProfileInference(string name, Module model, Tensor x, int steps = 3)
+    {
+        var fwd = new Dictionary<string, Stat>();
+        var layer = new Dictionary<string, Stat>();
+        var total = new Dictionary<string, Stat>();
+        var handles = HookLeaves(model, fwd, layer);
+        try
+        {
+            for (int s = 0; s <= steps; s++)
+            {
+                if (s == 1) { fwd.Clear(); layer.Clear(); total.Clear(); }
+                using var _ = GradMode.NoGrad();
+                long t0 = Stopwatch.GetTimestamp();
+                model.Forward(x);
+                Add(total, "forward", Stopwatch.GetTimestamp() - t0);
+            }
+        }
+        finally
+        {
+            foreach (var h in handles) h.Remove();
+        }
+        var err = Console.Error;
+        double ms = total["forward"].Ms / steps;
+        err.WriteLine($"--- sharpprune profile: {name}, {steps} instrumented inference batches, {ms:F1} ms/batch ---");
+        fwd["(outside leaf modules)"] = new Stat { Ms = total["forward"].Ms - fwd.Values.Sum(v => v.Ms), Calls = steps };
+        Print(err, "inference by module type", fwd, steps, ms, 12);
+        Print(err, "inference: slowest layers", layer, steps, ms,
+            int.TryParse(Environment.GetEnvironmentVariable("SP_BENCH_PROFILE_TOP"), out int top) ? top : 10);
+    }
+
+    /// <summary>Times every leaf module's forward (pre/post hooks) into per-type and per-layer stats.</summary>
+    private static List<HookHandle> HookLeaves(Module model, Dictionary<string, Stat> byType, Dictionary<string, Stat> byLayer)
+    {
+        var handles = new List<HookHandle>();
+        foreach (var (path, m) in model.NamedModules())
+        {
+            if (m.Children().Any()) continue;
+            string key = m.TypeName, lkey = $"{path} ({m.TypeName})";
+            long start = 0;
+            handles.Add(m.RegisterForwardPreHook((_, _) => { start = Stopwatch.GetTimestamp(); return null; }));
+            handles.Add(m.RegisterForwardHook((mod, _, output) =>
+            {
+                long d = Stopwatch.GetTimestamp() - start;
+                double flops = ForwardFlops(mod, output);
+                Add(byType, key, d, flops); Add(byLayer, lkey, d, flops);
+                return null;
+            }));
+        }
+        return handles;
     }
 
     // 2·MACs of the dense math, to show how close each op runs to the GEMM's GFLOP/s.

@@ -35,6 +35,7 @@ internal static class Engine
             else
             {
                 var node = t.GradFn;
+                node.CheckVersions(t);
                 var inGrads = node.Backward(g);
                 for (int k = 0; k < node.Inputs.Length; k++)
                 {

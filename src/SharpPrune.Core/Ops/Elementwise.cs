@@ -1,3 +1,4 @@
+using SharpPrune.Autograd;
 using System.Numerics.Tensors;
 
 namespace SharpPrune;
@@ -21,11 +22,38 @@ public sealed partial class Tensor
     public static Tensor operator *(float s, Tensor a) => a.MulScalar(s);
     public static Tensor operator /(Tensor a, float s) => a.MulScalar(1f / s);
 
+    /// <summary>
+    /// In-place add (PyTorch's add_ / <c>x += y</c>): this ← this + other, with <paramref name="other"/> broadcast
+    /// to this tensor's shape. As with <see cref="Relu_"/>, under grad recording the returned tensor (same storage)
+    /// carries the history.
+    /// </summary>
+    public Tensor Add_(Tensor other)
+    {
+        CheckInPlace("add_");
+        if (Shapes.Equal(_shape, other._shape))
+            Kernels.ElementwiseKernels.Add(_storage, _offset, other._storage, other._offset, _storage, _offset, _numel);
+        else
+        {
+            var shape = Shapes.Broadcast(_shape, other._shape);
+            if (!Shapes.Equal(shape, _shape))
+                throw new ArgumentException($"add_: output with shape {Shapes.Format(_shape)} doesn't match the broadcast shape {Shapes.Format(shape)}");
+            if (other.Numel == 1) ScalarRight(BinOp.Add, Data, other.Data[0], Data);
+            else BroadcastApply(BinOp.Add, this, other, this);
+        }
+        Version++;
+        if (!GradMode.IsEnabled || !(_requiresGrad || other._requiresGrad)) return this;
+        var a = this;
+        return Record(new Tensor(_storage, _offset, _shape), "AddBackward", new[] { a, other }, g => new[]
+        {
+            a.RequiresGrad ? g : null, other.RequiresGrad ? g.SumTo(other._shape) : null,
+        }, Saved.None);
+    }
+
     public Tensor AddScalar(float s)
     {
         var o = Empty(_shape);
         TensorPrimitives.Add(Data, s, o.Data);
-        return Record(o, "AddBackward", new[] { this }, g => new Tensor?[] { g });
+        return Record(o, "AddBackward", new[] { this }, g => new Tensor?[] { g }, Saved.None);
     }
 
     public Tensor MulScalar(float s)
@@ -79,7 +107,7 @@ public sealed partial class Tensor
                     break;
             }
             return new[] { ga == null ? null : ga.SumTo(a._shape), gb == null ? null : gb.SumTo(b._shape) };
-        });
+        }, op switch { BinOp.Add or BinOp.Sub => Saved.None, BinOp.Mul => Saved.Inputs, _ => Saved.Inputs | Saved.Output });
     }
 
     private static void Same(BinOp op, ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> o)

@@ -5,7 +5,10 @@ namespace SharpPrune;
 public sealed partial class Tensor
 {
     /// <summary>Attaches <paramref name="backward"/> to <paramref name="output"/> when grad mode is on and any input needs grad.</summary>
-    internal static Tensor Record(Tensor output, string name, Tensor[] inputs, Func<Tensor, Tensor?[]> backward)
+    /// <param name="saved">What <paramref name="backward"/> reads besides the gradient: in-place writes to those
+    /// tensors before backward make it throw instead of computing a wrong gradient.</param>
+    internal static Tensor Record(Tensor output, string name, Tensor[] inputs, Func<Tensor, Tensor?[]> backward,
+        Saved saved = Saved.Inputs)
     {
         if (!GradMode.IsEnabled) return output;
         foreach (var i in inputs)
@@ -13,7 +16,7 @@ public sealed partial class Tensor
             if (i.RequiresGrad)
             {
                 output._requiresGrad = true;
-                output.GradFn = new GradNode(name, inputs, backward);
+                output.GradFn = new GradNode(name, inputs, backward, saved) { OutputVersion = output.Version };
                 break;
             }
         }

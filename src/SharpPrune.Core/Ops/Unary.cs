@@ -1,3 +1,4 @@
+using SharpPrune.Autograd;
 using System.Numerics.Tensors;
 
 namespace SharpPrune;
@@ -9,14 +10,14 @@ public sealed partial class Tensor
     {
         var o = Empty(_shape);
         TensorPrimitives.Negate(Data, o.Data);
-        return Record(o, "NegBackward", new[] { this }, g => new Tensor?[] { g.ScaleCopy(-1f) });
+        return Record(o, "NegBackward", new[] { this }, g => new Tensor?[] { g.ScaleCopy(-1f) }, Saved.None);
     }
 
     public Tensor Exp()
     {
         var o = Empty(_shape);
         TensorPrimitives.Exp(Data, o.Data);
-        return Record(o, "ExpBackward", new[] { this }, g => new Tensor?[] { MulData(g, o) });
+        return Record(o, "ExpBackward", new[] { this }, g => new Tensor?[] { MulData(g, o) }, Saved.Output);
     }
 
     public Tensor Log()
@@ -41,7 +42,7 @@ public sealed partial class Tensor
             TensorPrimitives.Divide(g.Data, o.Data, r.Data);
             TensorPrimitives.Multiply(r.Data, 0.5f, r.Data);
             return new Tensor?[] { r };
-        });
+        }, Saved.Output);
     }
 
     public Tensor Abs()
@@ -79,12 +80,37 @@ public sealed partial class Tensor
     {
         var o = Empty(_shape);
         Kernels.ElementwiseKernels.Relu(_storage, _offset, o._storage, o._offset, _numel);
-        return Record(o, "ReluBackward", new[] { this }, g =>
+        return RecordRelu(o);
+    }
+
+    /// <summary>
+    /// In-place ReLU (PyTorch's relu_ / nn.ReLU(inplace=True)): overwrites this tensor's elements and returns
+    /// the result, saving the allocation and a pass over memory. With grad recording the result is a new tensor
+    /// object over the same storage that carries the ReLU's history (this one keeps its own), so use the returned
+    /// tensor. Backward throws if a recorded op needed the overwritten values.
+    /// </summary>
+    public Tensor Relu_()
+    {
+        CheckInPlace("relu_");
+        Kernels.ElementwiseKernels.Relu(_storage, _offset, _storage, _offset, _numel);
+        Version++;
+        if (!GradMode.IsEnabled || !_requiresGrad) return this;
+        return RecordRelu(new Tensor(_storage, _offset, _shape));
+    }
+
+    private Tensor RecordRelu(Tensor o) =>
+        Record(o, "ReluBackward", new[] { this }, g =>
         {
             var r = Empty(_shape);
             Kernels.ElementwiseKernels.ReluBackward(o._storage, o._offset, g._storage, g._offset, r._storage, r._offset, _numel);
             return new Tensor?[] { r };
-        });
+        }, Saved.Output);
+
+    /// <summary>PyTorch's rule: a leaf that requires grad cannot be overwritten while recording.</summary>
+    private void CheckInPlace(string op)
+    {
+        if (GradMode.IsEnabled && _requiresGrad && GradFn == null)
+            throw new InvalidOperationException($"{op}: a leaf tensor that requires grad (shape {Shapes.Format(_shape)}) is being used in an in-place operation");
     }
 
     public Tensor Sigmoid()
@@ -97,7 +123,7 @@ public sealed partial class Tensor
             var od = o.Data; var gd = g.Data; var rd = r.Data;
             for (int i = 0; i < rd.Length; i++) rd[i] = gd[i] * od[i] * (1f - od[i]);
             return new Tensor?[] { r };
-        });
+        }, Saved.Output);
     }
 
     public Tensor Tanh()
@@ -110,7 +136,7 @@ public sealed partial class Tensor
             var od = o.Data; var gd = g.Data; var rd = r.Data;
             for (int i = 0; i < rd.Length; i++) rd[i] = gd[i] * (1f - od[i] * od[i]);
             return new Tensor?[] { r };
-        });
+        }, Saved.Output);
     }
 
     /// <summary>Clamps to [min, max]; the gradient passes where the input was inside the range (PyTorch's rule).</summary>

@@ -15,14 +15,14 @@ public sealed class AlexNet : Sequential
 
     private static IEnumerable<(string, Module)> Build(int numClasses, Generator? g, float p) => new (string, Module)[]
     {
-        ("conv1", new Conv2d(3, 64, 11, stride: 4, padding: 5, generator: g)), ("relu1", new ReLU()), ("pool1", new MaxPool2d(2)),
-        ("conv2", new Conv2d(64, 192, 5, padding: 2, generator: g)), ("relu2", new ReLU()), ("pool2", new MaxPool2d(2)),
-        ("conv3", new Conv2d(192, 384, 3, padding: 1, generator: g)), ("relu3", new ReLU()),
-        ("conv4", new Conv2d(384, 256, 3, padding: 1, generator: g)), ("relu4", new ReLU()),
-        ("conv5", new Conv2d(256, 256, 3, padding: 1, generator: g)), ("relu5", new ReLU()), ("pool5", new MaxPool2d(2)),
+        ("conv1", new Conv2d(3, 64, 11, stride: 4, padding: 5, generator: g)), ("relu1", new ReLU(inplace: true)), ("pool1", new MaxPool2d(2)),
+        ("conv2", new Conv2d(64, 192, 5, padding: 2, generator: g)), ("relu2", new ReLU(inplace: true)), ("pool2", new MaxPool2d(2)),
+        ("conv3", new Conv2d(192, 384, 3, padding: 1, generator: g)), ("relu3", new ReLU(inplace: true)),
+        ("conv4", new Conv2d(384, 256, 3, padding: 1, generator: g)), ("relu4", new ReLU(inplace: true)),
+        ("conv5", new Conv2d(256, 256, 3, padding: 1, generator: g)), ("relu5", new ReLU(inplace: true)), ("pool5", new MaxPool2d(2)),
         ("flatten", new Flatten()),
-        ("drop1", new Dropout(p) { Generator = g }), ("fc1", new Linear(256, 4096, generator: g)), ("relu6", new ReLU()),
-        ("drop2", new Dropout(p) { Generator = g }), ("fc2", new Linear(4096, 4096, generator: g)), ("relu7", new ReLU()),
+        ("drop1", new Dropout(p) { Generator = g }), ("fc1", new Linear(256, 4096, generator: g)), ("relu6", new ReLU(inplace: true)),
+        ("drop2", new Dropout(p) { Generator = g }), ("fc2", new Linear(4096, 4096, generator: g)), ("relu7", new ReLU(inplace: true)),
         ("fc3", new Linear(4096, numClasses, generator: g)),
     };
 }

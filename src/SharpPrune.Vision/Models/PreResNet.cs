@@ -36,7 +36,7 @@ public sealed class PreResNet : Module
             RegisterModule($"layer{s + 1}", stage);
         }
         RegisterModule("bn", new BatchNorm2d(inplanes));
-        RegisterModule("relu", new ReLU());
+        RegisterModule("relu", new ReLU(inplace: true));
         RegisterModule("avgpool", new AvgPool2d(8));
         RegisterModule("fc", new Linear(inplanes, numClasses, generator: generator));
         ZooInit.ConvFanOutAndBatchNorm(this, bnWeight: 1f, generator);
@@ -65,7 +65,7 @@ public sealed class PreActBottleneck : Module
         RegisterModule("conv2", new Conv2d(planes, planes, 3, stride: stride, padding: 1, bias: false, generator: generator));
         RegisterModule("bn3", new BatchNorm2d(planes));
         RegisterModule("conv3", new Conv2d(planes, planes * Expansion, 1, bias: false, generator: generator));
-        RegisterModule("relu", new ReLU());
+        RegisterModule("relu", new ReLU(inplace: true));
         if (stride != 1 || inplanes != planes * Expansion)
             RegisterModule("downsample", new Sequential(
                 new Conv2d(inplanes, planes * Expansion, 1, stride: stride, bias: false, generator: generator)));
@@ -78,7 +78,7 @@ public sealed class PreActBottleneck : Module
         o = M("conv2").Forward(M("relu").Forward(M("bn2").Forward(o)));
         o = M("conv3").Forward(M("relu").Forward(M("bn3").Forward(o)));
         var residual = NamedChildren().Any(c => c.Name == "downsample") ? M("downsample").Forward(x) : x;
-        return o + residual;
+        return o.Add_(residual); // o is conv3's fresh output
     }
 
     private Module M(string name) => GetSubmodule(name);

@@ -24,7 +24,7 @@ public sealed class ResNet : Module
         int n = (depth - 2) / 6;
         RegisterModule("conv1", new Conv2d(3, 16, 3, padding: 1, bias: false, generator: generator));
         RegisterModule("bn1", new BatchNorm2d(16));
-        RegisterModule("relu", new ReLU());
+        RegisterModule("relu", new ReLU(inplace: true));
         int inplanes = 16;
         int[] planes = { 16, 32, 64 };
         for (int s = 0; s < 3; s++)
@@ -61,7 +61,7 @@ public sealed class BasicBlock : Module
     {
         RegisterModule("conv1", new Conv2d(inplanes, planes, 3, stride: stride, padding: 1, bias: false, generator: generator));
         RegisterModule("bn1", new BatchNorm2d(planes));
-        RegisterModule("relu", new ReLU());
+        RegisterModule("relu", new ReLU(inplace: true));
         RegisterModule("conv2", new Conv2d(planes, planes, 3, padding: 1, bias: false, generator: generator));
         RegisterModule("bn2", new BatchNorm2d(planes));
         if (stride != 1 || inplanes != planes)
@@ -74,7 +74,7 @@ public sealed class BasicBlock : Module
         var o = M("relu").Forward(M("bn1").Forward(M("conv1").Forward(x)));
         o = M("bn2").Forward(M("conv2").Forward(o));
         var residual = HasChild("downsample") ? M("downsample").Forward(x) : x;
-        return M("relu").Forward(o + residual);
+        return M("relu").Forward(o.Add_(residual)); // o is bn2's fresh output (as PyTorch's out += shortcut)
     }
 
     private Module M(string name) => GetSubmodule(name);

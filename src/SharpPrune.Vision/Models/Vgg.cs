@@ -51,13 +51,13 @@ public sealed class Vgg : Module
             if (v == 0) { features.Add(new MaxPool2d(2)); continue; }
             features.Add(new Conv2d(inCh, v, 3, padding: 1, bias: false, generator: generator));
             features.Add(new BatchNorm2d(v));
-            features.Add(new ReLU());
+            features.Add(new ReLU(inplace: true));
             inCh = v;
         }
         Features = RegisterModule("features", features);
         AvgPool = RegisterModule("avgpool", new AvgPool2d(2));
         Classifier = RegisterModule("classifier", new Sequential(
-            new Linear(inCh, 512, generator: generator), new BatchNorm1d(512), new ReLU(),
+            new Linear(inCh, 512, generator: generator), new BatchNorm1d(512), new ReLU(inplace: true),
             new Linear(512, numClasses, generator: generator)));
 
         ZooInit.ConvFanOutAndBatchNorm(this, bnWeight: 0.5f, generator);

@@ -2,7 +2,11 @@ namespace SharpPrune.NN;
 
 public sealed class ReLU : Module
 {
-    protected override Tensor ForwardCore(Tensor input) => input.Relu();
+    /// <summary>Overwrite the input instead of allocating the output (PyTorch's inplace=True; see <see cref="Tensor.Relu_"/>).</summary>
+    public bool Inplace { get; }
+    public ReLU(bool inplace = false) { Inplace = inplace; }
+    protected override Tensor ForwardCore(Tensor input) => Inplace ? input.Relu_() : input.Relu();
+    public override string ExtraRepr() => Inplace ? "inplace=True" : "";
 }
 
 public sealed class Identity : Module
