@@ -83,11 +83,18 @@ public static class OpProfiler
         var layer = new Dictionary<string, Stat>();
         var total = new Dictionary<string, Stat>();
         var handles = HookLeaves(model, fwd, layer);
+        TimeSpan pause0 = default;
+        int[] gc0 = new int[3];
         try
         {
             for (int s = 0; s <= steps; s++)
             {
-                if (s == 1) { fwd.Clear(); layer.Clear(); total.Clear(); }
+                if (s == 1)
+                {
+                    fwd.Clear(); layer.Clear(); total.Clear();
+                    pause0 = GC.GetTotalPauseDuration();
+                    for (int gen = 0; gen < 3; gen++) gc0[gen] = GC.CollectionCount(gen);
+                }
                 using var _ = GradMode.NoGrad();
                 long t0 = Stopwatch.GetTimestamp();
                 model.Forward(x);
@@ -101,6 +108,9 @@ public static class OpProfiler
         var err = Console.Error;
         double ms = total["forward"].Ms / steps;
         err.WriteLine($"--- sharpprune profile: {name}, {steps} instrumented inference batches, {ms:F1} ms/batch ---");
+        err.WriteLine($"  GC: {(GC.GetTotalPauseDuration() - pause0).TotalMilliseconds / steps:F1} ms/batch paused; collections per batch " +
+                      $"gen0 {(double)(GC.CollectionCount(0) - gc0[0]) / steps:F1}, gen1 {(double)(GC.CollectionCount(1) - gc0[1]) / steps:F1}, " +
+                      $"gen2 {(double)(GC.CollectionCount(2) - gc0[2]) / steps:F1}");
         fwd["(outside leaf modules)"] = new Stat { Ms = total["forward"].Ms - fwd.Values.Sum(v => v.Ms), Calls = steps };
         Print(err, "inference by module type", fwd, steps, ms, 12);
         Print(err, "inference: slowest layers", layer, steps, ms,
@@ -114,18 +124,32 @@ public static class OpProfiler
         foreach (var (path, m) in model.NamedModules())
         {
             if (m.Children().Any()) continue;
-            string key = m.TypeName, lkey = $"{path} ({m.TypeName})";
-            long start = 0;
-            handles.Add(m.RegisterForwardPreHook((_, _) => { start = Stopwatch.GetTimestamp(); return null; }));
-            handles.Add(m.RegisterForwardHook((mod, _, output) =>
-            {
-                long d = Stopwatch.GetTimestamp() - start;
-                double flops = ForwardFlops(mod, output);
-                Add(byType, key, d, flops); Add(byLayer, lkey, d, flops);
-                return null;
-            }));
+            var timer = new LeafTimer($"{path} ({m.TypeName})", byType, byLayer);
+            handles.Add(m.RegisterForwardPreHook(timer));
+            handles.Add(m.RegisterForwardHook(timer));
         }
         return handles;
+    }
+
+    /// <summary>Keeps no tensor, so the containers still recycle activations while profiling.</summary>
+    private sealed class LeafTimer(string layerKey, Dictionary<string, Stat> byType, Dictionary<string, Stat> byLayer)
+        : IForwardPreHook, IForwardHook, IRetainsNoTensors
+    {
+        private long _start;
+
+        public Tensor? Invoke(Module module, Tensor input)
+        {
+            _start = Stopwatch.GetTimestamp();
+            return null;
+        }
+
+        public Tensor? Invoke(Module module, Tensor input, Tensor output)
+        {
+            long d = Stopwatch.GetTimestamp() - _start;
+            double flops = ForwardFlops(module, output);
+            Add(byType, module.TypeName, d, flops); Add(byLayer, layerKey, d, flops);
+            return null;
+        }
     }
 
     // 2·MACs of the dense math, to show how close each op runs to the GEMM's GFLOP/s.

@@ -22,7 +22,7 @@ namespace SharpPrune.Pruning;
 /// The mask is also computed from the current <c>name_orig * name_mask</c> rather than from the <c>name</c>
 /// attribute, which in PyTorch is stale after an optimizer step until the next forward.
 /// </summary>
-public abstract class BasePruningMethod : IForwardPreHook
+public abstract class BasePruningMethod : IForwardPreHook, IRetainsNoTensors
 {
     private bool _applied;
 

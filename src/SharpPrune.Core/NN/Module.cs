@@ -15,6 +15,12 @@ public interface IForwardHook
 }
 
 /// <summary>
+/// Marks a hook that keeps no reference to the tensors it is passed, so containers may still recycle
+/// activations around the module it is registered on (pruning's pre-hook is one).
+/// </summary>
+public interface IRetainsNoTensors { }
+
+/// <summary>
 /// Base of every layer and model. Parameters, buffers and submodules are registered explicitly in
 /// constructors (no reflection) and named with PyTorch's dotted paths. The only public way to run a module is
 /// <see cref="Forward"/>, which always runs the hooks: pruning's pre-hook cannot be bypassed.
@@ -48,6 +54,59 @@ public abstract class Module
 
     /// <summary>The module's computation. Protected: callers go through <see cref="Forward"/> so hooks always run.</summary>
     protected abstract Tensor ForwardCore(Tensor input);
+
+    // ---------- activation recycling under no-grad ----------
+
+    /// <summary>
+    /// Whether this module's own forward may keep a reference to a tensor it receives or returns after the call
+    /// (a cache, a recording). True unless a module says otherwise; the library's layers, containers and models
+    /// say false. Containers recycle an intermediate activation under no-grad only when neither the module that
+    /// produced it nor the one that consumed it (nor anything inside them, hooks included) may keep it.
+    /// </summary>
+    protected virtual bool MayRetainTensors => true;
+
+    /// <summary>True when neither this module, its descendants, nor their hooks may keep a tensor.</summary>
+    internal bool RetainsNoTensors()
+    {
+        if (MayRetainTensors) return false;
+        foreach (var h in _preHooks.Values) if (h is not IRetainsNoTensors) return false;
+        foreach (var h in _hooks.Values) if (h is not IRetainsNoTensors) return false;
+        foreach (var kv in _modules) if (!kv.Value.RetainsNoTensors()) return false;
+        return true;
+    }
+
+    /// <summary>
+    /// Runs <paramref name="modules"/> in order on <paramref name="input"/>. Under no-grad each intermediate
+    /// result goes back to the storage pool as soon as the next module has consumed it (the input never does),
+    /// so inference reuses a few buffers instead of allocating every activation.
+    /// </summary>
+    protected static Tensor Chain(Tensor input, IReadOnlyList<Module> modules)
+    {
+        var x = input;
+        for (int i = 0; i < modules.Count; i++)
+        {
+            var y = modules[i].Forward(x);
+            if (i > 0) Recycle(x, modules[i - 1], modules[i], y);
+            x = y;
+        }
+        return x;
+    }
+
+    /// <inheritdoc cref="Chain(Tensor, IReadOnlyList{Module})"/>
+    protected static Tensor Chain(Tensor input, params Module[] modules) => Chain(input, (IReadOnlyList<Module>)modules);
+
+    /// <summary>
+    /// Under no-grad, returns <paramref name="t"/>'s storage to the pool: <paramref name="t"/> was produced by
+    /// <paramref name="producer"/> and last used by <paramref name="consumer"/> (null: by a plain op in the
+    /// caller), which returned <paramref name="consumerOutput"/>. Skipped whenever anything might still hold it.
+    /// </summary>
+    protected static void Recycle(Tensor t, Module producer, Module? consumer, Tensor? consumerOutput)
+    {
+        if (GradMode.IsEnabled) return;
+        if (consumerOutput != null && t.SharesStorageWith(consumerOutput)) return;
+        if (!producer.RetainsNoTensors() || (consumer != null && !consumer.RetainsNoTensors())) return;
+        t.Recycle();
+    }
 
     // ---------- registration ----------
 

@@ -43,7 +43,7 @@ public sealed partial class Tensor
         Version++;
         if (!GradMode.IsEnabled || !(_requiresGrad || other._requiresGrad)) return this;
         var a = this;
-        return Record(new Tensor(_storage, _offset, _shape), "AddBackward", new[] { a, other }, g => new[]
+        return Record(Share(_offset, _shape), "AddBackward", new[] { a, other }, g => new[]
         {
             a.RequiresGrad ? g : null, other.RequiresGrad ? g.SumTo(other._shape) : null,
         }, Saved.None);

@@ -6,7 +6,7 @@ public sealed partial class Tensor
     public Tensor View(params int[] shape)
     {
         var s = Shapes.Infer(shape, Numel, _shape);
-        var o = new Tensor(_storage, _offset, s);
+        var o = Share(_offset, s);
         var from = _shape;
         return Record(o, "ViewBackward", new[] { this }, g => new Tensor?[] { g.Reshape(from) });
     }
@@ -104,7 +104,7 @@ public sealed partial class Tensor
         int inner = 1; for (int i = d + 1; i < _shape.Length; i++) inner *= _shape[i];
         Tensor o;
         if (outer == 1)
-            o = new Tensor(_storage, _offset + start * inner, ns); // contiguous block: share storage
+            o = Share(_offset + start * inner, ns); // contiguous block: share storage
         else
         {
             o = Empty(ns);

@@ -95,7 +95,7 @@ public sealed partial class Tensor
         Kernels.ElementwiseKernels.Relu(_storage, _offset, _storage, _offset, _numel);
         Version++;
         if (!GradMode.IsEnabled || !_requiresGrad) return this;
-        return RecordRelu(new Tensor(_storage, _offset, _shape));
+        return RecordRelu(Share(_offset, _shape));
     }
 
     private Tensor RecordRelu(Tensor o) =>

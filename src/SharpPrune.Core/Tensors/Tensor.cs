@@ -15,6 +15,8 @@ public sealed partial class Tensor
     private int[] _shape;
     private readonly int _numel; // shapes never change after construction; cached because Data is on every hot path
     private bool _requiresGrad;
+    // Storage rented by Empty and never shared with another tensor object: may go back to the pool (Recycle).
+    private bool _recyclable;
 
     /// <summary>Accumulated gradient (leaves only, like PyTorch's .grad).</summary>
     public Tensor? Grad { get; set; }
@@ -105,7 +107,7 @@ public sealed partial class Tensor
     public float[] ToArray() => Data.ToArray();
 
     /// <summary>A new leaf sharing storage, cut from the graph.</summary>
-    public Tensor Detach() => new(_storage, _offset, _shape);
+    public Tensor Detach() => Share(_offset, _shape);
 
     /// <summary>A deep copy that is a leaf.</summary>
     public Tensor Clone() => new(Data.ToArray(), _shape);
@@ -153,7 +155,31 @@ public sealed partial class Tensor
     public static Tensor OnesLike(Tensor t) => Ones(t._shape);
 
     /// <summary>Uninitialised storage: for outputs every element of which a kernel overwrites.</summary>
-    public static Tensor Empty(params int[] shape) => new(StoragePool.Rent(Shapes.NumelChecked(shape)), shape);
+    public static Tensor Empty(params int[] shape) =>
+        new(StoragePool.Rent(Shapes.NumelChecked(shape)), shape) { _recyclable = true };
+
+    /// <summary>A tensor object over this one's storage (a view); neither may then be recycled.</summary>
+    private Tensor Share(int offset, int[] shape)
+    {
+        _recyclable = false;
+        return new Tensor(_storage, offset, shape);
+    }
+
+    /// <summary>
+    /// Hands this tensor's storage back to the pool for the next allocation of the same size, under no-grad
+    /// only, and only if the storage was allocated by the library and never shared with another tensor object.
+    /// The caller guarantees nothing else holds this tensor (see <c>Module.Recycle</c>); any later use of it
+    /// fails loudly instead of reading reused memory. Returns whether the storage was recycled.
+    /// </summary>
+    internal bool Recycle()
+    {
+        if (!_recyclable || GradMode.IsEnabled || GradFn != null || _requiresGrad) return false;
+        _recyclable = false;
+        var s = _storage;
+        _storage = Array.Empty<float>();
+        StoragePool.Return(s);
+        return true;
+    }
 
     public static Tensor Arange(float start, float end, float step = 1f)
     {

@@ -12,6 +12,7 @@ namespace SharpPrune.Vision.Models;
 /// </summary>
 public sealed class PreResNet : Module
 {
+    protected override bool MayRetainTensors => false;
     public int Depth { get; }
     public override string TypeName => $"PreResNet{Depth}";
 
@@ -44,10 +45,8 @@ public sealed class PreResNet : Module
 
     protected override Tensor ForwardCore(Tensor input)
     {
-        var x = GetSubmodule("conv1").Forward(input);
-        for (int s = 1; s <= 3; s++) x = GetSubmodule($"layer{s}").Forward(x);
-        x = GetSubmodule("relu").Forward(GetSubmodule("bn").Forward(x));
-        x = GetSubmodule("avgpool").Forward(x);
+        var x = Chain(input, GetSubmodule("conv1"), GetSubmodule("layer1"), GetSubmodule("layer2"), GetSubmodule("layer3"),
+            GetSubmodule("bn"), GetSubmodule("relu"), GetSubmodule("avgpool"));
         return GetSubmodule("fc").Forward(x.Flatten(1));
     }
 }
@@ -55,6 +54,7 @@ public sealed class PreResNet : Module
 /// <summary>BN → ReLU → conv1×1 → BN → ReLU → conv3×3 (stride) → BN → ReLU → conv1×1 (×4), plus the shortcut.</summary>
 public sealed class PreActBottleneck : Module
 {
+    protected override bool MayRetainTensors => false;
     public const int Expansion = 4;
 
     public PreActBottleneck(int inplanes, int planes, int stride = 1, Generator? generator = null)
@@ -74,11 +74,15 @@ public sealed class PreActBottleneck : Module
     // Children are looked up by name on every call, so a submodule replaced after construction is used.
     protected override Tensor ForwardCore(Tensor x)
     {
-        var o = M("conv1").Forward(M("relu").Forward(M("bn1").Forward(x)));
-        o = M("conv2").Forward(M("relu").Forward(M("bn2").Forward(o)));
-        o = M("conv3").Forward(M("relu").Forward(M("bn3").Forward(o)));
-        var residual = NamedChildren().Any(c => c.Name == "downsample") ? M("downsample").Forward(x) : x;
-        return o.Add_(residual); // o is conv3's fresh output
+        // Under no-grad, intermediates go back to the pool as soon as they are consumed (x itself is the caller's).
+        Module relu = M("relu");
+        var o = Chain(x, M("bn1"), relu, M("conv1"), M("bn2"), relu, M("conv2"), M("bn3"), relu, M("conv3"));
+        if (!NamedChildren().Any(c => c.Name == "downsample")) return o.Add_(x); // o is conv3's fresh output
+        var ds = M("downsample");
+        var residual = ds.Forward(x);
+        o = o.Add_(residual);
+        Recycle(residual, ds, null, o);
+        return o;
     }
 
     private Module M(string name) => GetSubmodule(name);

@@ -13,6 +13,7 @@ namespace SharpPrune.Vision.Models;
 /// </summary>
 public sealed class ResNet : Module
 {
+    protected override bool MayRetainTensors => false;
     public int Depth { get; }
     public override string TypeName => $"ResNet{Depth}";
 
@@ -45,11 +46,8 @@ public sealed class ResNet : Module
 
     protected override Tensor ForwardCore(Tensor input)
     {
-        var x = GetSubmodule("conv1").Forward(input);
-        x = GetSubmodule("bn1").Forward(x);
-        x = GetSubmodule("relu").Forward(x);
-        for (int s = 1; s <= 3; s++) x = GetSubmodule($"layer{s}").Forward(x);
-        x = GetSubmodule("avgpool").Forward(x);
+        var x = Chain(input, GetSubmodule("conv1"), GetSubmodule("bn1"), GetSubmodule("relu"),
+            GetSubmodule("layer1"), GetSubmodule("layer2"), GetSubmodule("layer3"), GetSubmodule("avgpool"));
         return GetSubmodule("fc").Forward(x.Flatten(1));
     }
 }
@@ -57,6 +55,7 @@ public sealed class ResNet : Module
 /// <summary>conv3×3 → BN → ReLU → conv3×3 → BN, plus the shortcut, then ReLU.</summary>
 public sealed class BasicBlock : Module
 {
+    protected override bool MayRetainTensors => false;
     public BasicBlock(int inplanes, int planes, int stride = 1, Generator? generator = null)
     {
         RegisterModule("conv1", new Conv2d(inplanes, planes, 3, stride: stride, padding: 1, bias: false, generator: generator));
@@ -69,12 +68,22 @@ public sealed class BasicBlock : Module
     }
 
     // Children are looked up by name on every call, so a submodule replaced after construction is used.
+    // Under no-grad, intermediates go back to the pool as soon as they are consumed (x itself is the caller's).
     protected override Tensor ForwardCore(Tensor x)
     {
-        var o = M("relu").Forward(M("bn1").Forward(M("conv1").Forward(x)));
-        o = M("bn2").Forward(M("conv2").Forward(o));
-        var residual = HasChild("downsample") ? M("downsample").Forward(x) : x;
-        return M("relu").Forward(o.Add_(residual)); // o is bn2's fresh output (as PyTorch's out += shortcut)
+        Module relu = M("relu"), bn2 = M("bn2");
+        var h = Chain(x, M("conv1"), M("bn1"), relu);
+        var o = Chain(h, M("conv2"), bn2);
+        Recycle(h, relu, M("conv2"), null);
+        if (HasChild("downsample"))
+        {
+            var ds = M("downsample");
+            var residual = ds.Forward(x);
+            o = o.Add_(residual); // o is bn2's fresh output (as PyTorch's out += shortcut)
+            Recycle(residual, ds, null, o);
+        }
+        else o = o.Add_(x);
+        return relu.Forward(o);
     }
 
     private Module M(string name) => GetSubmodule(name);
@@ -87,6 +96,7 @@ public sealed class BasicBlock : Module
 /// </summary>
 public sealed class PadShortcut : Module
 {
+    protected override bool MayRetainTensors => false;
     public int InChannels { get; }
     public int OutChannels { get; }
     public int Stride { get; }

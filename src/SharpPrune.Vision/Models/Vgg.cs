@@ -15,6 +15,7 @@ namespace SharpPrune.Vision.Models;
 /// </summary>
 public sealed class Vgg : Module
 {
+    protected override bool MayRetainTensors => false;
     private static readonly Dictionary<int, int[]> Configs = new()
     {
         // 0 stands for 'M' (2×2 max-pool).
@@ -67,8 +68,9 @@ public sealed class Vgg : Module
 
     protected override Tensor ForwardCore(Tensor input)
     {
-        var x = Features.Forward(input);
-        x = AvgPool.Forward(x);
+        var f = Features.Forward(input);
+        var x = AvgPool.Forward(f);
+        Recycle(f, Features, AvgPool, x);
         return Classifier.Forward(x.Flatten(1));
     }
 }

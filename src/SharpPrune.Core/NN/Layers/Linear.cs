@@ -2,6 +2,7 @@ namespace SharpPrune.NN;
 
 public sealed class Linear : Module
 {
+    protected override bool MayRetainTensors => false;
     public int InFeatures { get; }
     public int OutFeatures { get; }
 

@@ -2,6 +2,7 @@ namespace SharpPrune.NN;
 
 public sealed class ReLU : Module
 {
+    protected override bool MayRetainTensors => false;
     /// <summary>Overwrite the input instead of allocating the output (PyTorch's inplace=True; see <see cref="Tensor.Relu_"/>).</summary>
     public bool Inplace { get; }
     public ReLU(bool inplace = false) { Inplace = inplace; }
@@ -11,11 +12,13 @@ public sealed class ReLU : Module
 
 public sealed class Identity : Module
 {
+    protected override bool MayRetainTensors => false;
     protected override Tensor ForwardCore(Tensor input) => input;
 }
 
 public sealed class Flatten : Module
 {
+    protected override bool MayRetainTensors => false;
     public int StartDim { get; }
     public int EndDim { get; }
     public Flatten(int startDim = 1, int endDim = -1) { StartDim = startDim; EndDim = endDim; }
@@ -25,6 +28,7 @@ public sealed class Flatten : Module
 
 public sealed class Dropout : Module
 {
+    protected override bool MayRetainTensors => false;
     public float P { get; }
     public Generator? Generator { get; set; }
     public Dropout(float p = 0.5f)
@@ -58,16 +62,16 @@ public class Sequential : Module
     public Module this[int index] => _layers[index];
     public IReadOnlyList<Module> Layers => _layers;
 
-    protected override Tensor ForwardCore(Tensor input)
-    {
-        foreach (var l in _layers) input = l.Forward(input);
-        return input;
-    }
+    protected override Tensor ForwardCore(Tensor input) => Chain(input, _layers);
+
+    // A subclass may add state; it opts in itself (the zoo's Sequential models do).
+    protected override bool MayRetainTensors => GetType() != typeof(Sequential);
 }
 
 /// <summary>A list of submodules named "0", "1", …; it has no forward of its own.</summary>
 public sealed class ModuleList : Module
 {
+    protected override bool MayRetainTensors => false;
     private readonly List<Module> _items = new();
     public ModuleList(params Module[] modules) { foreach (var m in modules) Add(m); }
     public void Add(Module m) { RegisterModule(_items.Count.ToString(), m); _items.Add(m); }

@@ -1,0 +1,118 @@
+using SharpPrune.Autograd;
+using SharpPrune.NN;
+using SharpPrune.Pruning;
+using SharpPrune.Vision.Models;
+
+namespace SharpPrune.Tests.Core;
+
+/// <summary>
+/// Under no-grad, containers hand consumed intermediate activations back to the storage pool. It must never be
+/// observable: same outputs, and anything that could still hold a tensor (hooks, unknown modules, views) stops it.
+/// </summary>
+public class RecycleTests
+{
+    private static Sequential Net(Generator g) => new(
+        new Linear(64, 128, generator: g), new ReLU(), new Linear(128, 128, generator: g), new ReLU(inplace: true),
+        new Linear(128, 64, generator: g));
+
+    private static Tensor Input() => Tensor.Randn(new Generator(2), 64, 64);
+
+    [Fact]
+    public void IntermediatesAreRecycledUnderNoGradWithoutChangingResults()
+    {
+        var net = Net(new Generator(1));
+        var expected = net.Forward(Input()).ToArray(); // recording: nothing recycled
+        using var _ = GradMode.NoGrad();
+        var seen = new List<Tensor>();
+        var first = net[0];
+        using var spy = first.RegisterForwardHook(new OutputSpy(seen)); // retains-nothing hooks keep recycling on
+        var y = net.Forward(Input());
+        Assert.Equal(expected, y.ToArray());
+        // Linear 0's output (128×64 floats) went back to the pool: touching it now fails instead of reading reused memory.
+        Assert.Single(seen);
+        Assert.ThrowsAny<ArgumentException>(() => seen[0].ToArray());
+        Assert.Equal(expected, net.Forward(Input()).ToArray()); // and the next pass reuses it correctly
+    }
+
+    [Fact]
+    public void ALambdaHookMayKeepATensorSoNothingAroundItIsRecycled()
+    {
+        var net = Net(new Generator(1));
+        Tensor? kept = null;
+        net[0].RegisterForwardHook((_, _, output) => { kept ??= output; return null; });
+        using var _ = GradMode.NoGrad();
+        net.Forward(Input());
+        var snapshot = kept!.ToArray();
+        for (int i = 0; i < 3; i++) net.Forward(Tensor.Randn(new Generator((ulong)(9 + i)), 64, 64)); // would reuse its buffer
+        Assert.Equal(snapshot, kept.ToArray());
+    }
+
+    /// <summary>A user module that remembers its input: the default MayRetainTensors = true protects it.</summary>
+    private sealed class Remember : Module
+    {
+        public Tensor? Last;
+        protected override Tensor ForwardCore(Tensor input) { Last = input; return input.Relu(); }
+    }
+
+    [Fact]
+    public void UnknownModulesAreAssumedToKeepTensors()
+    {
+        var g = new Generator(1);
+        var remember = new Remember();
+        var net = new Sequential(new Linear(64, 32, generator: g), remember, new Linear(32, 8, generator: g));
+        using var _ = GradMode.NoGrad();
+        net.Forward(Input());
+        var snapshot = remember.Last!.ToArray();
+        net.Forward(Tensor.Randn(new Generator(5), 64, 64));
+        net.Forward(Input());
+        Assert.Equal(snapshot, remember.Last!.ToArray());
+    }
+
+    [Fact]
+    public void ViewsAndSharedStorageAreNeverRecycled()
+    {
+        var fresh = Tensor.Empty(64, 128);
+        Assert.False(fresh.Recycle()); // never while recording
+        using var _ = GradMode.NoGrad();
+        var t = Tensor.Empty(64, 128);
+        var v = t.View(128, 64);
+        Assert.False(t.Recycle());
+        Assert.False(v.Recycle());
+        Assert.False(Tensor.FromArray(new float[8192], 8192).Recycle()); // the caller's array
+        Assert.True(fresh.Recycle());
+        Assert.False(fresh.Recycle());
+    }
+
+    [Fact]
+    public void PrunedModelsStillRecycleAndMatch()
+    {
+        var net = Net(new Generator(3));
+        Prune.L1Unstructured((Linear)net[2], "weight", 0.5);
+        Assert.True(net.RetainsNoTensors());
+        var expected = net.Forward(Input()).ToArray();
+        using var _ = GradMode.NoGrad();
+        Assert.Equal(expected, net.Forward(Input()).ToArray());
+        Assert.Equal(expected, net.Forward(Input()).ToArray());
+    }
+
+    [Theory]
+    [InlineData("resnet20")]
+    [InlineData("preresnet110")]
+    [InlineData("vgg11")]
+    [InlineData("alexnet")]
+    public void ZooInferenceWithRecyclingMatchesRecordedInference(string name)
+    {
+        var model = ModelZoo.Create(name, 10, new Generator(4));
+        model.Eval();
+        var x = Tensor.Randn(new Generator(6), 3, 3, 32, 32);
+        var expected = model.Forward(x).ToArray();
+        using var _ = GradMode.NoGrad();
+        for (int i = 0; i < 2; i++) Assert.Equal(expected, model.Forward(x).ToArray());
+    }
+
+    private sealed class OutputSpy(List<Tensor> seen) : IForwardHook, IRetainsNoTensors
+    {
+        // Test-only: deliberately breaks its promise to observe that the storage was recycled.
+        public Tensor? Invoke(Module module, Tensor input, Tensor output) { seen.Add(output); return null; }
+    }
+}
