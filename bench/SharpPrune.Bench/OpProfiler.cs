@@ -207,9 +207,11 @@ public static class OpProfiler
         var nameF = nodeType.GetField("Name");
         var inputsF = nodeType.GetField("Inputs");
         var backF = nodeType.GetField("Backward");
-        var ctor = nodeType.GetConstructor(BindingFlags.Instance | BindingFlags.Public | BindingFlags.NonPublic, null,
-            new[] { typeof(string), typeof(Tensor[]), typeof(Func<Tensor, Tensor?[]>) }, null);
-        if (nameF is null || inputsF is null || backF is null || ctor is null) return false;
+        var savedF = nodeType.GetField("Saved");
+        var outVersionF = nodeType.GetField("OutputVersion");
+        var ctor = savedF is null ? null : nodeType.GetConstructor(BindingFlags.Instance | BindingFlags.Public | BindingFlags.NonPublic, null,
+            new[] { typeof(string), typeof(Tensor[]), typeof(Func<Tensor, Tensor?[]>), savedF.FieldType }, null);
+        if (nameF is null || inputsF is null || backF is null || ctor is null || outVersionF is null) return false;
 
         var wrapped = new Dictionary<object, object>(ReferenceEqualityComparer.Instance);
         var seen = new HashSet<Tensor>(ReferenceEqualityComparer.Instance) { root };
@@ -232,7 +234,10 @@ public static class OpProfiler
                     Add(stats, opName, Stopwatch.GetTimestamp() - s, BackwardFlops(opName, inputs, g));
                     return r;
                 };
-                wrapped[node] = w = ctor.Invoke(new object[] { opName, inputs, timed });
+                // Same saved-tensor version checks as the original node (it was recorded at the same versions).
+                w = ctor.Invoke(new object[] { opName, inputs, timed, savedF.GetValue(node)! });
+                outVersionF.SetValue(w, outVersionF.GetValue(node));
+                wrapped[node] = w;
             }
             GradFnProp.SetValue(t, w);
             foreach (var i in inputs)

@@ -1,3 +1,4 @@
+using SharpPrune.Autograd;
 using SharpPrune.Kernels;
 
 namespace SharpPrune.NN;
@@ -12,12 +13,13 @@ public static partial class F
     {
         var p = PoolPlan.Create("max_pool2d", x, kernelSize, stride ?? kernelSize, padding ?? (0, 0));
         var y = Tensor.Empty(p.OutShape);
-        var indices = new int[y.Numel];
+        // Argmax indices only when a backward can happen.
+        var indices = GradMode.IsEnabled && x.RequiresGrad ? new int[y.Numel] : null;
         PoolingKernels.MaxPool2dForward(p.N, p.C, p.H, p.W, p.KH, p.KW, p.SH, p.SW, p.PH, p.PW, x.Data, y.Data, indices);
         return Tensor.Record(y, "MaxPool2DWithIndicesBackward", new[] { x }, g =>
         {
             var gx = Tensor.Empty(x.ShapeCopy());
-            PoolingKernels.MaxPool2dBackward(p.N, p.C, p.H, p.W, p.OH, p.OW, g.Data, indices, gx.Data);
+            PoolingKernels.MaxPool2dBackward(p.N, p.C, p.H, p.W, p.OH, p.OW, g.Data, indices!, gx.Data);
             return new Tensor?[] { gx };
         });
     }

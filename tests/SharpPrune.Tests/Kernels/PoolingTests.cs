@@ -45,6 +45,46 @@ public class PoolingTests
         AssertClose(expGx, gx, 1e-6, 1e-6);
     }
 
+    [Theory]
+    [InlineData(2, 3, 9, 37)]   // odd sizes: 16 vector outputs + scalar tail per row, last row/column dropped
+    [InlineData(1, 2, 4, 16)]
+    [InlineData(3, 4, 24, 24)]
+    public void MaxPool2x2FastPathKeepsTheScanOrderTiesAndNaNRules(int n, int c, int h, int w)
+    {
+        int oh = h / 2, ow = w / 2;
+        var x = Random(n * c * h * w, 5);
+        var rnd = new System.Random(1);
+        for (int i = 0; i < x.Length; i++)
+        {
+            int r = rnd.Next(20);
+            if (r == 0) x[i] = float.NaN;
+            else if (r == 1) x[i] = float.NegativeInfinity;
+            else if (r < 6) x[i] = 0.5f; // ties
+        }
+        var expY = new float[n * c * oh * ow]; var expIdx = new int[expY.Length];
+        for (int p = 0; p < n * c; p++)
+            for (int i = 0; i < oh; i++)
+                for (int j = 0; j < ow; j++)
+                {
+                    float best = float.NegativeInfinity; int bi = 2 * i * w + 2 * j;
+                    for (int r = 2 * i; r < 2 * i + 2; r++)
+                        for (int q = 2 * j; q < 2 * j + 2; q++)
+                        {
+                            float v = x[p * h * w + r * w + q];
+                            if (v > best || float.IsNaN(v)) { best = v; bi = r * w + q; }
+                        }
+                    expY[(p * oh + i) * ow + j] = best; expIdx[(p * oh + i) * ow + j] = bi;
+                }
+        foreach (bool withIdx in new[] { true, false })
+        {
+            var y = new float[expY.Length]; var idx = withIdx ? new int[expY.Length] : Array.Empty<int>();
+            WithThreads(2, () => PoolingKernels.MaxPool2dForward(n, c, h, w, 2, 2, 2, 2, 0, 0, x, y, idx));
+            for (int i = 0; i < y.Length; i++)
+                Assert.True(expY[i].Equals(y[i]), $"output {i}: expected {expY[i]}, got {y[i]} (indices {withIdx})");
+            if (withIdx) Assert.Equal(expIdx, idx);
+        }
+    }
+
     [Fact]
     public void MaxPoolPropagatesNaNAndAllowsNoIndices()
     {
