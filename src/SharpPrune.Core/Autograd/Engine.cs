@@ -79,6 +79,18 @@ internal static class Engine
         return r;
     }
 
+    /// <summary>
+    /// For ops whose weight gradient is a big GEMM: when <paramref name="p"/> is a leaf whose .Grad already
+    /// exists, the op may add its gradient straight into it (as PyTorch's AccumulateGrad does with grad +=) and
+    /// return null for that input, instead of producing a temporary the size of the parameter.
+    /// </summary>
+    internal static bool CanAccumulateInto(Tensor p, out Tensor grad)
+    {
+        grad = p.Grad!;
+        return p.RequiresGrad && p.GradFn == null && grad != null && grad.GradFn == null
+            && Shapes.Equal(grad.ShapeArray, p.ShapeArray);
+    }
+
     private static void Accumulate(Tensor leaf, Tensor g)
     {
         if (leaf.Grad == null)

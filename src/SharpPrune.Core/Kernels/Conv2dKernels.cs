@@ -264,8 +264,12 @@ public static unsafe partial class Conv2dKernels
 
     // ---------------------------------------------------------------- backward (weight, bias)
 
+    /// <summary>
+    /// gradWeight = (or, with <paramref name="accumulate"/>, +=) Σ gradOut·colᵀ; gradBias (if not empty) is always
+    /// overwritten. Accumulating lets autograd add straight into a parameter's existing .Grad without a temporary.
+    /// </summary>
     public static void BackwardWeight(in Conv2dGeometry g, ReadOnlySpan<float> input, ReadOnlySpan<float> gradOutput,
-        Span<float> gradWeight, Span<float> gradBias)
+        Span<float> gradWeight, Span<float> gradBias, bool accumulate = false)
     {
         g.Validate();
         CheckLength(input.Length, g.InputLength, nameof(input));
@@ -274,7 +278,19 @@ public static unsafe partial class Conv2dKernels
         if (!gradBias.IsEmpty) CheckLength(gradBias.Length, g.COut, nameof(gradBias));
         if (!gradBias.IsEmpty) BiasGrad(g, gradOutput, gradBias[..g.COut]);
         int wlen = (int)g.WeightLength;
-        if (g.N == 0) { gradWeight[..wlen].Clear(); return; }
+        if (g.N == 0) { if (!accumulate) gradWeight[..wlen].Clear(); return; }
+        if (accumulate && DepthwiseSupported(g))
+        {
+            // Kernels that only overwrite: compute into a temporary and add.
+            float[] tmp = ScratchPool.Rent(wlen);
+            try
+            {
+                BackwardWeight(g, input, gradOutput, tmp.AsSpan(0, wlen), Span<float>.Empty);
+                TensorPrimitives.Add(gradWeight[..wlen], tmp.AsSpan(0, wlen), gradWeight[..wlen]);
+            }
+            finally { ScratchPool.Return(tmp); }
+            return;
+        }
 
         fixed (float* pi = input) fixed (float* pgo = gradOutput) fixed (float* pgw = gradWeight)
         {
@@ -286,13 +302,13 @@ public static unsafe partial class Conv2dKernels
             }
             if (DirectConv.Use(g))
             {
-                DirectConv.BackwardWeight(g, pi, pgo, pgw);
+                DirectConv.BackwardWeight(g, pi, pgo, pgw, accumulate);
                 return;
             }
             var plan = new Plan(g);
             if (!plan.Parallel)
             {
-                for (int ch = 0; ch < plan.Chunks; ch++) WeightChunk(plan, ch, pi, pgo, pgw, ch == 0);
+                for (int ch = 0; ch < plan.Chunks; ch++) WeightChunk(plan, ch, pi, pgo, pgw, ch == 0 && !accumulate);
                 return;
             }
             // Each worker reduces a contiguous run of chunks into its own buffer (worker 0: gradWeight itself).
@@ -307,7 +323,7 @@ public static unsafe partial class Conv2dKernels
                     fixed (float* part = w == 0 ? null : partials[w - 1])
                     {
                         float* dst = w == 0 ? (float*)igw : part;
-                        for (int ch = c0; ch < c1; ch++) WeightChunk(plan, ch, (float*)ii, (float*)igo, dst, ch == c0);
+                        for (int ch = c0; ch < c1; ch++) WeightChunk(plan, ch, (float*)ii, (float*)igo, dst, ch == c0 && !(accumulate && w == 0));
                     }
                 });
                 var gw = gradWeight[..wlen];

@@ -331,7 +331,7 @@ internal static unsafe class DirectConv
     private const int GroupPixels = 512;
 
     /// <summary>gradW [COut × K] = Σ_n gradOut_n · col(x_n)ᵀ, per-thread partial sums reduced in a fixed order.</summary>
-    public static void BackwardWeight(in Conv2dGeometry g, float* x, float* gradOut, float* gradW)
+    public static void BackwardWeight(in Conv2dGeometry g, float* x, float* gradOut, float* gradW, bool accumulate = false)
     {
         var L = new Layout(g);
         int K = L.K, wlen = g.COut * K;
@@ -353,7 +353,7 @@ internal static unsafe class DirectConv
                     fixed (float* part = wk == 0 ? null : partials[wk - 1])
                     {
                         float* dst = wk == 0 ? (float*)igw : part;
-                        new Span<float>(dst, wlen).Clear();
+                        if (wk != 0 || !accumulate) new Span<float>(dst, wlen).Clear();
                         float* xp = (t_padded ??= new NativeScratch()).Get(L.PaddedImg * nb);
                         for (int grp = g0; grp < g1; grp++)
                         {

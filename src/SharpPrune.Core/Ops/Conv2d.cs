@@ -38,10 +38,13 @@ public static partial class F
             bool needB = bias != null && bias.RequiresGrad;
             if (weight.RequiresGrad || needB)
             {
-                var gwt = Tensor.Empty(weight.ShapeCopy());
+                // Straight into weight.Grad when it exists (no parameter-sized temporary), else a fresh gradient.
+                bool into = weight.RequiresGrad && Autograd.Engine.CanAccumulateInto(weight, out _);
+                var gwt = into ? weight.Grad! : Tensor.Empty(weight.ShapeCopy());
                 if (needB) gb = Tensor.Empty(g.COut);
-                Conv2dKernels.BackwardWeight(g, x.Data, go.Data, gwt.Data, needB ? gb!.Data : Span<float>.Empty);
-                if (weight.RequiresGrad) gw = gwt;
+                Conv2dKernels.BackwardWeight(g, x.Data, go.Data, gwt.Data, needB ? gb!.Data : Span<float>.Empty, accumulate: into);
+                if (into) gwt.MarkChanged();
+                else if (weight.RequiresGrad) gw = gwt;
             }
             return bias == null ? new[] { gx, gw } : new[] { gx, gw, gb };
         });

@@ -29,7 +29,12 @@ public static partial class F
                 gx = Tensor.Empty(x.ShapeCopy());
                 Gemm.Sgemm(false, false, rows, inF, outF, 1f, gd, outF, weight.Data, inF, 0f, gx.Data, inF);
             }
-            if (weight.RequiresGrad)
+            if (weight.RequiresGrad && Autograd.Engine.CanAccumulateInto(weight, out var wg))
+            {
+                Gemm.Sgemm(true, false, outF, inF, rows, 1f, gd, outF, x.Data, inF, 1f, wg.Data, inF);
+                wg.MarkChanged();
+            }
+            else if (weight.RequiresGrad)
             {
                 gw = Tensor.Empty(outF, inF);
                 Gemm.Sgemm(true, false, outF, inF, rows, 1f, gd, outF, x.Data, inF, 0f, gw.Data, inF);

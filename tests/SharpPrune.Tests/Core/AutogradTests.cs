@@ -21,6 +21,26 @@ public class AutogradTests
     }
 
     [Fact]
+    public void LinearAndConvWeightGradientsAccumulateIntoAnExistingGrad()
+    {
+        // From the second backward on, Linear/Conv2d add straight into weight.Grad (no temporary).
+        var g = new Generator(2);
+        var conv = new Conv2d(3, 8, 3, padding: 1, generator: g);
+        var lin = new Linear(8 * 8 * 8, 5, generator: g);
+        var x = Tensor.Randn(g, 2, 3, 8, 8);
+        Tensor Loss() => lin.Forward(conv.Forward(x).Relu().Flatten(1)).Sum();
+        Loss().Backward();
+        var once = new[] { conv.Weight.Grad!.ToArray(), lin.Weight.Grad!.ToArray(), conv.Bias!.Grad!.ToArray() };
+        var firstGrad = lin.Weight.Grad;
+        Loss().Backward();
+        Assert.Same(firstGrad, lin.Weight.Grad);
+        var twice = new[] { conv.Weight.Grad!.ToArray(), lin.Weight.Grad!.ToArray(), conv.Bias!.Grad!.ToArray() };
+        for (int t = 0; t < 3; t++)
+            for (int i = 0; i < once[t].Length; i++)
+                Assert.Equal(2 * once[t][i], twice[t][i], 2e-5f * Math.Max(1f, Math.Abs(once[t][i])));
+    }
+
+    [Fact]
     public void ZeroGradClearsAccumulatedGradients()
     {
         var lin = new Linear(3, 2, generator: new Generator(1));

@@ -73,6 +73,13 @@ public class Conv2dTests
             if (gb != null) Array.Fill(gb, float.NaN);
             Conv2dKernels.BackwardWeight(g, x, gy, gw, gb ?? Span<float>.Empty);
             AssertClose(r.GradW, gw, 1e-4, 1e-5, r.GradWMag, "gradWeight " + what);
+
+            // Accumulating into an existing gradient (autograd's path when .Grad exists): init + gradWeight.
+            var acc = Random((int)g.WeightLength, seed + 4);
+            var expected = new double[acc.Length];
+            for (int i = 0; i < acc.Length; i++) expected[i] = acc[i] + r.GradW[i];
+            Conv2dKernels.BackwardWeight(g, x, gy, acc, Span<float>.Empty, accumulate: true);
+            AssertClose(expected, acc, 1e-4, 1e-5, r.GradWMag, "gradWeight accumulate " + what);
             if (gb != null) AssertClose(r.GradB, gb, 1e-4, 1e-4, default, "gradBias " + what);
         });
     }
