@@ -86,7 +86,8 @@ public abstract class Module
         for (int i = 0; i < modules.Count; i++)
         {
             var y = modules[i].Forward(x);
-            if (i > 0) Recycle(x, modules[i - 1], modules[i], y);
+            // x may still be the caller's input (an Identity, a view): that is never ours to recycle.
+            if (i > 0 && !x.SharesStorageWith(input)) Recycle(x, modules[i - 1], modules[i], y);
             x = y;
         }
         return x;

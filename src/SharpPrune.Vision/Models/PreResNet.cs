@@ -81,7 +81,7 @@ public sealed class PreActBottleneck : Module
         var ds = M("downsample");
         var residual = ds.Forward(x);
         o = o.Add_(residual);
-        Recycle(residual, ds, null, o);
+        if (!residual.SharesStorageWith(x)) Recycle(residual, ds, null, o); // a replaced shortcut may return x
         return o;
     }
 

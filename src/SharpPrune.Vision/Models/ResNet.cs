@@ -74,13 +74,13 @@ public sealed class BasicBlock : Module
         Module relu = M("relu"), bn2 = M("bn2");
         var h = Chain(x, M("conv1"), M("bn1"), relu);
         var o = Chain(h, M("conv2"), bn2);
-        Recycle(h, relu, M("conv2"), null);
+        if (!h.SharesStorageWith(x)) Recycle(h, relu, M("conv2"), null);
         if (HasChild("downsample"))
         {
             var ds = M("downsample");
             var residual = ds.Forward(x);
             o = o.Add_(residual); // o is bn2's fresh output (as PyTorch's out += shortcut)
-            Recycle(residual, ds, null, o);
+            if (!residual.SharesStorageWith(x)) Recycle(residual, ds, null, o); // a replaced shortcut may return x
         }
         else o = o.Add_(x);
         return relu.Forward(o);

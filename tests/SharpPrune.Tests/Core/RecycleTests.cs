@@ -69,6 +69,30 @@ public class RecycleTests
     }
 
     [Fact]
+    public void TheCallersInputIsNeverRecycledEvenWhenPassedThrough()
+    {
+        var g = new Generator(1);
+        var net = new Sequential(new SharpPrune.NN.Identity(), new Dropout(0.5f), new Linear(64, 8, generator: g));
+        net.Eval(); // eval Dropout returns its input too
+        var x = Tensor.Empty(64, 64);
+        Tensor.Randn(new Generator(2), 64, 64).Data.CopyTo(x.Data); // a pool-born, recyclable input
+        var before = x.ToArray();
+        using var _ = GradMode.NoGrad();
+        net.Forward(x);
+        Assert.Equal(before, x.ToArray());
+
+        // A ResNet block whose shortcut was replaced by an Identity must not recycle its own input either.
+        var block = new BasicBlock(16, 16, 1, g);
+        block.RegisterModule("downsample", new SharpPrune.NN.Identity());
+        var xb = Tensor.Empty(2, 16, 8, 8);
+        Tensor.Randn(new Generator(3), 2, 16, 8, 8).Data.CopyTo(xb.Data);
+        var xbBefore = xb.ToArray();
+        block.Eval();
+        block.Forward(xb);
+        Assert.Equal(xbBefore, xb.ToArray());
+    }
+
+    [Fact]
     public void ViewsAndSharedStorageAreNeverRecycled()
     {
         var fresh = Tensor.Empty(64, 128);
