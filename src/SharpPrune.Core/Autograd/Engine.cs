@@ -3,7 +3,7 @@ namespace SharpPrune.Autograd;
 /// <summary>Reverse-mode sweep over the dynamic graph.</summary>
 internal static class Engine
 {
-    public static void Backward(Tensor root, Tensor? gradient)
+    public static void Backward(Tensor root, Tensor? gradient, bool retainGraph = false)
     {
         if (!root.RequiresGrad)
             throw new InvalidOperationException("element 0 of tensors does not require grad and does not have a grad_fn");
@@ -17,6 +17,11 @@ internal static class Engine
             throw new ArgumentException($"gradient shape {Shapes.Format(gradient.Shape)} does not match output shape {Shapes.Format(root.Shape)}");
 
         var order = TopologicalOrder(root);
+        foreach (var t in order)
+            if (t.GradFn is { Freed: true } n)
+                throw new InvalidOperationException(
+                    $"Trying to backward through the graph a second time ({n.Name}): its saved activations were released " +
+                    "after the first backward. Pass retainGraph: true to the first Backward call to keep them.");
         var grads = new Dictionary<Tensor, Tensor>(ReferenceEqualityComparer.Instance) { [root] = gradient };
         // Gradient temporaries allocated during this pass are recycled as soon as no pending gradient refers to
         // their storage (counted per array: pass-through closures and views share storage).
@@ -60,6 +65,26 @@ internal static class Engine
                 if (!pending.ContainsKey(a) && tracked.Born.Remove(a)) StoragePool.Return(a);
             candidates.Clear();
         }
+        if (!retainGraph) ReleaseActivations(order);
+    }
+
+    /// <summary>
+    /// PyTorch frees a graph's saved tensors after backward; here the activations a scoped module forward owns
+    /// go back to the storage pool for the next step, and every node is marked so a second backward fails clearly.
+    /// </summary>
+    private static void ReleaseActivations(List<Tensor> order)
+    {
+        bool any = false;
+        foreach (var t in order)
+            if (t.GradFn is { OwnedActivations: { } owned } node)
+            {
+                node.OwnedActivations = null;
+                Tensor.ReleaseStorage(owned);
+                any = true;
+            }
+        if (!any) return;
+        foreach (var t in order)
+            if (t.GradFn != null) t.GradFn.Freed = true;
     }
 
     private static void Unref(Dictionary<float[], int> pending, Tensor t)

@@ -19,6 +19,15 @@ internal sealed class GradNode
     /// <summary>Version of the output when recorded.</summary>
     public int OutputVersion;
 
+    /// <summary>
+    /// Activations a scoped module forward created that nothing outside the graph can reach (set on the node of
+    /// the forward's output); released after the backward that runs through them unless the graph is retained.
+    /// </summary>
+    public List<Tensor>? OwnedActivations;
+
+    /// <summary>Set once a backward released the graph's activations: another backward through it must fail.</summary>
+    public bool Freed;
+
     public GradNode(string name, Tensor[] inputs, Func<Tensor, Tensor?[]> backward, Saved saved = Saved.Inputs)
     {
         Name = name; Inputs = inputs; Backward = backward; Saved = saved;

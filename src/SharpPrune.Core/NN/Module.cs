@@ -41,8 +41,18 @@ public abstract class Module
     /// <summary>The class name shown in summaries and reprs (e.g. "Conv2d").</summary>
     public virtual string TypeName => GetType().Name;
 
+    [ThreadStatic] private static int t_forwardDepth;
+
     /// <summary>Runs the pre-hooks, the module's computation, then the forward hooks.</summary>
     public Tensor Forward(Tensor input)
+    {
+        if (t_forwardDepth == 0 && GradMode.IsEnabled && RetainsNoTensors()) return ScopedForward(input);
+        t_forwardDepth++;
+        try { return RunForward(input); }
+        finally { t_forwardDepth--; }
+    }
+
+    private Tensor RunForward(Tensor input)
     {
         foreach (var h in _preHooks.Values.ToArray())
             input = h.Invoke(this, input) ?? input;
@@ -50,6 +60,40 @@ public abstract class Module
         foreach (var h in _hooks.Values.ToArray())
             output = h.Invoke(this, input, output) ?? output;
         return output;
+    }
+
+    /// <summary>
+    /// A top-level forward while recording, through modules that keep no tensors: every tensor it creates except
+    /// the output (and what shares its storage), the input, and what the modules hold (parameters, buffers,
+    /// attributes such as a pruned weight) is reachable only through the graph. The output's node owns them and
+    /// the backward through it hands their storage back to the pool (PyTorch frees saved tensors the same way), so
+    /// training reuses its activation buffers step after step instead of allocating them.
+    /// </summary>
+    private Tensor ScopedForward(Tensor input)
+    {
+        var created = new List<Tensor>();
+        var previous = Tensor.BeginCreatedScope(created);
+        Tensor output;
+        t_forwardDepth++;
+        try { output = RunForward(input); }
+        finally
+        {
+            t_forwardDepth--;
+            Tensor.EndCreatedScope(previous);
+        }
+        if (output.GradFn == null || created.Count == 0) return output;
+        var keep = new HashSet<float[]>(ReferenceEqualityComparer.Instance) { output.Storage, input.Storage };
+        foreach (var m in Modules()) m.AddHeldStorage(keep);
+        var owned = created.FindAll(t => !keep.Contains(t.Storage));
+        if (owned.Count > 0) (output.GradFn.OwnedActivations ??= new List<Tensor>()).AddRange(owned);
+        return output;
+    }
+
+    private void AddHeldStorage(HashSet<float[]> keep)
+    {
+        foreach (var kv in _parameters) if (kv.Value != null) { keep.Add(kv.Value.Storage); if (kv.Value.Grad != null) keep.Add(kv.Value.Grad.Storage); }
+        foreach (var kv in _buffers) if (kv.Value != null) keep.Add(kv.Value.Storage);
+        foreach (var t in _attributes.Values) keep.Add(t.Storage);
     }
 
     /// <summary>The module's computation. Protected: callers go through <see cref="Forward"/> so hooks always run.</summary>

@@ -23,8 +23,12 @@ public sealed partial class Tensor
         return output;
     }
 
-    /// <summary>Runs reverse-mode differentiation from this tensor; gradients accumulate into leaves' <see cref="Grad"/>.</summary>
-    public void Backward(Tensor? gradient = null) => Engine.Backward(this, gradient);
+    /// <summary>
+    /// Runs reverse-mode differentiation from this tensor; gradients accumulate into leaves' <see cref="Grad"/>.
+    /// As in PyTorch, the activations a model's forward saved for this graph are released afterwards (back to the
+    /// storage pool), so a second backward through it throws unless <paramref name="retainGraph"/> is true.
+    /// </summary>
+    public void Backward(Tensor? gradient = null, bool retainGraph = false) => Engine.Backward(this, gradient, retainGraph);
 
     /// <summary>The recorded op's name (PyTorch's grad_fn), or null for a leaf.</summary>
     public string? GradFnName => GradFn?.Name;

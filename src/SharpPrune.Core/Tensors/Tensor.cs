@@ -17,6 +17,7 @@ public sealed partial class Tensor
     private bool _requiresGrad;
     // Storage rented by Empty and never shared with another tensor object: may go back to the pool (Recycle).
     private bool _recyclable;
+    private bool _poolBorn; // storage rented from the pool by Empty
 
     /// <summary>Accumulated gradient (leaves only, like PyTorch's .grad).</summary>
     public Tensor? Grad { get; set; }
@@ -155,14 +156,55 @@ public sealed partial class Tensor
     public static Tensor OnesLike(Tensor t) => Ones(t._shape);
 
     /// <summary>Uninitialised storage: for outputs every element of which a kernel overwrites.</summary>
-    public static Tensor Empty(params int[] shape) =>
-        new(StoragePool.Rent(Shapes.NumelChecked(shape)), shape) { _recyclable = true };
+    public static Tensor Empty(params int[] shape)
+    {
+        var t = new Tensor(StoragePool.Rent(Shapes.NumelChecked(shape)), shape) { _recyclable = true, _poolBorn = true };
+        t_created?.Add(t);
+        return t;
+    }
 
     /// <summary>A tensor object over this one's storage (a view); neither may then be recycled.</summary>
     private Tensor Share(int offset, int[] shape)
     {
         _recyclable = false;
-        return new Tensor(_storage, offset, shape);
+        var t = new Tensor(_storage, offset, shape);
+        t_created?.Add(t);
+        return t;
+    }
+
+    /// <summary>Tensors created on this thread (by Empty or as views) while a module forward is being scoped.</summary>
+    [ThreadStatic] private static List<Tensor>? t_created;
+
+    /// <summary>Starts recording the tensors this thread creates; returns the previous recording list.</summary>
+    internal static List<Tensor>? BeginCreatedScope(List<Tensor> list)
+    {
+        var prev = t_created;
+        t_created = list;
+        return prev;
+    }
+
+    internal static void EndCreatedScope(List<Tensor>? previous) => t_created = previous;
+
+    /// <summary>
+    /// Releases storage owned by a finished graph: every tensor in <paramref name="tensors"/> loses its storage
+    /// (any later use throws), and each library-allocated array goes back to the pool once.
+    /// </summary>
+    internal static void ReleaseStorage(List<Tensor> tensors)
+    {
+        var arrays = new HashSet<float[]>(ReferenceEqualityComparer.Instance);
+        var returnable = new HashSet<float[]>(ReferenceEqualityComparer.Instance);
+        foreach (var t in tensors)
+        {
+            if (t._storage.Length == 0) continue;
+            arrays.Add(t._storage);
+            if (t._poolBorn) returnable.Add(t._storage);
+        }
+        foreach (var t in tensors)
+        {
+            t._storage = Array.Empty<float>();
+            t._recyclable = false;
+        }
+        foreach (var a in returnable) StoragePool.Return(a);
     }
 
     /// <summary>
