@@ -5,7 +5,8 @@ using System.Runtime.Intrinsics.X86;
 namespace SharpPrune.Kernels;
 
 /// <summary>
-/// Stride-1 convolution without im2col ("implicit GEMM" over a zero-padded copy of each image).
+/// Convolution without im2col ("implicit GEMM" over a zero-padded copy of each image; with stride s, the copy
+/// is split into s² phase planes so that strided convolutions read like stride-1 ones, see Layout).
 /// With stride 1, the im2col row of kernel tap k = (c, i, j) restricted to 8 consecutive output pixels of one
 /// output row is 8 consecutive floats of the padded image at <c>off[k] + y·Wp + x</c>. So the micro-kernels read
 /// B straight from the padded image (one offset-table load per k) instead of packing a column matrix: the
@@ -19,7 +20,8 @@ namespace SharpPrune.Kernels;
 /// <item>weight gradient: 4 output channels × 3 kernel taps of dot products over all pixels of a group of
 /// images, 8 pixels per vector, reduced once per group.</item>
 /// </list>
-/// Used for groups = 1, stride 1, output width a multiple of 8 and output plane a multiple of 16, on AVX2/FMA.
+/// Used for groups = 1, output width a multiple of 8 and output plane a multiple of 16, on AVX2/FMA (the input
+/// gradient: stride 1 only).
 /// </summary>
 internal static unsafe class DirectConv
 {
@@ -33,9 +35,9 @@ internal static unsafe class DirectConv
     private const int KBlock = 512; // forward k block (A panel 6×512 floats = 12 KB)
 
     public static bool Supported(in Conv2dGeometry g) =>
-        Gemm.UseFma && g.Groups == 1 && g.StrideH == 1 && g.StrideW == 1
+        Gemm.UseFma && g.Groups == 1
         && g.OutW % 8 == 0 && g.OutH * g.OutW % TileP == 0
-        && (long)g.CIn * (g.H + 2 * g.PadH) * (g.W + 2 * g.PadW) < int.MaxValue;
+        && (long)g.CIn * (g.H + 2 * g.PadH + g.StrideH) * (g.W + 2 * g.PadW + g.StrideW) < int.MaxValue / 4;
 
     /// <summary>
     /// Whether to use the direct path. It wins where the im2col packing is a large share of the work: few
@@ -57,48 +59,79 @@ internal static unsafe class DirectConv
 
     // ---------------------------------------------------------------- shared layout
 
+    /// <summary>
+    /// The padded copy of one image. With stride s the padded image is split into s_h·s_w phase planes per
+    /// channel (rows ≡ a mod s_h, columns ≡ b mod s_w), each Hq×Wq: output pixels x, x+1, … of a tap then read
+    /// consecutive floats of one phase plane, so strided convolutions use the same stride-1 kernels.
+    /// </summary>
     private readonly struct Layout
     {
-        public readonly int C, H, W, Hp, Wp, OH, OW, OHW, K, COut, PadH, PadW;
+        public readonly int C, H, W, Hp, Wp, OH, OW, OHW, K, COut, PadH, PadW, SH, SW, Hq, Wq;
         public readonly nint PaddedImg;
 
         public Layout(in Conv2dGeometry g)
         {
-            C = g.CIn; H = g.H; W = g.W; PadH = g.PadH; PadW = g.PadW;
+            C = g.CIn; H = g.H; W = g.W; PadH = g.PadH; PadW = g.PadW; SH = g.StrideH; SW = g.StrideW;
             Hp = g.H + 2 * g.PadH; Wp = g.W + 2 * g.PadW;
+            Hq = (Hp + SH - 1) / SH; Wq = (Wp + SW - 1) / SW;
             OH = g.OutH; OW = g.OutW; OHW = OH * OW; K = g.CIn * g.KH * g.KW; COut = g.COut;
-            PaddedImg = (nint)C * Hp * Wp;
+            PaddedImg = (nint)C * SH * SW * Hq * Wq;
         }
 
-        /// <summary>Offset in the padded image of tap k = (c, i, j) for output pixel (0, 0).</summary>
+        /// <summary>Offset in the padded copy of tap k = (c, i, j) for output pixel (0, 0); pixel (y, x) adds y·Wq + x.</summary>
         public void FillOffsets(in Conv2dGeometry g, int* off)
         {
             int k = 0;
             for (int c = 0; c < C; c++)
                 for (int i = 0; i < g.KH; i++)
                     for (int j = 0; j < g.KW; j++)
-                        off[k++] = (c * Hp + i * g.DilH) * Wp + j * g.DilW;
+                    {
+                        int ry = i * g.DilH, rx = j * g.DilW;
+                        int plane = (c * SH + ry % SH) * SW + rx % SW;
+                        off[k++] = (plane * Hq + ry / SH) * Wq + rx / SW;
+                    }
         }
 
-        /// <summary>Copies one C×H×W image into the C×Hp×Wp buffer with zero borders.</summary>
+        /// <summary>Copies one C×H×W image into its padded (phase-split when strided) copy with zero borders.</summary>
         public void Pad(float* src, float* dst)
         {
-            if (PadH == 0 && PadW == 0)
+            if (SH == 1 && SW == 1 && PadH == 0 && PadW == 0)
             {
                 Buffer.MemoryCopy(src, dst, PaddedImg * 4, PaddedImg * 4);
                 return;
             }
+            if (SH == 1 && SW == 1)
+            {
+                for (int c = 0; c < C; c++)
+                {
+                    float* d = dst + (nint)c * Hp * Wp;
+                    new Span<float>(d, PadH * Wp).Clear();
+                    new Span<float>(d + (nint)(PadH + H) * Wp, PadH * Wp).Clear();
+                    float* s = src + (nint)c * H * W;
+                    for (int y = 0; y < H; y++)
+                    {
+                        float* row = d + (nint)(y + PadH) * Wp;
+                        for (int x = 0; x < PadW; x++) { row[x] = 0f; row[PadW + W + x] = 0f; }
+                        Buffer.MemoryCopy(s + (nint)y * W, row + PadW, W * 4, W * 4);
+                    }
+                }
+                return;
+            }
+            new Span<float>(dst, (int)PaddedImg).Clear();
             for (int c = 0; c < C; c++)
             {
-                float* d = dst + (nint)c * Hp * Wp;
-                new Span<float>(d, PadH * Wp).Clear();
-                new Span<float>(d + (nint)(PadH + H) * Wp, PadH * Wp).Clear();
                 float* s = src + (nint)c * H * W;
                 for (int y = 0; y < H; y++)
                 {
-                    float* row = d + (nint)(y + PadH) * Wp;
-                    for (int x = 0; x < PadW; x++) { row[x] = 0f; row[PadW + W + x] = 0f; }
-                    Buffer.MemoryCopy(s + (nint)y * W, row + PadW, W * 4, W * 4);
+                    int py = y + PadH;
+                    float* sr = s + (nint)y * W;
+                    for (int b = 0; b < SW; b++)
+                    {
+                        // Phase plane b of this row: padded columns b, b + SW, … (input column px − PadW).
+                        float* d = dst + ((((nint)c * SH + py % SH) * SW + b) * Hq + py / SH) * Wq;
+                        int q0 = Math.Max(0, (PadW - b + SW - 1) / SW), q1 = Math.Min(Wq, (W + PadW - b + SW - 1) / SW);
+                        for (int q = q0, x = q0 * SW + b - PadW; q < q1; q++, x += SW) d[q] = sr[x];
+                    }
                 }
             }
         }
@@ -193,7 +226,7 @@ internal static unsafe class DirectConv
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void Run(float* xp, float* y, int t0, int t1)
         {
-            int ow = L.OW, wp = L.Wp, ohw = L.OHW;
+            int ow = L.OW, wp = L.Wq, ohw = L.OHW;
             for (int b = 0; b < kBlocks; b++)
             {
                 int k0 = b * kb, kc = Math.Min(kb, k - k0);
@@ -394,7 +427,7 @@ internal static unsafe class DirectConv
         for (int i = 0, v = 0; i < cnt; i++)
             for (int y = 0; y < L.OH; y++)
                 for (int x = 0; x < L.OW; x += 8)
-                    xoff[v++] = (int)(i * L.PaddedImg) + y * L.Wp + x;
+                    xoff[v++] = (int)(i * L.PaddedImg) + y * L.Wq + x;
 
         for (int r0 = 0; r0 < cout; r0 += 4)
         {

@@ -126,6 +126,10 @@ public class Conv2dTests
         new[] { 2, 2, 12, 12, 9, 5, 5, 1, 1, 0, 0, 1, 1, 1 },  // 5×5 unpadded (k = 50: tap remainder of 2)
         new[] { 1, 64, 8, 8, 8, 3, 3, 1, 1, 1, 1, 1, 1, 1 },   // k = 576: two k blocks, one image over threads
         new[] { 5, 6, 4, 8, 7, 1, 1, 1, 1, 0, 0, 1, 1, 1 },    // pointwise
+        new[] { 2, 3, 16, 16, 5, 3, 3, 2, 2, 1, 1, 1, 1, 1 },  // stride 2: four phase planes per channel
+        new[] { 2, 3, 32, 32, 8, 11, 11, 4, 4, 5, 5, 1, 1, 1 },// AlexNet's conv1: 11×11, stride 4
+        new[] { 1, 2, 15, 16, 6, 3, 3, 2, 2, 2, 2, 2, 2, 1 },  // stride 2 and dilation 2
+        new[] { 2, 3, 8, 16, 4, 3, 3, 1, 2, 1, 1, 1, 1, 1 },   // asymmetric stride
         new[] { 3, 3, 6, 8, 4, 3, 5, 1, 1, 1, 2, 1, 1, 1 },    // 3×5 kernel, asymmetric padding, 3 images on 2 threads
     };
 
