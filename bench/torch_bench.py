@@ -213,6 +213,10 @@ def print_table(rows):
 
 def main(argv):
     a = parse_args(argv)
+    # torch.set_num_threads does not reach a pthread OpenBLAS (torch.mm, nn.Linear): cap its pool too, before
+    # torch is imported, so `--threads N` means N threads on both sides (child processes inherit it).
+    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"):
+        os.environ[var] = str(a.threads)
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     if a.single:
         print(json.dumps(run_single(a.single, a)), flush=True)
