@@ -10,6 +10,10 @@ public static class GemmBench
     {
         int saved = Parallelism.MaxThreads;
         Parallelism.MaxThreads = Math.Max(1, threads);
+        // SP_GEMM_KC / _MC / _NC: try other cache blockings without rebuilding.
+        if (int.TryParse(Environment.GetEnvironmentVariable("SP_GEMM_KC"), out int kc)) Gemm.KC = kc;
+        if (int.TryParse(Environment.GetEnvironmentVariable("SP_GEMM_MC"), out int mc)) Gemm.MC = mc;
+        if (int.TryParse(Environment.GetEnvironmentVariable("SP_GEMM_NC"), out int nc)) Gemm.NC = nc;
         try
         {
             foreach (int n in sizes)
