@@ -59,12 +59,18 @@ public static unsafe class BatchNormKernels
             {
                 float* x = (float*)ix;
                 nint stride = (nint)c * l;
-                double sum = 0;
-                for (int b = 0; b < n; b++) sum += Sum(x + b * stride + (nint)ch * l, l);
-                double mean = sum / count;
-                double sq = 0;
-                for (int b = 0; b < n; b++) sq += SumSquaredDeviation(x + b * stride + (nint)ch * l, l, (float)mean);
-                double var = sq / count;
+                // One pass over the data: sums of (x − K) and (x − K)² in double with K = the channel's first value,
+                // so the variance does not suffer the cancellation of the unshifted formula.
+                float k0 = x[(nint)ch * l];
+                double s1 = 0, s2 = 0;
+                for (int b = 0; b < n; b++)
+                {
+                    var (a, q) = ShiftedSums(x + b * stride + (nint)ch * l, l, k0);
+                    s1 += a; s2 += q;
+                }
+                double d = s1 / count;
+                double mean = k0 + d;
+                double var = Math.Max(0, s2 / count - d * d);
                 double invstd = 1.0 / Math.Sqrt(var + eps);
                 ((float*)ism)[ch] = (float)mean;
                 ((float*)isi)[ch] = (float)invstd;
@@ -184,43 +190,24 @@ public static unsafe class BatchNormKernels
 
     // ------------------------------------------------------------------ vector helpers
 
-    /// <summary>Σx in double (each float vector is widened before accumulating).</summary>
-    private static double Sum(float* x, int len)
+    /// <summary>(Σ(x − k), Σ(x − k)²) in double.</summary>
+    private static (double sum, double sumSq) ShiftedSums(float* x, int len, float k)
     {
         int i = 0;
-        double s = 0;
+        double s = 0, q = 0;
         if (Vector256.IsHardwareAccelerated && len >= 8)
         {
-            Vector256<double> a0 = Vector256<double>.Zero, a1 = Vector256<double>.Zero;
+            Vector256<double> s0 = default, s1 = default, q0 = default, q1 = default;
+            Vector256<float> vk = Vector256.Create(k);
             for (; i + 8 <= len; i += 8)
             {
-                var (lo, hi) = Vector256.Widen(Vector256.Load(x + i));
-                a0 += lo; a1 += hi;
+                var (lo, hi) = Vector256.Widen(Vector256.Load(x + i) - vk);
+                s0 += lo; s1 += hi; q0 += lo * lo; q1 += hi * hi;
             }
-            s = Vector256.Sum(a0 + a1);
+            s = Vector256.Sum(s0 + s1); q = Vector256.Sum(q0 + q1);
         }
-        for (; i < len; i++) s += x[i];
-        return s;
-    }
-
-    /// <summary>Σ(x − mean)² in double.</summary>
-    private static double SumSquaredDeviation(float* x, int len, float mean)
-    {
-        int i = 0;
-        double s = 0;
-        if (Vector256.IsHardwareAccelerated && len >= 8)
-        {
-            Vector256<double> a0 = Vector256<double>.Zero, a1 = Vector256<double>.Zero;
-            Vector256<float> vm = Vector256.Create(mean);
-            for (; i + 8 <= len; i += 8)
-            {
-                var (lo, hi) = Vector256.Widen(Vector256.Load(x + i) - vm);
-                a0 += lo * lo; a1 += hi * hi;
-            }
-            s = Vector256.Sum(a0 + a1);
-        }
-        for (; i < len; i++) { double d = x[i] - mean; s += d * d; }
-        return s;
+        for (; i < len; i++) { double d = x[i] - k; s += d; q += d * d; }
+        return (s, q);
     }
 
     /// <summary>(Σdy, Σdy·(x − mean)) in double.</summary>

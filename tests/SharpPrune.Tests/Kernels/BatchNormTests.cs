@@ -108,6 +108,25 @@ public class BatchNormTests
     }
 
     [Fact]
+    public void BatchStatisticsStayAccurateForALargeMeanAndSmallSpread()
+    {
+        // One pass accumulating (x − first value) and its square in double: still exact enough when |mean| ≫ std.
+        int n = 8, c = 2, l = 50;
+        var x = Random(n * c * l, 9, 0.01f);
+        for (int i = 0; i < x.Length; i++) x[i] += 1000f;
+        RefForward(n, c, l, ToDouble(x), null, null, 1e-5, out var mean, out var bvar);
+        var y = new float[x.Length]; var sm = new float[c]; var si = new float[c];
+        BatchNormKernels.ForwardTraining(n, c, l, x, Span<float>.Empty, Span<float>.Empty, y, sm, si,
+            Span<float>.Empty, Span<float>.Empty, 0.1, 1e-5);
+        for (int ch = 0; ch < c; ch++)
+        {
+            Assert.Equal(mean[ch], sm[ch], 1e-3);
+            double invstd = 1 / Math.Sqrt(bvar[ch] + 1e-5);
+            Assert.True(Math.Abs(si[ch] - invstd) <= 1e-5 * invstd, $"channel {ch}: invstd {si[ch]} vs {invstd}");
+        }
+    }
+
+    [Fact]
     public void InferenceForwardAndBackward()
     {
         int n = 3, c = 4, l = 10;
