@@ -70,6 +70,34 @@ public class OptimizerBehaviourTests
         Assert.Equal(optA.Hyperparameters(), optB.Hyperparameters());
     }
 
+    [Theory]
+    [InlineData(5e-4, 0.0)]
+    [InlineData(0.0, 0.1)]
+    public void SgdMomentumStepIsTheUnfusedSequenceBitForBit(double wd, double dampening)
+    {
+        // Big enough to be split over threads, with a tail that is not a multiple of 8.
+        int n = (1 << 19) + 5;
+        var g = new Generator(3);
+        var p = Tensor.Randn(g, n).RequiresGrad_();
+        var p0 = p.ToArray();
+        var opt = new SGD(new[] { p }, 0.05, momentum: 0.9, dampening: dampening, weightDecay: wd);
+        var g1 = Tensor.Randn(g, n); var g2 = Tensor.Randn(g, n);
+        p.Grad = g1; opt.Step();   // creates the buffer
+        p.Grad = g2; opt.Step();   // the fused path
+        float fwd = (float)wd, m = 0.9f, keep = (float)(1 - dampening), lr = -0.05f;
+        var pr = p0; var b = new float[n]; var a1 = g1.ToArray(); var a2 = g2.ToArray();
+        for (int i = 0; i < n; i++)
+        {
+            float d = wd != 0 ? MathF.FusedMultiplyAdd(pr[i], fwd, a1[i]) : a1[i];
+            b[i] = d;                                                  // first step: buf = d
+            pr[i] = MathF.FusedMultiplyAdd(b[i], lr, pr[i]);
+            d = wd != 0 ? MathF.FusedMultiplyAdd(pr[i], fwd, a2[i]) : a2[i];
+            b[i] = MathF.FusedMultiplyAdd(d, keep, b[i] * m);
+            pr[i] = MathF.FusedMultiplyAdd(b[i], lr, pr[i]);
+        }
+        Assert.Equal(pr, p.ToArray());
+    }
+
     [Fact]
     public void Loaded_State_Is_Copied_Not_Aliased()
     {
