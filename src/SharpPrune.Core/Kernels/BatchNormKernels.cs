@@ -232,7 +232,7 @@ public static unsafe class BatchNormKernels
     }
 
     /// <summary>y = x·scale + shift.</summary>
-    private static void Affine(float* x, float* y, int len, float scale, float shift)
+    internal static void Affine(float* x, float* y, int len, float scale, float shift)
     {
         int i = 0;
         if (Vector.IsHardwareAccelerated)

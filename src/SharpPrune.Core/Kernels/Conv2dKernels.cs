@@ -120,6 +120,50 @@ public static unsafe partial class Conv2dKernels
         }
     }
 
+    /// <summary>
+    /// Forward followed by y = y·scale[c] + shift[c] and, if asked, ReLU per output channel: inside the direct
+    /// kernel's store, else as one pass with the BatchNorm and ReLU kernels' own arithmetic (so the result equals
+    /// running the three ops one after the other).
+    /// </summary>
+    public static void ForwardAffine(in Conv2dGeometry g, ReadOnlySpan<float> input, ReadOnlySpan<float> weight,
+        ReadOnlySpan<float> bias, Span<float> output, ReadOnlySpan<float> scale, ReadOnlySpan<float> shift, bool relu)
+    {
+        g.Validate();
+        CheckLength(input.Length, g.InputLength, nameof(input));
+        CheckLength(weight.Length, g.WeightLength, nameof(weight));
+        CheckLength(output.Length, g.OutputLength, nameof(output));
+        CheckLength(scale.Length, g.COut, nameof(scale));
+        CheckLength(shift.Length, g.COut, nameof(shift));
+        if (!bias.IsEmpty) CheckLength(bias.Length, g.COut, nameof(bias));
+        if (g.N == 0) return;
+        if (!DepthwiseSupported(g) && DirectConv.Use(g))
+        {
+            fixed (float* pi = input) fixed (float* pw = weight) fixed (float* pb = bias) fixed (float* po = output)
+            fixed (float* ps = scale) fixed (float* pt = shift)
+                DirectConv.Forward(g, pi, pw, bias.IsEmpty ? null : pb, po, ps, pt, relu);
+            return;
+        }
+        Forward(g, input, weight, bias, output);
+        int plane = g.OutH * g.OutW;
+        fixed (float* po = output) fixed (float* ps = scale) fixed (float* pt = shift)
+        {
+            nint io = (nint)po, isc = (nint)ps, ish = (nint)pt;
+            int cout = g.COut, n = g.N;
+            Action<int> body = c =>
+            {
+                float s = ((float*)isc)[c], t = ((float*)ish)[c];
+                for (int b = 0; b < n; b++)
+                {
+                    float* row = (float*)io + ((nint)b * cout + c) * plane;
+                    BatchNormKernels.Affine(row, row, plane, s, t);
+                    if (relu) TensorPrimitives.Max(new ReadOnlySpan<float>(row, plane), 0f, new Span<float>(row, plane));
+                }
+            };
+            if ((long)n * cout * plane >= 1 << 15) Parallelism.For(0, cout, body);
+            else for (int c = 0; c < cout; c++) body(c);
+        }
+    }
+
     private static void ForwardChunk(in Plan p, int chunk, float* input, float* weight, float* bias, float* output)
     {
         var g = p.G;

@@ -146,7 +146,11 @@ internal static unsafe class DirectConv
     // ---------------------------------------------------------------- forward
 
     /// <summary>y = conv(x, w) + bias for a supported geometry (<see cref="Supported"/>).</summary>
-    public static void Forward(in Conv2dGeometry g, float* x, float* w, float* bias, float* y)
+    /// <param name="scale">With <paramref name="shift"/>: y = (conv + bias)·scale + shift per output channel (an eval
+    /// BatchNorm folded into the store); null for none.</param>
+    /// <param name="relu">Apply ReLU last.</param>
+    public static void Forward(in Conv2dGeometry g, float* x, float* w, float* bias, float* y,
+        float* scale = null, float* shift = null, bool relu = false)
     {
         var L = new Layout(g);
         int K = L.K, kBlocks = Gemm.CeilDiv(K, KBlock), kb = Gemm.CeilDiv(K, kBlocks);
@@ -162,7 +166,7 @@ internal static unsafe class DirectConv
             {
                 L.FillOffsets(g, off);
                 PackWeights(w, g.COut, K, kBlocks, kb, pack);
-                var job = new ForwardJob(L, K, kBlocks, kb, packedRows, pack, off, bias, g.COut);
+                var job = new ForwardJob(L, K, kBlocks, kb, packedRows, pack, off, bias, g.COut, scale, shift, relu);
                 int threads = Parallelism.AvailableThreads;
                 int tiles = L.OHW / TileP;
                 nint ix = (nint)x, iy = (nint)y;
@@ -217,7 +221,8 @@ internal static unsafe class DirectConv
         }
     }
 
-    private readonly struct ForwardJob(Layout l, int k, int kBlocks, int kb, int packedRows, float* pack, int* off, float* bias, int cout)
+    private readonly struct ForwardJob(Layout l, int k, int kBlocks, int kb, int packedRows, float* pack, int* off, float* bias, int cout,
+        float* scale, float* shift, bool relu)
     {
         public readonly Layout L = l;
         public readonly int COut = cout;
@@ -230,7 +235,7 @@ internal static unsafe class DirectConv
             for (int b = 0; b < kBlocks; b++)
             {
                 int k0 = b * kb, kc = Math.Min(kb, k - k0);
-                bool first = b == 0;
+                bool first = b == 0, last = b == kBlocks - 1;
                 float* biasB = first ? bias : null;
                 float* packB = pack + (nint)packedRows * k0; // panels of block b follow those of earlier blocks
                 for (int t = t0; t < t1; t++)
@@ -245,8 +250,10 @@ internal static unsafe class DirectConv
                         int pr = PanelRows(COut - r0), mr = Math.Min(pr, COut - r0);
                         float* c = y + (nint)r0 * ohw + p0;
                         float* bi = biasB == null ? null : biasB + r0;
-                        if (pr == 6) Kernel6x16(kc, a, off + k0, b0, b1, c, ohw, mr, bi, !first);
-                        else Kernel4x16(kc, a, off + k0, b0, b1, c, ohw, mr, bi, !first);
+                        var e = new Epilogue(!first, bi, last && scale != null ? scale + r0 : null,
+                            last && scale != null ? shift + r0 : null, last && relu);
+                        if (pr == 6) Kernel6x16(kc, a, off + k0, b0, b1, c, ohw, mr, e);
+                        else Kernel4x16(kc, a, off + k0, b0, b1, c, ohw, mr, e);
                         a += (nint)pr * kc;
                         r0 += pr;
                     }
@@ -256,18 +263,40 @@ internal static unsafe class DirectConv
 
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void StoreRow(float* c, Vector256<float> lo, Vector256<float> hi, float* bias, int r, bool accumulate)
+    /// <summary>
+    /// What a tile store does besides writing the sums: add to what the earlier k blocks stored, add the bias
+    /// (first block), and on the last block apply a per-channel affine (a following eval BatchNorm) and ReLU.
+    /// Pointers are already offset to the tile's first channel.
+    /// </summary>
+    private readonly struct Epilogue(bool accumulate, float* bias, float* scale, float* shift, bool relu)
     {
-        if (accumulate)
+        public readonly bool Accumulate = accumulate, Relu = relu;
+        public readonly float* Bias = bias, Scale = scale, Shift = shift;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void StoreRow(float* c, Vector256<float> lo, Vector256<float> hi, in Epilogue e, int r)
+    {
+        if (e.Accumulate)
         {
             lo += Avx.LoadVector256(c);
             hi += Avx.LoadVector256(c + 8);
         }
-        else if (bias != null)
+        if (e.Bias != null)
         {
-            var bv = Vector256.Create(bias[r]);
+            var bv = Vector256.Create(e.Bias[r]);
             lo += bv; hi += bv;
+        }
+        if (e.Scale != null)
+        {
+            // Same rounding as the BatchNorm kernel's fused multiply-add.
+            var sv = Vector256.Create(e.Scale[r]); var tv = Vector256.Create(e.Shift[r]);
+            lo = Fma.MultiplyAdd(lo, sv, tv); hi = Fma.MultiplyAdd(hi, sv, tv);
+        }
+        if (e.Relu)
+        {
+            // max(0, v) keeps NaN, like the ReLU kernel.
+            lo = Avx.Max(Vector256<float>.Zero, lo); hi = Avx.Max(Vector256<float>.Zero, hi);
         }
         Avx.Store(c, lo);
         Avx.Store(c + 8, hi);
@@ -276,7 +305,7 @@ internal static unsafe class DirectConv
     /// <summary>6 output channels × 16 pixels over kc taps; stores the first mr rows (ldc = output plane).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Kernel6x16(int kc, float* a, int* off, float* b0, float* b1, float* c, nint ldc, int mr,
-        float* bias, bool accumulate)
+        in Epilogue e)
     {
         Vector256<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
         Vector256<float> c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
@@ -297,18 +326,18 @@ internal static unsafe class DirectConv
             av = Avx.BroadcastScalarToVector256(a + 5);
             c50 = Fma.MultiplyAdd(av, v0, c50); c51 = Fma.MultiplyAdd(av, v1, c51);
         }
-        StoreRow(c, c00, c01, bias, 0, accumulate);
-        if (mr > 1) StoreRow(c + ldc, c10, c11, bias, 1, accumulate);
-        if (mr > 2) StoreRow(c + 2 * ldc, c20, c21, bias, 2, accumulate);
-        if (mr > 3) StoreRow(c + 3 * ldc, c30, c31, bias, 3, accumulate);
-        if (mr > 4) StoreRow(c + 4 * ldc, c40, c41, bias, 4, accumulate);
-        if (mr > 5) StoreRow(c + 5 * ldc, c50, c51, bias, 5, accumulate);
+        StoreRow(c, c00, c01, e, 0);
+        if (mr > 1) StoreRow(c + ldc, c10, c11, e, 1);
+        if (mr > 2) StoreRow(c + 2 * ldc, c20, c21, e, 2);
+        if (mr > 3) StoreRow(c + 3 * ldc, c30, c31, e, 3);
+        if (mr > 4) StoreRow(c + 4 * ldc, c40, c41, e, 4);
+        if (mr > 5) StoreRow(c + 5 * ldc, c50, c51, e, 5);
     }
 
     /// <summary>4 output channels × 16 pixels (panel remainder of 4, or fewer rows zero-padded).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Kernel4x16(int kc, float* a, int* off, float* b0, float* b1, float* c, nint ldc, int mr,
-        float* bias, bool accumulate)
+        in Epilogue e)
     {
         Vector256<float> c00 = default, c01 = default, c10 = default, c11 = default;
         Vector256<float> c20 = default, c21 = default, c30 = default, c31 = default;
@@ -325,10 +354,10 @@ internal static unsafe class DirectConv
             av = Avx.BroadcastScalarToVector256(a + 3);
             c30 = Fma.MultiplyAdd(av, v0, c30); c31 = Fma.MultiplyAdd(av, v1, c31);
         }
-        StoreRow(c, c00, c01, bias, 0, accumulate);
-        if (mr > 1) StoreRow(c + ldc, c10, c11, bias, 1, accumulate);
-        if (mr > 2) StoreRow(c + 2 * ldc, c20, c21, bias, 2, accumulate);
-        if (mr > 3) StoreRow(c + 3 * ldc, c30, c31, bias, 3, accumulate);
+        StoreRow(c, c00, c01, e, 0);
+        if (mr > 1) StoreRow(c + ldc, c10, c11, e, 1);
+        if (mr > 2) StoreRow(c + 2 * ldc, c20, c21, e, 2);
+        if (mr > 3) StoreRow(c + 3 * ldc, c30, c31, e, 3);
     }
 
     // ---------------------------------------------------------------- input gradient

@@ -129,12 +129,35 @@ public abstract class Module
         var x = input;
         for (int i = 0; i < modules.Count; i++)
         {
-            var y = modules[i].Forward(x);
+            if (!TryConvBatchNorm(modules, i, x, out var y, out int used)) y = modules[i].Forward(x);
             // x may still be the caller's input (an Identity, a view): that is never ours to recycle.
             if (i > 0 && !x.SharesStorageWith(input)) Recycle(x, modules[i - 1], modules[i], y);
+            i += used - 1; // the last module that ran produced y
             x = y;
         }
         return x;
+    }
+
+    /// <summary>
+    /// Under no-grad: Conv2d → eval BatchNorm2d (running statistics) [→ ReLU] in one pass over the output, when no
+    /// hook could observe the intermediate results (the conv may have pre-hooks, e.g. pruning's: they still run;
+    /// BatchNorm and ReLU must have none). Gives exactly what the modules give one by one.
+    /// </summary>
+    private static bool TryConvBatchNorm(IReadOnlyList<Module> modules, int i, Tensor x, out Tensor y, out int used)
+    {
+        y = null!; used = 1;
+        if (GradMode.IsEnabled || i + 1 >= modules.Count) return false;
+        if (modules[i] is not Conv2d conv || conv._hooks.Count != 0) return false;
+        if (modules[i + 1] is not BatchNorm2d bn || bn.Training || bn._preHooks.Count + bn._hooks.Count != 0
+            || bn.RunningMean is not { } rm || bn.RunningVar is not { } rv || bn.NumFeatures != conv.OutChannels) return false;
+        bool relu = i + 2 < modules.Count && modules[i + 2] is ReLU r && r._preHooks.Count + r._hooks.Count == 0;
+        var input = x;
+        foreach (var h in conv._preHooks.Values.ToArray())
+            input = h.Invoke(conv, input) ?? input;
+        y = F.Conv2dBatchNormInference(input, conv.Weight, conv.Bias, conv.Stride, conv.Padding, conv.Dilation, conv.Groups,
+            rm, rv, bn.Weight, bn.Bias, bn.Eps, relu);
+        used = relu ? 3 : 2;
+        return true;
     }
 
     /// <inheritdoc cref="Chain(Tensor, IReadOnlyList{Module})"/>

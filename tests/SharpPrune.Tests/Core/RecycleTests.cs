@@ -119,6 +119,61 @@ public class RecycleTests
         Assert.Equal(expected, net.Forward(Input()).ToArray());
     }
 
+    private static Sequential ConvBnRelu(Generator g, int stride)
+    {
+        var net = new Sequential(new Conv2d(3, 16, 3, stride: stride, padding: 1, generator: g), new BatchNorm2d(16),
+            new ReLU(inplace: true), new Conv2d(16, 80, 3, padding: 1, generator: g), new BatchNorm2d(80));
+        // Non-trivial running statistics and affine parameters.
+        foreach (var (name, t) in net.NamedBuffers().Concat(net.NamedParameters()))
+            if (name.Contains("running_var")) t.Data.Fill(0.7f);
+            else if (name.Contains("running_mean") || name.EndsWith("1.bias") || name.EndsWith("4.weight")) Tensor.Randn(g, t.Numel).Data.CopyTo(t.Data);
+        net.Eval();
+        return net;
+    }
+
+    [Theory]
+    [InlineData(1)] // direct convolution kernel: affine and ReLU in its store
+    [InlineData(3)] // im2col path (output width 11): a pass after the convolution
+    public void ConvBatchNormReluFusionGivesExactlyTheSeparateOps(int stride)
+    {
+        var net = ConvBnRelu(new Generator(7), stride);
+        var x = Tensor.Randn(new Generator(8), 2, 3, 32, 32);
+        var expected = net.Forward(x).ToArray(); // recording: module by module
+        using var _ = GradMode.NoGrad();
+        Assert.Equal(expected, net.Forward(x).ToArray());
+    }
+
+    [Fact]
+    public void AHookOnTheBatchNormSeesItsOwnOutputSoNothingIsFused()
+    {
+        var net = ConvBnRelu(new Generator(7), 1);
+        var seen = new List<float>();
+        net[1].RegisterForwardHook(new MinSpy(seen));
+        using var _ = GradMode.NoGrad();
+        var y = net.Forward(Tensor.Randn(new Generator(8), 2, 3, 32, 32));
+        Assert.Single(seen);
+        Assert.True(seen[0] < 0, "the hook saw the BatchNorm output before the ReLU");
+    }
+
+    [Fact]
+    public void APrunedConvStillRunsItsPruningHookWhenFused()
+    {
+        var net = ConvBnRelu(new Generator(7), 1);
+        Prune.L1Unstructured((Conv2d)net[0], "weight", 0.6);
+        var x = Tensor.Randn(new Generator(8), 2, 3, 32, 32);
+        var expected = net.Forward(x).ToArray();
+        ((Conv2d)net[0])["weight_orig"].Data.Fill(0.01f); // the hook must recompute weight from this
+        var expectedAfter = net.Forward(x).ToArray();
+        Assert.NotEqual(expected, expectedAfter);
+        using var _ = GradMode.NoGrad();
+        Assert.Equal(expectedAfter, net.Forward(x).ToArray());
+    }
+
+    private sealed class MinSpy(List<float> seen) : IForwardHook, IRetainsNoTensors
+    {
+        public Tensor? Invoke(Module module, Tensor input, Tensor output) { seen.Add(output.ToArray().Min()); return null; }
+    }
+
     [Theory]
     [InlineData("resnet20")]
     [InlineData("preresnet110")]
