@@ -52,10 +52,16 @@ public abstract class Module
         finally { t_forwardDepth--; }
     }
 
-    private Tensor RunForward(Tensor input)
+    private Tensor RunPreHooks(Tensor input)
     {
         foreach (var h in _preHooks.Values.ToArray())
             input = h.Invoke(this, input) ?? input;
+        return input;
+    }
+
+    private Tensor RunForward(Tensor input)
+    {
+        input = RunPreHooks(input);
         var output = ForwardCore(input);
         foreach (var h in _hooks.Values.ToArray())
             output = h.Invoke(this, input, output) ?? output;
@@ -151,9 +157,7 @@ public abstract class Module
         if (modules[i + 1] is not BatchNorm2d bn || bn.Training || bn._preHooks.Count + bn._hooks.Count != 0
             || bn.RunningMean is not { } rm || bn.RunningVar is not { } rv || bn.NumFeatures != conv.OutChannels) return false;
         bool relu = i + 2 < modules.Count && modules[i + 2] is ReLU r && r._preHooks.Count + r._hooks.Count == 0;
-        var input = x;
-        foreach (var h in conv._preHooks.Values.ToArray())
-            input = h.Invoke(conv, input) ?? input;
+        var input = conv.RunPreHooks(x);
         y = F.Conv2dBatchNormInference(input, conv.Weight, conv.Bias, conv.Stride, conv.Padding, conv.Dilation, conv.Groups,
             rm, rv, bn.Weight, bn.Bias, bn.Eps, relu);
         used = relu ? 3 : 2;

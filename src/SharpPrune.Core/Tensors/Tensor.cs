@@ -191,14 +191,9 @@ public sealed partial class Tensor
     /// </summary>
     internal static void ReleaseStorage(List<Tensor> tensors)
     {
-        var arrays = new HashSet<float[]>(ReferenceEqualityComparer.Instance);
         var returnable = new HashSet<float[]>(ReferenceEqualityComparer.Instance);
         foreach (var t in tensors)
-        {
-            if (t._storage.Length == 0) continue;
-            arrays.Add(t._storage);
-            if (t._poolBorn) returnable.Add(t._storage);
-        }
+            if (t._poolBorn && t._storage.Length != 0) returnable.Add(t._storage);
         foreach (var t in tensors)
         {
             t._storage = Array.Empty<float>();
