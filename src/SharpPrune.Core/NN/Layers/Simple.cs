@@ -42,11 +42,12 @@ public sealed class Dropout : Module
         $"p={P.ToString(System.Globalization.CultureInfo.InvariantCulture)}{(P == MathF.Floor(P) ? ".0" : "")}, inplace=False";
 }
 
-/// <summary>Runs children in registration order; children are named "0", "1", … like PyTorch.</summary>
+/// <summary>
+/// Runs children in registration order; children are named "0", "1", … like PyTorch. The module registry is the
+/// only child list: replacing a child with <see cref="Module.RegisterModule{T}"/> changes what runs.
+/// </summary>
 public class Sequential : Module
 {
-    private readonly List<Module> _layers = new();
-
     public Sequential(params Module[] layers)
     {
         foreach (var l in layers) Add(l);
@@ -54,15 +55,15 @@ public class Sequential : Module
 
     public Sequential(IEnumerable<(string Name, Module Module)> named)
     {
-        foreach (var (n, m) in named) { RegisterModule(n, m); _layers.Add(m); }
+        foreach (var (n, m) in named) RegisterModule(n, m);
     }
 
-    public void Add(Module m) { RegisterModule(_layers.Count.ToString(), m); _layers.Add(m); }
-    public int Count => _layers.Count;
-    public Module this[int index] => _layers[index];
-    public IReadOnlyList<Module> Layers => _layers;
+    public void Add(Module m) => RegisterModule(Count.ToString(), m);
+    public int Count => Children().Count();
+    public Module this[int index] => Children().ElementAt(index);
+    public IReadOnlyList<Module> Layers => Children().ToArray();
 
-    protected override Tensor ForwardCore(Tensor input) => Chain(input, _layers);
+    protected override Tensor ForwardCore(Tensor input) => Chain(input, Layers);
 
     // A subclass may add state; it opts in itself (the zoo's Sequential models do).
     protected override bool MayRetainTensors => GetType() != typeof(Sequential);
@@ -72,12 +73,11 @@ public class Sequential : Module
 public sealed class ModuleList : Module
 {
     protected override bool MayRetainTensors => false;
-    private readonly List<Module> _items = new();
     public ModuleList(params Module[] modules) { foreach (var m in modules) Add(m); }
-    public void Add(Module m) { RegisterModule(_items.Count.ToString(), m); _items.Add(m); }
-    public int Count => _items.Count;
-    public Module this[int index] => _items[index];
-    public IReadOnlyList<Module> Items => _items;
+    public void Add(Module m) => RegisterModule(Count.ToString(), m);
+    public int Count => Children().Count();
+    public Module this[int index] => Children().ElementAt(index);
+    public IReadOnlyList<Module> Items => Children().ToArray();
     protected override Tensor ForwardCore(Tensor input) =>
         throw new InvalidOperationException("ModuleList has no forward; iterate its items");
 }
