@@ -152,8 +152,8 @@ internal static class PruneCommand
 
     /// <summary>The source's metadata minus what only the source's own training state means (optimizer, scheduler, format keys).</summary>
     internal static Dictionary<string, string> CarriedMetadata(IReadOnlyDictionary<string, string> source) =>
-        source.Where(kv => !kv.Key.StartsWith(Checkpoint.OptimizerPrefix, StringComparison.Ordinal)
-                           && !kv.Key.StartsWith(Checkpoint.SchedulerPrefix, StringComparison.Ordinal)
+        source.Where(kv => !kv.Key.StartsWith(CheckpointKeys.OptimizerPrefix, StringComparison.Ordinal)
+                           && !kv.Key.StartsWith(CheckpointKeys.SchedulerPrefix, StringComparison.Ordinal)
                            && !kv.Key.StartsWith("sharpprune.", StringComparison.Ordinal))
               .ToDictionary(kv => kv.Key, kv => kv.Value);
 

@@ -43,7 +43,7 @@ public abstract class AdamBase : Optimizer
         if (Amsgrad) _maxExpAvgSq[i] ??= Tensor.ZerosLike(param);
 
         int n = p.Length;
-        Span<float> m = Elements(_expAvg[i]!, n), v = Elements(_expAvgSq[i]!, n);
+        Span<float> m = _expAvg[i]!.Data, v = _expAvgSq[i]!.Data;
         Span<float> a = ScratchA(n), b = ScratchB(n);
         int step = ++_steps[i];
         double lr = LearningRate;
@@ -69,7 +69,7 @@ public abstract class AdamBase : Optimizer
         ReadOnlySpan<float> second = v;
         if (Amsgrad)
         {
-            Span<float> mx = Elements(_maxExpAvgSq[i]!, n);
+            Span<float> mx = _maxExpAvgSq[i]!.Data;
             TensorPrimitives.Max(mx, v, mx);
             second = mx;
         }

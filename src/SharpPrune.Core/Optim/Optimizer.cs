@@ -64,7 +64,7 @@ public abstract class Optimizer
             if (g is null) continue;
             if (!Shapes.Equal(g.Shape, p.Shape))
                 throw new InvalidOperationException($"parameter {i}: gradient shape {Shapes.Format(g.Shape)} does not match parameter shape {Shapes.Format(p.Shape)}");
-            UpdateParameter(i, p, Elements(p, _numel[i]), Elements(g, _numel[i]));
+            UpdateParameter(i, p, p.Data, g.Data);
             p.MarkChanged();
         }
         StepCount++;
@@ -73,11 +73,6 @@ public abstract class Optimizer
     /// <summary>Applies one update in place: <paramref name="p"/> is <paramref name="param"/>'s storage, <paramref name="g"/> its gradient.</summary>
     protected abstract void UpdateParameter(int index, Tensor param, Span<float> p, ReadOnlySpan<float> g);
 
-    /// <summary>
-    /// The elements of a tensor of known size. Tensor.Data recomputes the element count through an interface
-    /// enumerator, which allocates; the step loop must not.
-    /// </summary>
-    protected static Span<float> Elements(Tensor t, int numel) => t.Storage.AsSpan(t.Offset, numel);
 
     /// <summary>Zeros the gradients in place, keeping their buffers (PyTorch 1.13's default set_to_none=False).</summary>
     public void ZeroGrad()
@@ -86,7 +81,7 @@ public abstract class Optimizer
         {
             var g = _params[i].Grad;
             if (g is null) continue;
-            if (Shapes.Equal(g.Shape, _params[i].Shape)) { Elements(g, _numel[i]).Clear(); g.MarkChanged(); }
+            if (Shapes.Equal(g.Shape, _params[i].Shape)) { g.Data.Clear(); g.MarkChanged(); }
             else g.Zero_();
         }
     }

@@ -36,7 +36,7 @@ public sealed class SGD : Optimizer
         if (Momentum != 0 && !Nesterov && _momentum[index] is { } mb && Fma.IsSupported)
         {
             // The usual step (momentum buffer exists) in one pass instead of four, same roundings as below.
-            FusedMomentumStep(p, g, Elements(mb, n), (float)WeightDecay, (float)Momentum, (float)(1 - Dampening), (float)-LearningRate);
+            FusedMomentumStep(p, g, mb.Data, (float)WeightDecay, (float)Momentum, (float)(1 - Dampening), (float)-LearningRate);
             return;
         }
         if (WeightDecay != 0)
@@ -52,17 +52,17 @@ public sealed class SGD : Optimizer
                 _momentum[index] = buf = new Tensor(d.ToArray(), param.ShapeCopy());
             else
             {
-                Span<float> b = Elements(buf, n);
+                Span<float> b = buf.Data;
                 TensorPrimitives.Multiply(b, (float)Momentum, b);
                 TensorPrimitives.FusedMultiplyAdd(d, (float)(1 - Dampening), b, b);
             }
             if (Nesterov)
             {
                 var s = ScratchA(n); // may already hold d: same-start overlap is allowed
-                TensorPrimitives.FusedMultiplyAdd(Elements(buf, n), (float)Momentum, d, s);
+                TensorPrimitives.FusedMultiplyAdd(buf.Data, (float)Momentum, d, s);
                 d = s;
             }
-            else d = Elements(buf, n);
+            else d = buf.Data;
         }
         TensorPrimitives.FusedMultiplyAdd(d, (float)-LearningRate, p, p);
     }
