@@ -1,8 +1,8 @@
 using SharpPrune.NN;
 using SharpPrune.Pruning;
 
-// Shared by examples/PruningTutorial (linked into the console app) and the Pruning tests, so the tests check
-// exactly what the example prints.
+// The example's flow; tests/SharpPrune.Tests/Pruning/Tutorial/PruningTutorialTests.cs references this project and
+// checks exactly what it prints.
 namespace SharpPrune.Examples.PruningTutorial;
 
 /// <summary>
