@@ -39,7 +39,7 @@ public abstract class Optimizer
         get => _lr;
         set
         {
-            if (!(value >= 0) || double.IsInfinity(value)) throw new ArgumentOutOfRangeException(nameof(value), value, $"Invalid learning rate: {Fmt(value)}");
+            if (!(value >= 0) || double.IsInfinity(value)) throw new ArgumentOutOfRangeException(nameof(value), value, $"Invalid learning rate: {StateText.Format(value)}");
             _lr = value;
         }
     }
@@ -163,8 +163,8 @@ public abstract class Optimizer
     /// <summary>Everything needed to rebuild this optimizer's settings: type, lr, step count and the class's own values.</summary>
     public IReadOnlyDictionary<string, string> Hyperparameters()
     {
-        var d = new Dictionary<string, string> { ["type"] = TypeName, ["lr"] = Fmt(LearningRate), ["step_count"] = StepCount.ToString(CultureInfo.InvariantCulture) };
-        if (InitialLearningRate is { } init) d["initial_lr"] = Fmt(init);
+        var d = new Dictionary<string, string> { ["type"] = TypeName, ["lr"] = StateText.Format(LearningRate), ["step_count"] = StateText.Format(StepCount) };
+        if (InitialLearningRate is { } init) d["initial_lr"] = StateText.Format(init);
         foreach (var kv in OwnHyperparameters()) d[kv.Key] = kv.Value;
         return d;
     }
@@ -202,7 +202,7 @@ public abstract class Optimizer
                 case "type": break;
                 case "lr": LearningRate = ParseDouble(k, v); break;
                 case "initial_lr": InitialLearningRate = ParseDouble(k, v); break;
-                case "step_count": StepCount = int.TryParse(v, NumberStyles.None, CultureInfo.InvariantCulture, out int s) ? s : throw Bad(k, v); break;
+                case "step_count": StepCount = StateText.ParseInt("hyperparameter", k, v, NumberStyles.None); break;
                 default:
                     if (!SetOwnHyperparameter(k, v))
                         throw new ArgumentException($"unknown {TypeName} hyperparameter '{k}'", nameof(values));
@@ -219,21 +219,8 @@ public abstract class Optimizer
     /// <summary>Throws (with PyTorch's messages) if the current values are invalid.</summary>
     protected abstract void ValidateHyperparameters();
 
-    // ---------- formatting ----------
+    // ---------- parsing (StateText holds the one format) ----------
 
-    /// <summary>Round-trip text for a double ("R" keeps every bit).</summary>
-    protected internal static string Fmt(double v) => v.ToString("R", CultureInfo.InvariantCulture);
-    protected internal static string Fmt(bool v) => v ? "true" : "false";
-
-    protected static double ParseDouble(string key, string value) =>
-        double.TryParse(value, NumberStyles.Float, CultureInfo.InvariantCulture, out var d) ? d : throw Bad(key, value);
-
-    protected static bool ParseBool(string key, string value) => value switch
-    {
-        "true" or "True" => true,
-        "false" or "False" => false,
-        _ => throw Bad(key, value),
-    };
-
-    private static FormatException Bad(string key, string value) => new($"hyperparameter '{key}': cannot parse '{value}'");
+    protected static double ParseDouble(string key, string value) => StateText.ParseDouble("hyperparameter", key, value);
+    protected static bool ParseBool(string key, string value) => StateText.ParseBool("hyperparameter", key, value);
 }

@@ -116,10 +116,10 @@ public sealed class SGD : Optimizer
 
     protected override IEnumerable<KeyValuePair<string, string>> OwnHyperparameters() => new Dictionary<string, string>
     {
-        ["momentum"] = Fmt(Momentum),
-        ["dampening"] = Fmt(Dampening),
-        ["weight_decay"] = Fmt(WeightDecay),
-        ["nesterov"] = Fmt(Nesterov),
+        ["momentum"] = StateText.Format(Momentum),
+        ["dampening"] = StateText.Format(Dampening),
+        ["weight_decay"] = StateText.Format(WeightDecay),
+        ["nesterov"] = StateText.Format(Nesterov),
     };
 
     protected override bool SetOwnHyperparameter(string key, string value)
@@ -136,8 +136,8 @@ public sealed class SGD : Optimizer
 
     protected override void ValidateHyperparameters()
     {
-        if (!(Momentum >= 0)) throw new ArgumentOutOfRangeException("momentum", Momentum, $"Invalid momentum value: {Fmt(Momentum)}");
-        if (!(WeightDecay >= 0)) throw new ArgumentOutOfRangeException("weightDecay", WeightDecay, $"Invalid weight_decay value: {Fmt(WeightDecay)}");
+        if (!(Momentum >= 0)) throw new ArgumentOutOfRangeException("momentum", Momentum, $"Invalid momentum value: {StateText.Format(Momentum)}");
+        if (!(WeightDecay >= 0)) throw new ArgumentOutOfRangeException("weightDecay", WeightDecay, $"Invalid weight_decay value: {StateText.Format(WeightDecay)}");
         if (double.IsNaN(Dampening)) throw new ArgumentOutOfRangeException("dampening", Dampening, "Invalid dampening value: NaN");
         if (Nesterov && (Momentum <= 0 || Dampening != 0))
             throw new ArgumentException("Nesterov momentum requires a momentum and zero dampening");
