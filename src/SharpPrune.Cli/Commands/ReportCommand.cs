@@ -5,7 +5,7 @@ using SharpPrune.Vision.Models;
 
 namespace SharpPrune.Cli.Commands;
 
-/// <summary><c>sharpprune report</c>: per-layer non-zeros of a checkpoint in the seed's table layout, or JSON.</summary>
+/// <summary><c>sharpprune report</c>: per-layer non-zeros of a checkpoint in the layout of Han et al. 2015's AlexNet table, or JSON.</summary>
 internal static class ReportCommand
 {
     public static Command Create(CliContext ctx)
