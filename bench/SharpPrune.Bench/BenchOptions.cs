@@ -15,6 +15,9 @@ public sealed class BenchOptions
     public bool Json { get; private set; }
     public bool Gemm { get; private set; }
     public bool Convs { get; private set; }
+    /// <summary>Single-thread SGEMM per vector ISA (AVX2 vs AVX-512), interleaved, process CPU time: a kernel
+    /// comparison that holds on a loaded machine.</summary>
+    public bool IsaCompare { get; private set; }
     public int[] GemmSizes { get; private set; } = { 256, 512, 1024, 2048 };
     /// <summary>Per-op forward/backward breakdown to stderr (also enabled by SP_BENCH_PROFILE=1).</summary>
     public bool Profile { get; private set; } = Environment.GetEnvironmentVariable("SP_BENCH_PROFILE") == "1";
@@ -22,7 +25,8 @@ public sealed class BenchOptions
 
     public const string Usage =
         "usage: SharpPrune.Bench [--models a,b,..] [--threads N] [--seconds S] [--min-steps N] [--warmup N]\n" +
-        "                        [--batch N] [--json] [--gemm] [--gemm-sizes 256,512,..] [--convs] [--profile]\n" +
+        "                        [--batch N] [--json] [--gemm] [--gemm-sizes 256,512,..] [--convs] [--isa-compare] [--profile]\n" +
+        "env: SP_MAX_ISA=avx512|avx2|portable caps the vector ISA of our kernels\n" +
         "models: " + DefaultModels + "   (--gemm / --convs alone measure only those; add --models to run models too)";
 
     public static BenchOptions Parse(string[] args)
@@ -46,6 +50,7 @@ public sealed class BenchOptions
                 case "--json": o.Json = true; break;
                 case "--gemm": o.Gemm = true; break;
                 case "--convs": o.Convs = true; break;
+                case "--isa-compare": o.IsaCompare = true; break;
                 case "--gemm-sizes": o.GemmSizes = Value().Split(',').Select(s => PositiveInt(a, s)).ToArray(); break;
                 case "--profile": o.Profile = true; break;
                 case "--single": o.Single = Value(); break;

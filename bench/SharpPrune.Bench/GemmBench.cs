@@ -51,4 +51,53 @@ public static class GemmBench
         }
         return 2.0 * m * n * k / best / 1e9;
     }
+
+    /// <summary>
+    /// Single-threaded GFLOP/s of square SGEMM on each vector ISA this CPU has (portable excluded), the ISAs
+    /// interleaved round by round and timed by process CPU time (best round), so the comparison holds on a loaded
+    /// machine where wall-clock time does not.
+    /// </summary>
+    public static IEnumerable<Dictionary<string, object>> CompareIsas(int[] sizes, int rounds = 7)
+    {
+        var isas = new List<CpuIsa>();
+        for (var isa = CpuIsa.Avx2; isa <= KernelIsa.ProcessCap; isa++) isas.Add(isa);
+        int saved = Parallelism.MaxThreads;
+        Parallelism.MaxThreads = 1;
+        var proc = Process.GetCurrentProcess();
+        try
+        {
+            foreach (int n in sizes)
+            {
+                var rng = new Random(42);
+                float[] a = new float[(long)n * n], b = new float[(long)n * n], c = new float[(long)n * n];
+                for (int i = 0; i < a.Length; i++) { a[i] = (float)rng.NextDouble() - 0.5f; b[i] = (float)rng.NextDouble() - 0.5f; }
+                void Once() => Gemm.Sgemm(false, false, n, n, n, 1f, a, n, b, n, 0f, c, n, 1);
+                int reps = Math.Max(1, (int)(2e8 / ((double)n * n * n)));
+                var best = isas.ToDictionary(i => i, _ => double.MaxValue);
+                for (int round = 0; round < rounds; round++)
+                    foreach (var isa in isas)
+                    {
+                        Gemm.MaxIsa = isa;
+                        try
+                        {
+                            if (round == 0) for (int w = 0; w < 3; w++) Once(); // tiered JIT
+                            proc.Refresh();
+                            var t0 = proc.UserProcessorTime + proc.PrivilegedProcessorTime;
+                            for (int r = 0; r < reps; r++) Once();
+                            proc.Refresh();
+                            double s = (proc.UserProcessorTime + proc.PrivilegedProcessorTime - t0).TotalSeconds / reps;
+                            if (s > 0) best[isa] = Math.Min(best[isa], s);
+                        }
+                        finally { Gemm.MaxIsa = null; }
+                    }
+                foreach (var isa in isas)
+                    yield return new Dictionary<string, object>
+                    {
+                        ["impl"] = "sharpprune", ["gemm_n"] = n, ["threads"] = 1, ["isa"] = isa.ToString(),
+                        ["rounds"] = rounds, ["gflops_cpu"] = Math.Round(2.0 * n * n * n / best[isa] / 1e9, 2),
+                    };
+            }
+        }
+        finally { Parallelism.MaxThreads = saved; }
+    }
 }

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Text.Json;
 using SharpPrune.Bench;
+using SharpPrune.Kernels;
 
 // SharpPrune speed benchmark; the PyTorch side is bench/torch_bench.py, the side-by-side table bench/compare.py.
 //   dotnet run -c Release --project bench/SharpPrune.Bench -- --models lenet5,alexnet,vgg16,resnet56 --threads 2 --json
@@ -16,12 +17,21 @@ if (o.Single is not null)
     return 0;
 }
 
+if (o.IsaCompare)
+{
+    foreach (var r in GemmBench.CompareIsas(o.GemmSizes))
+        Console.WriteLine(o.Json ? JsonSerializer.Serialize(r)
+            : $"Sgemm n={r["gemm_n"],5} 1 thread {r["isa"],-8}: {r["gflops_cpu"],8:F2} GFLOP/s (CPU time, best of {r["rounds"]})");
+    if (!o.Gemm && !o.ModelsGiven && !o.Convs) return 0;
+}
+
 if (o.Gemm)
 {
     foreach (var (n, gflops) in GemmBench.Run(o.GemmSizes, o.Threads))
         Console.WriteLine(o.Json
             ? JsonSerializer.Serialize(new Dictionary<string, object>
-                { ["impl"] = "sharpprune", ["gemm_n"] = n, ["threads"] = o.Threads, ["gflops"] = Math.Round(gflops, 2) })
+                { ["impl"] = "sharpprune", ["gemm_n"] = n, ["threads"] = o.Threads, ["gflops"] = Math.Round(gflops, 2),
+                    ["isa"] = KernelIsa.ProcessCap.ToString() })
             : $"Sgemm n={n,5}: {gflops,8:F2} GFLOP/s ({o.Threads} threads)");
     if (!o.ModelsGiven && !o.Convs) return 0;
 }
