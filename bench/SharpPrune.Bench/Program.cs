@@ -19,9 +19,9 @@ if (o.Single is not null)
 
 if (o.IsaCompare)
 {
-    foreach (var r in GemmBench.CompareIsas(o.GemmSizes))
+    foreach (var r in IsaCompare.Run(o.GemmSizes))
         Console.WriteLine(o.Json ? JsonSerializer.Serialize(r)
-            : $"Sgemm n={r["gemm_n"],5} 1 thread {r["isa"],-8}: {r["gflops_cpu"],8:F2} GFLOP/s (CPU time, best of {r["rounds"]})");
+            : $"{r["what"],-28} 1 thread {r["isa"],-7}: {r["gflops_cpu"],7:F1} GFLOP/s (CPU time, best of {r["rounds"]})");
     if (!o.Gemm && !o.ModelsGiven && !o.Convs) return 0;
 }
 
