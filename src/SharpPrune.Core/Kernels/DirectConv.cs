@@ -478,6 +478,7 @@ internal static unsafe partial class DirectConv
                 for (int x = 0; x < L.OW; x += 8)
                     xoff[v++] = (int)(i * L.PaddedImg) + y * L.Wq + x;
 
+        bool wide = KernelIsa.UseAvx512;
         for (int r0 = 0; r0 < cout; r0 += 4)
         {
             int mr = Math.Min(4, cout - r0);
@@ -489,8 +490,12 @@ internal static unsafe partial class DirectConv
             for (int k0 = 0; k0 < K; k0 += 3)
             {
                 int nk = Math.Min(3, K - k0);
-                WeightKernel4x3(vecs, xoff, g0, g1, g2, g3, xp + off[k0], xp + off[k0 + Math.Min(1, nk - 1)],
-                    xp + off[k0 + Math.Min(2, nk - 1)], dst + (nint)r0 * K + k0, K, mr, nk);
+                float* x0 = xp + off[k0], x1 = xp + off[k0 + Math.Min(1, nk - 1)], x2 = xp + off[k0 + Math.Min(2, nk - 1)];
+                float* d = dst + (nint)r0 * K + k0;
+                // vecs is even: every image's plane is a multiple of 16 pixels (Supported).
+                if (!wide) WeightKernel4x3(vecs, xoff, g0, g1, g2, g3, x0, x1, x2, d, K, mr, nk);
+                else if (L.OW % 16 == 0) WeightKernel4x3Avx512<Contiguous16>(vecs, xoff, g0, g1, g2, g3, x0, x1, x2, d, K, mr, nk);
+                else WeightKernel4x3Avx512<Halves16>(vecs, xoff, g0, g1, g2, g3, x0, x1, x2, d, K, mr, nk);
             }
         }
     }
