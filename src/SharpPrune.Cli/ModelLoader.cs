@@ -1,4 +1,5 @@
 using SharpPrune.IO;
+using SharpPrune.IO.Torch;
 using SharpPrune.NN;
 using SharpPrune.Pruning;
 using SharpPrune.Vision.Models;
@@ -34,9 +35,9 @@ internal static class ModelLoader
         if (!File.Exists(path)) throw new CliException($"checkpoint '{path}' does not exist");
         try
         {
-            return Checkpoint.Load(path);
+            return TorchCheckpoint.LooksLikeTorch(path) ? TorchCheckpoints.ToCheckpointData(path) : Checkpoint.Load(path);
         }
-        catch (Exception e) when (e is SafeTensorsFormatException or InvalidDataException or FormatException or EndOfStreamException or System.Text.Json.JsonException)
+        catch (Exception e) when (e is SafeTensorsFormatException or TorchFormatException or InvalidDataException or FormatException or EndOfStreamException or System.Text.Json.JsonException)
         {
             throw new CliException($"'{path}' is not a valid checkpoint: {ErrorMessages.OneLine(e)}", e);
         }
@@ -55,7 +56,7 @@ internal static class ModelLoader
             ?? throw new CliException($"{path} does not say which model it holds (no '{CheckpointKeys.Model}' metadata); pass --model ({string.Join(", ", ModelZoo.Names)})");
         int numClasses = numClassesOverride
             ?? (ckpt.Get(CheckpointKeys.NumClasses) is not null ? CheckpointKeys.ParseInt(ckpt, CheckpointKeys.NumClasses) : InferNumClasses(ckpt, path));
-        var module = Create(model, numClasses, seed: 0);
+        var module = TorchCheckpoints.CreateWithCfg(model, numClasses, ckpt) ?? Create(model, numClasses, seed: 0);
         try
         {
             PrunedStateDict.Load(module, ckpt.Model, strict: true);
