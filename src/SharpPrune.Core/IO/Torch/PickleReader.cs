@@ -84,12 +84,12 @@ internal sealed class PickleReader
                 case (byte)'M': Push((long)BinaryPrimitives.ReadUInt16LittleEndian(Take(2))); break; // BININT2
                 case 0x8a: Push(Long1()); break; // LONG1
                 case (byte)'G': Push(BinaryPrimitives.ReadDoubleBigEndian(Take(8))); break; // BINFLOAT
-                case (byte)'X': Push(Utf8(checked((int)BinaryPrimitives.ReadUInt32LittleEndian(Take(4))))); break; // BINUNICODE
+                case (byte)'X': Push(Utf8(Length4())); break; // BINUNICODE
                 case 0x8c: Push(Utf8(Byte())); break; // SHORT_BINUNICODE
                 case (byte)'U': Push(Take(Byte()).ToArray()); break; // SHORT_BINSTRING (bytes)
-                case (byte)'T': Push(Take(checked((int)BinaryPrimitives.ReadUInt32LittleEndian(Take(4)))).ToArray()); break; // BINSTRING
+                case (byte)'T': Push(Take(Length4()).ToArray()); break; // BINSTRING
                 case (byte)'C': Push(Take(Byte()).ToArray()); break; // SHORT_BINBYTES
-                case (byte)'B': Push(Take(checked((int)BinaryPrimitives.ReadUInt32LittleEndian(Take(4)))).ToArray()); break; // BINBYTES
+                case (byte)'B': Push(Take(Length4()).ToArray()); break; // BINBYTES
                 case (byte)'q': _memo[Byte()] = Peek(); break; // BINPUT
                 case (byte)'r': _memo[BinaryPrimitives.ReadUInt32LittleEndian(Take(4))] = Peek(); break; // LONG_BINPUT
                 case 0x94: _memo[_memo.Count] = Peek(); break; // MEMOIZE
@@ -156,6 +156,9 @@ internal sealed class PickleReader
     private object? Memo(long key) => _memo.TryGetValue(key, out var v) ? v : throw Error($"memo key {key} was never stored");
 
     private byte Byte() => Take(1)[0];
+
+    /// <summary>A 4-byte length prefix; anything longer than what is left fails in <see cref="Take"/>.</summary>
+    private int Length4() => (int)Math.Min(BinaryPrimitives.ReadUInt32LittleEndian(Take(4)), int.MaxValue);
 
     private ReadOnlySpan<byte> Take(int n)
     {
