@@ -63,7 +63,17 @@ internal sealed class ModelTrace
     {
         if (ReferenceEquals(t, Input)) return Array.Empty<Tensor>();
         if (CallsByOutput.TryGetValue(t, out var call)) return new[] { call.Input };
+        // A concat with zeros is zero padding (the exporter writes Pad): the zeros are not part of the graph.
+        if (t.GradFnName == "CatBackward") return t.GradFnInputs.Where(i => !IsZeroConstant(i)).ToArray();
         return t.GradFnInputs;
+    }
+
+    /// <summary>A tensor not computed from the input and all zeros (an option-A shortcut's padding channels).</summary>
+    public static bool IsZeroConstant(Tensor t)
+    {
+        if (!t.IsLeaf || t.RequiresGrad) return false;
+        foreach (float v in t.Data) if (v != 0f) return false;
+        return true;
     }
 
     /// <summary>How many times each reachable tensor is read, walking back from the output.</summary>

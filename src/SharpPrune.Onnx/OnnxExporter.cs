@@ -91,7 +91,8 @@ public static class OnnxExporter
                 if (!expanded)
                 {
                     stack.Push((t, true));
-                    foreach (var s in Inputs(t)) if (!_names.ContainsKey(s)) stack.Push((s, false));
+                    // Reversed, so the first input's ops come first: nodes follow the forward's order.
+                    foreach (var s in Inputs(t).Reverse()) if (!_names.ContainsKey(s)) stack.Push((s, false));
                     continue;
                 }
                 _names[t] = Emit(t);
@@ -155,7 +156,7 @@ public static class OnnxExporter
                 case "AddBackward": _g.Node("Add", stem, new[] { _names[ins[0]], _names[ins[1]] }, outName); break;
                 case "ReluBackward": _g.Node("Relu", stem, new[] { _names[ins[0]] }, outName); break;
                 case "ViewBackward": OnnxOps.FlattenOrReshape(_g, stem, ins[0], t, _names[ins[0]], outName); break;
-                default: _g.Node("Concat", stem, ins.Select(i => _names[i]), outName, Int("axis", ConcatAxis(ins, t))); break;
+                default: Concat(ins, t, outName); break;
             }
             return outName;
         }
@@ -176,6 +177,22 @@ public static class OnnxExporter
                 fb[o] = (float)(((c.Bias?.Data[o] ?? 0f) - mean.Data[o]) * scale + (b.Bias?.Data[o] ?? 0f));
             }
             OnnxOps.Conv(_g, conv.Path, c, _names[conv.Input], y, new Tensor(fw, c.Weight.ShapeCopy()), new Tensor(fb, outCh));
+        }
+
+        /// <summary>Concat; a concat of one computed tensor with zero constants is zero padding, written as Pad.</summary>
+        private void Concat(IReadOnlyList<Tensor> ins, Tensor t, string outName)
+        {
+            int axis = ConcatAxis(ins, t);
+            var computed = ins.Where(i => !ModelTrace.IsZeroConstant(i)).ToList();
+            if (computed.Count == ins.Count) { _g.Node("Concat", "concat", ins.Select(i => _names[i]), outName, Int("axis", axis)); return; }
+            if (computed.Count != 1)
+                throw new NotSupportedException($"a concat of {computed.Count} computed tensors with zero constants (output {Shapes.Format(t.Shape)}) cannot be exported; only zero padding of one tensor can");
+            int at = ins.ToList().FindIndex(i => ReferenceEquals(i, computed[0]));
+            var pads = new long[2 * t.Dim];
+            pads[axis] = ins.Take(at).Sum(i => i.Size(axis));
+            pads[t.Dim + axis] = ins.Skip(at + 1).Sum(i => i.Size(axis));
+            string p = _g.Int64Initializer(_g.FreshValue("pad.pads"), pads);
+            _g.Node("Pad", "pad", new[] { _names[computed[0]], p }, outName, GraphBuilder.String("mode", "constant"));
         }
 
         /// <summary>Concat's axis from the shapes: the one axis whose output size is the sum of the inputs'.</summary>
