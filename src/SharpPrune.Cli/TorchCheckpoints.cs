@@ -9,6 +9,10 @@ namespace SharpPrune.Cli;
 /// <summary>PyTorch checkpoints (.pt/.pth/.pth.tar) where the CLI takes a checkpoint: no metadata, so --model names the architecture.</summary>
 internal static class TorchCheckpoints
 {
+    /// <summary>A PyTorch file by its name (.pt, .pth, .pth.tar, .tar) or, whatever its name, by its first bytes.</summary>
+    public static bool IsTorchFile(string path) =>
+        new[] { ".pt", ".pth", ".tar" }.Any(e => path.EndsWith(e, StringComparison.OrdinalIgnoreCase)) || TorchCheckpoint.LooksLikeTorch(path);
+
     public static CheckpointData ToCheckpointData(string path)
     {
         var file = TorchCheckpoint.Load(path);

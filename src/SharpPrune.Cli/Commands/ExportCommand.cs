@@ -28,14 +28,14 @@ internal static class ExportCommand
         {
             string? path = parse.GetValue(load);
             string outPath = parse.GetValue(output)!;
-            var (module, name) = path != null
+            var (module, name, shape) = path != null
                 ? Loaded(ModelLoader.Load(path, parse.GetValue(model), parse.GetValue(numClasses)))
                 : (ModelLoader.Create(parse.GetValue(model) ?? throw new CliUsageException("pass --load CHECKPOINT, or --model NAME to export a freshly initialised model"),
-                    parse.GetValue(numClasses) ?? 10, (ulong)parse.GetValue(seed)), ModelZoo.Canonical(parse.GetValue(model)!));
+                    parse.GetValue(numClasses) ?? 10, (ulong)parse.GetValue(seed)), ModelZoo.Canonical(parse.GetValue(model)!), ModelZoo.InputShape(parse.GetValue(model)!));
             if (parse.GetValue(format) == "onnx")
             {
                 if (parse.GetValue(keepMasks)) throw new CliUsageException("--keep-masks applies to --format pt; ONNX graphs always carry the masked weights");
-                OnnxExporter.Save(module, ModelZoo.InputShape(name), outPath, new OnnxExportOptions { FoldBatchNorm = parse.GetValue(foldBn) });
+                OnnxExporter.Save(module, shape, outPath, new OnnxExportOptions { FoldBatchNorm = parse.GetValue(foldBn) });
             }
             else
             {
@@ -49,5 +49,5 @@ internal static class ExportCommand
         return cmd;
     }
 
-    private static (SharpPrune.NN.Module, string) Loaded(LoadedModel m) => (m.Model, m.ModelName);
+    private static (SharpPrune.NN.Module, string, int[]) Loaded(LoadedModel m) => (m.Model, m.ModelName, m.InputShape);
 }

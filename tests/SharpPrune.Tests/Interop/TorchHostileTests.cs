@@ -161,3 +161,22 @@ public sealed class TorchHostileTests
         Assert.InRange(refused, 100, 400);
     }
 }
+
+public sealed class TorchSniffingTests
+{
+    [Fact]
+    public void A_safetensors_file_whose_header_length_starts_with_0x80_is_not_taken_for_a_torch_file()
+    {
+        string path = Path.Combine(Path.GetTempPath(), $"sp-{Guid.NewGuid():N}.safetensors");
+        try
+        {
+            var model = new SharpPrune.NN.Linear(3, 2);
+            SharpPrune.IO.SafeTensors.Save(path, model.StateDict());
+            var bytes = File.ReadAllBytes(path);
+            bytes[0] = 0x80; // a header length of 0x..80 bytes: the first byte alone says nothing
+            File.WriteAllBytes(path, bytes);
+            Assert.False(TorchCheckpoint.LooksLikeTorch(path));
+        }
+        finally { File.Delete(path); }
+    }
+}

@@ -40,9 +40,14 @@ public static class TorchCheckpoint
     {
         Span<byte> head = stackalloc byte[4];
         using var fs = File.OpenRead(path);
-        int n = fs.Read(head);
-        return n >= 2 && ((head[0] == (byte)'P' && head[1] == (byte)'K') || head[0] == 0x80);
+        int n = fs.ReadAtLeast(head, 4, throwOnEndOfStream: false);
+        return n == 4 && (IsZip(head) || IsLegacy(head));
     }
+
+    private static bool IsZip(ReadOnlySpan<byte> head) => head[0] == (byte)'P' && head[1] == (byte)'K' && head[2] == 3 && head[3] == 4;
+
+    // Legacy files open with pickle PROTO 2 and LONG1 of 10 bytes: torch's magic number 0x1950a86a20f9469cfc6c.
+    private static bool IsLegacy(ReadOnlySpan<byte> head) => head[0] == 0x80 && head[1] == 2 && head[2] == 0x8a && head[3] == 10;
 
     public static TorchCheckpointFile Load(string path)
     {
@@ -53,13 +58,11 @@ public static class TorchCheckpoint
     public static TorchCheckpointFile Read(Stream stream, string source)
     {
         if (!BitConverter.IsLittleEndian) throw new PlatformNotSupportedException("PyTorch checkpoint I/O assumes a little-endian machine");
-        if (stream.Length >= 2)
-        {
-            int b0 = stream.ReadByte();
-            stream.Position = 0;
-            if (b0 == 0x80)
-                throw new TorchFormatException($"{source}: this is the legacy torch.save format of PyTorch < 1.6, which SharpPrune does not read; re-save it with a newer PyTorch: torch.save(torch.load(f), f2)");
-        }
+        Span<byte> head = stackalloc byte[4];
+        int got = stream.ReadAtLeast(head, 4, throwOnEndOfStream: false);
+        stream.Position = 0;
+        if (got == 4 && IsLegacy(head))
+            throw new TorchFormatException($"{source}: this is the legacy torch.save format of PyTorch < 1.6, which SharpPrune does not read; re-save it with a newer PyTorch: torch.save(torch.load(f), f2)");
         ZipArchive zip;
         try { zip = new ZipArchive(stream, ZipArchiveMode.Read, leaveOpen: true); }
         catch (InvalidDataException e) { throw new TorchFormatException($"{source}: not a PyTorch checkpoint (not a zip archive: {e.Message})", e); }
