@@ -113,9 +113,31 @@ internal static class OnnxOps
         g.Node("Reshape", nodeName, new[] { x, s }, y);
     }
 
+    /// <summary>
+    /// The nodes below assume the input's channels first, zeros after. A shortcut that routes channels otherwise
+    /// (a channel map after structured pruning) must not be exported as this: the traced output is checked.
+    /// </summary>
+    private static void CheckPlainPadding(ModuleCall c, PadShortcut m)
+    {
+        Tensor pooled;
+        using (Autograd.GradMode.NoGrad())
+            pooled = m.Stride > 1 ? F.AvgPool2d(c.Input, (m.Stride, m.Stride), (m.Stride, m.Stride), (0, 0)) : c.Input;
+        var o = c.Output;
+        int n = o.Size(0), hw = o.Size(2) * o.Size(3);
+        for (int b = 0; b < n; b++)
+            for (int ch = 0; ch < m.OutChannels; ch++)
+                for (int i = 0; i < hw; i++)
+                {
+                    float want = ch < m.InChannels ? pooled.Data[(b * m.InChannels + ch) * hw + i] : 0f;
+                    if (o.Data[(b * m.OutChannels + ch) * hw + i] != want)
+                        throw new NotSupportedException($"{c.Path}: this PadShortcut does not output its input's channels followed by zeros (a channel map?); the ONNX exporter cannot express it yet");
+                }
+    }
+
     private static void PadShortcutExport(GraphBuilder g, ModuleCall c, string x, string y)
     {
         var m = (PadShortcut)c.Module;
+        CheckPlainPadding(c, m);
         string cur = x;
         if (m.Stride > 1)
         {
