@@ -31,22 +31,6 @@ OUT = os.path.join(HERE, "..", "tests", "fixtures", "interop")
 VGG_CFG = [8, 'M', 8, 'M', 16, 'M', 16, 'M', 16]
 
 
-class SmallVGG(zoo.VGG):
-    """The zoo's VGG with a custom cfg (as the repositories build a slimmed model from a saved cfg)."""
-    def __init__(self, cfg, nc=10):
-        nn.Module.__init__(self)
-        layers, c = [], 3
-        for v in cfg:
-            if v == 'M':
-                layers.append(nn.MaxPool2d(2))
-            else:
-                layers += [nn.Conv2d(c, v, 3, padding=1, bias=False), nn.BatchNorm2d(v), nn.ReLU(inplace=True)]
-                c = v
-        self.features = nn.Sequential(*layers)
-        self.avgpool = nn.AvgPool2d(2)
-        self.classifier = nn.Sequential(nn.Linear(c, 512), nn.BatchNorm1d(512), nn.ReLU(inplace=True), nn.Linear(512, nc))
-
-
 def randomise_bn(model, g):
     for m in model.modules():
         if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
@@ -101,7 +85,7 @@ def main():
     torch.save({"net": pruned.state_dict()}, os.path.join(OUT, "lenet5_pruned.pth"))
 
     # A narrow VGG saved with its cfg.
-    vgg = SmallVGG(VGG_CFG)
+    vgg = zoo.VGG(None, cfg=VGG_CFG)  # the zoo's VGG with custom widths, as the repositories rebuild a slimmed model
     randomise_bn(vgg, g)
     record("vgg_cfg", vgg, (3, 32, 32))
     torch.save({"cfg": VGG_CFG, "state_dict": vgg.state_dict(), "epoch": 3}, os.path.join(OUT, "vgg_cfg.pth.tar"))
