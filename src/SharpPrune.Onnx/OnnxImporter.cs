@@ -16,6 +16,9 @@ namespace SharpPrune.Onnx;
 /// </summary>
 public static class OnnxImporter
 {
+    /// <summary>Largest tensor a graph may compute from shapes (ConstantOfShape) or take as one sample: 2^26 floats.</summary>
+    private const long MaxComputedElements = 1L << 26;
+
     /// <summary>Protobuf nesting limit (ONNX graphs SharpPrune reads nest only a few levels).</summary>
     private const int RecursionLimit = 32;
 
@@ -88,6 +91,8 @@ public static class OnnxImporter
                 throw new OnnxFormatException($"{source}: input '{input.Name}' dimension {i} is {(dims[i].HasDimValue ? dims[i].DimValue.ToString() : $"'{dims[i].DimParam}'")}; only the batch dimension may be symbolic");
             shape[i - 1] = (int)dims[i].DimValue;
         }
+        if (shape.Aggregate(1L, (p, d) => p * d) > MaxComputedElements)
+            throw new OnnxFormatException($"{source}: input '{input.Name}' of shape ({string.Join(", ", shape)}) per sample exceeds {MaxComputedElements} elements");
         return shape;
     }
 
@@ -109,7 +114,7 @@ public static class OnnxImporter
             {
                 if (n.Output.Count < 1 || n.Output[0].Length == 0) throw Error(n, "has no output");
                 try { Node(n); }
-                catch (Exception e) when (e is ArgumentException or InvalidOperationException or IndexOutOfRangeException or KeyNotFoundException)
+                catch (Exception e) when (e is ArgumentException or InvalidOperationException or IndexOutOfRangeException or KeyNotFoundException or OverflowException)
                 {
                     throw Error(n, e.Message, e);
                 }
@@ -262,7 +267,7 @@ public static class OnnxImporter
                 case "ConstantOfShape":
                     {
                         float v = a.Has("value") ? a.Tensor("value").ToArray().Single() : 0f;
-                        Add(n, new[] { n.Input[0] }, (_, x) => Tensor.Full(OnnxTensors.Ints(x[0]).Select(d => checked((int)d)).ToArray(), v));
+                        Add(n, new[] { n.Input[0] }, (_, x) => Tensor.Full(CheckedShape(OnnxTensors.Ints(x[0])), v));
                         break;
                     }
                 default: throw Error(n, "unsupported op"); // listed before building
@@ -394,6 +399,19 @@ public static class OnnxImporter
                 s[i] = shape[i] == 0 ? (i < x.Dim ? x.Size(i) : throw new ArgumentException($"reshape 0 at axis {i} of a rank-{x.Dim} input"))
                     : checked((int)shape[i]);
             return x.Reshape(s);
+        }
+
+        /// <summary>A shape computed by the graph, refused when negative or larger than <see cref="MaxComputedElements"/>.</summary>
+        private static int[] CheckedShape(long[] dims)
+        {
+            long numel = 1;
+            foreach (long d in dims)
+            {
+                if (d < 0 || d > int.MaxValue) throw new ArgumentException($"computed shape ({string.Join(", ", dims)}) has a dimension out of range");
+                numel *= d;
+                if (numel > MaxComputedElements) throw new ArgumentException($"computed shape ({string.Join(", ", dims)}) exceeds {MaxComputedElements} elements");
+            }
+            return dims.Select(d => (int)d).ToArray();
         }
 
         private static Tensor Gather(Tensor data, Tensor indices)

@@ -34,11 +34,12 @@ internal static class OnnxTensors
             TensorProto.Types.DataType.Float16 or TensorProto.Types.DataType.Bfloat16 => 2,
             _ => throw new OnnxFormatException($"{what} has data type {type}; supported: FLOAT, FLOAT16, BFLOAT16, DOUBLE, INT32, INT64"),
         };
-        var data = new float[numel];
+        // Sizes are checked against the bytes present before anything is allocated.
         if (t.HasRawData)
         {
             if (t.RawData.Length != numel * size)
                 throw new OnnxFormatException($"{what} of shape ({string.Join(", ", shape)}) {type} needs {numel * size} bytes of raw data; it has {t.RawData.Length}");
+            var data = new float[numel];
             var raw = t.RawData.Span;
             switch (type)
             {
@@ -64,8 +65,9 @@ internal static class OnnxTensors
         };
         if (count != numel)
             throw new OnnxFormatException($"{what} of shape ({string.Join(", ", shape)}) needs {numel} values; it has {count}");
+        var values = new float[numel];
         for (int i = 0; i < numel; i++)
-            data[i] = type switch
+            values[i] = type switch
             {
                 TensorProto.Types.DataType.Float => t.FloatData[i],
                 TensorProto.Types.DataType.Int64 => t.Int64Data[i],
@@ -74,7 +76,7 @@ internal static class OnnxTensors
                 TensorProto.Types.DataType.Float16 => (float)BitConverter.UInt16BitsToHalf((ushort)t.Int32Data[i]),
                 _ => BitConverter.UInt32BitsToSingle((uint)t.Int32Data[i] << 16),
             };
-        return new Tensor(data, shape);
+        return new Tensor(values, shape);
     }
 
     /// <summary>Integer values of a shape-like tensor (stored as float32, exact below 2^24).</summary>

@@ -126,6 +126,15 @@ public sealed class OnnxImportTests
         m.Graph.Initializer.Add(new TensorProto { Name = "w", DataType = 1, Dims = { 1L << 20, 1L << 20 }, RawData = ByteString.CopyFrom(new byte[4]) });
         Assert.Contains("more than", Assert.Throws<OnnxFormatException>(() => OnnxImporter.Read(m.ToByteArray(), "m.onnx")).Message);
 
+        // A shape computed into a huge tensor, a huge declared input.
+        m = Minimal();
+        m.Graph.Node.Add(new NodeProto { OpType = "Constant", Name = "c", Output = { "s" }, Attribute = { new AttributeProto { Name = "value_ints", Type = AttributeProto.Types.AttributeType.Ints, Ints = { 100000, 100000 } } } });
+        m.Graph.Node.Add(new NodeProto { OpType = "ConstantOfShape", Name = "big", Input = { "s" }, Output = { "z" } });
+        Assert.Contains("exceeds", Assert.Throws<OnnxFormatException>(() => OnnxImporter.Read(m.ToByteArray(), "m.onnx")).Message);
+        m = Minimal();
+        m.Graph.Input[0] = GraphBuilder.ValueInfo("x", new[] { 1, 1 << 20, 1 << 20 }, "batch");
+        Assert.Contains("exceeds", Assert.Throws<OnnxFormatException>(() => OnnxImporter.Read(m.ToByteArray(), "m.onnx")).Message);
+
         // Deeply nested groups in an unknown field: the parser's recursion limit, not the stack.
         var deep = new List<byte>();
         for (int i = 0; i < 5000; i++) deep.Add((30 << 3) | 3); // start group, field 30
