@@ -14,24 +14,23 @@ internal static class ExportCommand
 {
     public static Command Create(CliContext ctx)
     {
-        var load = CliOptions.String("--load", "Checkpoint to export (safetensors, .pt/.pth/.pth.tar, .onnx) [default: a fresh --model]");
+        var checkpoint = new CheckpointOptions("Checkpoint to export (safetensors, .pt/.pth/.pth.tar, .onnx) [default: a fresh --model]", loadRequired: false);
         var format = CliOptions.Choice("--format", "Output format", "onnx", "onnx", "pt");
         var output = CliOptions.String("--out", "File to write", required: true);
-        var model = CliOptions.String("--model", "Architecture, for checkpoints that do not record it (or to export a freshly initialised model)");
-        var numClasses = CliOptions.OptionalInt("--num-classes", "Number of classes, for checkpoints that do not record it", 1);
         var foldBn = CliOptions.Flag("--fold-bn", "ONNX: fold each BatchNorm2d that follows a Conv2d into the conv's weights");
         var keepMasks = CliOptions.Flag("--keep-masks", "pt: keep a pruned model's X_orig/X_mask keys instead of X = X_orig * X_mask");
         var seed = CliOptions.Int("--seed", "Seed of a freshly initialised model (no --load)", 0, 0);
         var cmd = new Command("export", "Write a model as ONNX (for ONNX Runtime and other runtimes) or as a PyTorch state dict (.pt)")
-            { load, format, output, model, numClasses, foldBn, keepMasks, seed };
+            { checkpoint.Load, format, output, checkpoint.Model, checkpoint.NumClasses, foldBn, keepMasks, seed };
         SharpPruneCli.SetHandler(cmd, ctx, parse =>
         {
-            string? path = parse.GetValue(load);
+            string? path = parse.GetValue(checkpoint.Load);
+            string? model = parse.GetValue(checkpoint.Model);
             string outPath = parse.GetValue(output)!;
             var (module, name, shape) = path != null
-                ? Loaded(ModelLoader.Load(path, parse.GetValue(model), parse.GetValue(numClasses)))
-                : (ModelLoader.Create(parse.GetValue(model) ?? throw new CliUsageException("pass --load CHECKPOINT, or --model NAME to export a freshly initialised model"),
-                    parse.GetValue(numClasses) ?? 10, (ulong)parse.GetValue(seed)), ModelZoo.Canonical(parse.GetValue(model)!), ModelZoo.InputShape(parse.GetValue(model)!));
+                ? Loaded(checkpoint.LoadModel(parse))
+                : (ModelLoader.Create(model ?? throw new CliUsageException("pass --load CHECKPOINT, or --model NAME to export a freshly initialised model"),
+                    parse.GetValue(checkpoint.NumClasses) ?? 10, (ulong)parse.GetValue(seed)), ModelZoo.Canonical(model), ModelZoo.InputShape(model));
             if (parse.GetValue(format) == "onnx")
             {
                 if (parse.GetValue(keepMasks)) throw new CliUsageException("--keep-masks applies to --format pt; ONNX graphs always carry the masked weights");
