@@ -29,10 +29,8 @@ public sealed class BenchOptions
 
     public const string Usage =
         "usage: SharpPrune.Bench [--models a,b,..] [--threads N] [--seconds S] [--min-steps N] [--warmup N]\n" +
-        "                        [--batch N] [--json] [--gemm] [--gemm-sizes 256,512,..] [--convs] [--isa-compare] [--profile] [--ort]
-" +
-        "env: SP_MAX_ISA=avx512|avx2|portable caps the vector ISA of our kernels
-" +
+        "                        [--batch N] [--json] [--gemm] [--gemm-sizes 256,512,..] [--convs] [--isa-compare] [--profile] [--ort]\n" +
+        "env: SP_MAX_ISA=avx512|avx2|portable caps the vector ISA of our kernels\n" +
         "models: " + DefaultModels + "   (--gemm / --convs alone measure only those; add --models to run models too)";
 
     public static BenchOptions Parse(string[] args)
