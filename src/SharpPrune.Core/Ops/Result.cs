@@ -32,4 +32,8 @@ public sealed partial class Tensor
 
     /// <summary>The recorded op's name (PyTorch's grad_fn), or null for a leaf.</summary>
     public string? GradFnName => GradFn?.Name;
+
+    /// <summary>The recorded op's inputs (PyTorch's grad_fn.next_functions, as tensors); empty for a leaf. What
+    /// structured pruning traces to find which channels are coupled.</summary>
+    public IReadOnlyList<Tensor> GradFnInputs => GradFn?.Inputs ?? Array.Empty<Tensor>();
 }
