@@ -58,9 +58,11 @@ internal static class ModelLoader
         var module = Create(model, numClasses, seed: 0);
         try
         {
+            if (ckpt.Get(ModelArchitecture.MetadataKey) is { } architecture)
+                ModelArchitecture.Apply(module, architecture, path); // a structured-pruned (shrunk) model's layer widths
             PrunedStateDict.Load(module, ckpt.Model, strict: true);
         }
-        catch (Exception e) when (e is StateDictException or ArgumentException or KeyNotFoundException)
+        catch (Exception e) when (e is StateDictException or ArgumentException or KeyNotFoundException or InvalidDataException)
         {
             throw new CliException($"{path} does not fit a {ModelZoo.Canonical(model)} with {numClasses} classes: {ErrorMessages.OneLine(e)}", e);
         }

@@ -59,6 +59,7 @@ public static class SharpPruneCli
         root.Subcommands.Add(EvalCommand.Create(ctx));
         root.Subcommands.Add(SummaryCommand.Create(ctx));
         root.Subcommands.Add(PruneCommand.Create(ctx));
+        root.Subcommands.Add(ShrinkCommand.Create(ctx));
         root.Subcommands.Add(ReportCommand.Create(ctx));
         root.Subcommands.Add(DemoCommand.Create(ctx));
         return root;

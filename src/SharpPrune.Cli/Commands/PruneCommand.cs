@@ -6,6 +6,7 @@ using System.Text.RegularExpressions;
 using SharpPrune.IO;
 using SharpPrune.NN;
 using SharpPrune.Pruning;
+using SharpPrune.Vision.Models;
 
 namespace SharpPrune.Cli.Commands;
 
@@ -48,6 +49,7 @@ internal static class PruneCommand
             string output = OutputPath(parse.GetValue(save)!);
             var meta = CarriedMetadata(loaded.Checkpoint.Metadata);
             meta[HistoryKey] = AppendHistory(meta.GetValueOrDefault(HistoryKey), step, path);
+            meta[ModelArchitecture.MetadataKey] = ModelArchitecture.Describe(loaded.Model);
             Checkpoint.Save(output, loaded.Model, null, null, meta);
 
             var report = PruningReport.FromModule(loaded.Model);

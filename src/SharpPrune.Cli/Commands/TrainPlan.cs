@@ -59,6 +59,7 @@ internal sealed record TrainPlan(string Mode, TrainConfig Config, Module Model, 
         if (ckpt.Get(CheckpointKeys.DefaultRng) is { } rng) Checkpoint.RestoreRngState(Generator.Default, rng);
 
         var model = ModelLoader.Create(cfg.Model, cfg.NumClasses, cfg.Seed);
+        if (ckpt.Get(ModelArchitecture.MetadataKey) is { } architecture) ModelArchitecture.Apply(model, architecture, file); // a shrunk run
         PrunedStateDict.Prepare(model, ckpt.Model); // a pruned run resumes with the same reparametrisation
         string save = parse.GetValue(o.Save) ?? Path.GetDirectoryName(Path.GetFullPath(file))!;
         int done = CheckpointKeys.ParseInt(ckpt, CheckpointKeys.Epoch);

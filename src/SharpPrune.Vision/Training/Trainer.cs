@@ -1,3 +1,4 @@
+using SharpPrune.Vision.Models;
 using System.Diagnostics;
 using SharpPrune.IO;
 using SharpPrune.Kernels;
@@ -170,6 +171,7 @@ public sealed class Trainer
         meta[CheckpointKeys.BestAcc] = CheckpointKeys.Format(BestAccuracy);
         meta[CheckpointKeys.TestAcc] = CheckpointKeys.Format(testAcc);
         meta[CheckpointKeys.Config] = Config.ToJson();
+        meta[ModelArchitecture.MetadataKey] = ModelArchitecture.Describe(_model); // layer widths: a shrunk model reloads
         meta[CheckpointKeys.Threads] = CheckpointKeys.Format(Parallelism.MaxThreads);
         meta[CheckpointKeys.DefaultRng] = Checkpoint.FormatRngState(Generator.Default);
         return meta;
