@@ -161,14 +161,8 @@ internal static class ShrinkCommand
     private static IEnumerable<Tensor> TaylorLosses(Module model, ImageDataset train, string dataset, int batch, int batches, ulong seed)
     {
         var loader = new DataLoader(train, batch, shuffle: true, Transforms.Test(dataset), seed);
-        bool training = model.Training;
-        model.Eval(); // the running statistics stay as trained
-        try
-        {
-            foreach (var b in loader.Epoch(0).Take(batches))
-                yield return F.CrossEntropy(model.Forward(b.Images), b.Labels);
-        }
-        finally { model.Train(training); }
+        foreach (var b in loader.Epoch(0).Take(batches))
+            yield return F.CrossEntropy(model.Forward(b.Images), b.Labels);
     }
 
     private static IReadOnlyDictionary<string, double>? ParseRatios(string? text)
@@ -188,7 +182,7 @@ internal static class ShrinkCommand
 
     private static void CheckRatioKeys(IReadOnlyDictionary<string, double> ratios, ChannelGraph graph)
     {
-        var known = graph.Groups.Where(g => g.IsPrunable).SelectMany(g => g.Layers.Select(l => l.Layer)).ToHashSet();
+        var known = graph.Groups.Where(g => g.IsPrunable).SelectMany(g => g.NamingLayers).ToHashSet();
         foreach (var key in ratios.Keys)
             if (!known.Contains(key))
                 throw new CliUsageException($"--ratios: '{key}' is not a layer of a prunable channel group; groups: {string.Join(", ", graph.Groups.Where(g => g.IsPrunable).Select(g => g.Name))}");

@@ -62,6 +62,8 @@ public sealed class ChannelGroup
     /// <summary>Null when the group may be pruned; else why not (the model's input or output, a constant…).</summary>
     public string? NotPrunableReason { get; }
     public bool IsPrunable => NotPrunableReason is null;
+    /// <summary>The layers a ratio or a layer filter names the group by: its producers, or all its layers if it has none.</summary>
+    public IEnumerable<string> NamingLayers => ProducerLayers.Any() ? ProducerLayers.Distinct() : Layers.Select(l => l.Layer).Distinct();
     public IEnumerable<string> ProducerLayers => Layers.Where(l => l.Role is ChannelRole.ConvOut or ChannelRole.LinearOut or ChannelRole.Depthwise).Select(l => l.Layer);
 
     public override string ToString() =>

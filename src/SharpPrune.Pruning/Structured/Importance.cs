@@ -177,8 +177,8 @@ public sealed class RandomImportance(Generator? generator = null) : IChannelImpo
 /// <summary>
 /// First-order Taylor importance (Molchanov et al. 2019): for each batch, the channel's contribution to the loss
 /// change if removed, (Σ w·∂L/∂w over its filter and bias)², summed over batches and reduced over the channel's
-/// producing layers. <paramref name="losses"/> runs the model on a few batches and yields each scalar loss; the
-/// gradients it leaves are zeroed afterwards.
+/// producing layers. <paramref name="losses"/> runs the model on a few batches and yields each scalar loss; it runs
+/// in eval mode (BatchNorm uses, and does not update, its running statistics) and the gradients are zeroed after.
 /// </summary>
 public sealed class TaylorImportance(Func<Module, IEnumerable<Tensor>> losses) : MemberImportance
 {
@@ -189,6 +189,10 @@ public sealed class TaylorImportance(Func<Module, IEnumerable<Tensor>> losses) :
         var producers = graph.LayerNames.Keys.Where(m => m is Conv2d or Linear).ToList();
         model.ZeroGrad();
         int batches = 0;
+        var modes = model.NamedModules().Select(m => (m.Module, m.Module.Training)).ToList();
+        model.Eval();
+        try
+        {
         foreach (var loss in losses(model))
         {
             if (loss.Numel != 1) throw new ArgumentException($"taylor: the loss function must yield scalars, got shape {Shapes.Format(loss.Shape)}");
@@ -211,6 +215,8 @@ public sealed class TaylorImportance(Func<Module, IEnumerable<Tensor>> losses) :
             model.ZeroGrad();
             batches++;
         }
+        }
+        finally { foreach (var (m, training) in modes) m.Train(training); }
         if (batches == 0) throw new ArgumentException("taylor: the loss function yielded no batches");
     }
 

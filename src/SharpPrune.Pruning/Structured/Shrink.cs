@@ -10,8 +10,8 @@ public sealed class ShrinkOptions
     /// channels with <see cref="Global"/>. In [0, 1).</summary>
     public double Ratio { get; init; } = 0.5;
 
-    /// <summary>Per-group ratios keyed by a layer name of the group (a producing conv/linear, e.g. "features.0");
-    /// groups not named use <see cref="Ratio"/>.</summary>
+    /// <summary>Per-group ratios keyed by a producing layer of the group (a conv/linear whose outputs they are, e.g.
+    /// "features.0"); groups not named use <see cref="Ratio"/>.</summary>
     public IReadOnlyDictionary<string, double>? LayerRatios { get; init; }
 
     /// <summary>Rank channels of all groups together (scores divided by their group's mean, so layers of different
@@ -21,7 +21,7 @@ public sealed class ShrinkOptions
     /// <summary>With <see cref="Global"/>: no group loses more than this fraction of its channels.</summary>
     public double MaxLayerRatio { get; init; } = 0.9;
 
-    /// <summary>Only groups with a layer whose name matches are pruned (null: all).</summary>
+    /// <summary>Only groups with a producing layer whose name matches are pruned (null: all).</summary>
     public Regex? Layers { get; init; }
 
     /// <summary>Kept channel counts are rounded up to a multiple of this (e.g. 8 for kernel efficiency).</summary>
@@ -88,9 +88,9 @@ public static class Shrink
 
     /// <summary>
     /// Compacts a channel-masked model (<c>ln-structured</c>, <c>random-structured</c>, or any zeroed filters):
-    /// every coupled channel whose producing filters and biases are all zero is removed. A BatchNorm shift (β)
-    /// after such a channel still fed the next layer a constant in the masked model; it is dropped, as the VGG
-    /// repository's transplant drops it, so outputs can differ from the masked model's (see the README).
+    /// every coupled channel whose producing filters are all zero is removed. Such a channel's bias or BatchNorm
+    /// shift (β) still fed the next layer a constant in the masked model; it is dropped, as the VGG repository's
+    /// transplant drops it, so outputs can differ from the masked model's (see the README).
     /// </summary>
     public static ShrinkResult Compact(Module model, Tensor exampleInput)
     {
@@ -112,10 +112,10 @@ public static class Shrink
 
     private static bool IsZeroProducer(ChannelMember m)
     {
-        var (w, b) = m.Module switch { Conv2d c => (c.Weight, c.Bias), Linear l => (l.Weight, l.Bias), _ => throw new InvalidOperationException() };
+        var w = m.Module switch { Conv2d c => c.Weight, Linear l => l.Weight, _ => throw new InvalidOperationException() };
         int per = w.Numel / w.Size(0);
         foreach (var v in w.Data.Slice(m.Index * per, per)) if (v != 0) return false;
-        return b is null || b.Data[m.Index] == 0;
+        return true;
     }
 
     private static void MakeMasksPermanent(Module model)
@@ -132,7 +132,7 @@ public static class Shrink
         foreach (var g in graph.Groups)
         {
             if (!g.IsPrunable) continue;
-            if (options.Layers is not null && !g.Layers.Any(l => options.Layers.IsMatch(l.Layer))) continue;
+            if (options.Layers is not null && !g.NamingLayers.Any(options.Layers.IsMatch)) continue;
             var scores = options.Importance.Score(g);
             if (scores is null) continue;
             if (scores.Length != g.Channels.Count)
@@ -180,7 +180,7 @@ public static class Shrink
     private static double RatioFor(ChannelGroup g, ShrinkOptions options)
     {
         if (options.LayerRatios is not null)
-            foreach (var (layer, _) in g.Layers)
+            foreach (var layer in g.NamingLayers)
                 if (options.LayerRatios.TryGetValue(layer, out double r)) return r;
         return options.Ratio;
     }
