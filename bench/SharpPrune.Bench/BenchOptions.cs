@@ -1,3 +1,8 @@
+using System.Text.RegularExpressions;
+using SharpPrune.NN;
+using SharpPrune.Pruning.Structured;
+using SharpPrune.Vision.Models;
+
 namespace SharpPrune.Bench;
 
 /// <summary>Command-line options shared by the parent run and the per-model child processes.</summary>
@@ -74,7 +79,9 @@ public sealed class BenchOptions
 }
 
 /// <summary>Benchmark shapes per model (CIFAR-style 3×32×32 except LeNet-5 on 1×28×28), mirrored in bench/torch_models.py.</summary>
-public sealed record ModelSpec(int Batch, int[] Input, int Classes)
+/// <summary>A benchmark model: a zoo model, or a zoo model shrunk by structured pruning (<see cref="ShrinkLayers"/>
+/// non-null: remove <see cref="ShrinkRatio"/> of the channels of every group whose producing layer matches).</summary>
+public sealed record ModelSpec(int Batch, int[] Input, int Classes, string? ZooName = null, double ShrinkRatio = 0, string? ShrinkLayers = null)
 {
     public static readonly IReadOnlyDictionary<string, ModelSpec> All = new Dictionary<string, ModelSpec>
     {
@@ -82,5 +89,19 @@ public sealed record ModelSpec(int Batch, int[] Input, int Classes)
         ["alexnet"] = new(128, new[] { 3, 32, 32 }, 10),
         ["vgg16"] = new(64, new[] { 3, 32, 32 }, 10),
         ["resnet56"] = new(64, new[] { 3, 32, 32 }, 10),
+        // The shrunk models (issue #9): VGG-16 with half of every conv's channels removed (the VGG repository's
+        // --ar 0.5: cfg halved, classifier 256 -> 512 -> 10), ResNet-56 with half of every prunable group
+        // (stage widths 8/16/32, block convs halved). torch_models.py builds the same architectures.
+        ["vgg16-s50"] = new(64, new[] { 3, 32, 32 }, 10, "vgg16", 0.5, @"features\.\d+"),
+        ["resnet56-s50"] = new(64, new[] { 3, 32, 32 }, 10, "resnet56", 0.5, ".*"),
     };
+
+    public Module Create(string name)
+    {
+        var model = ModelZoo.Create(ZooName ?? name, Classes, new Generator(0));
+        if (ShrinkLayers is null) return model;
+        Shrink.Apply(model, Tensor.Zeros(new[] { 1 }.Concat(Input).ToArray()),
+            new ShrinkOptions { Ratio = ShrinkRatio, Layers = new Regex($"^(?:{ShrinkLayers})$") });
+        return model;
+    }
 }
