@@ -53,21 +53,6 @@ public abstract class MemberImportance : IChannelImportance
         return any ? scores : null;
     }
 
-    /// <summary>The weight entries (and bias entry) that make a producer member's channel: a filter, a row.</summary>
-    protected static IEnumerable<(Tensor Tensor, int Start, int Length)> ProducerSlices(ChannelMember m)
-    {
-        if (!m.IsProducer) yield break;
-        var (w, b) = m.Module switch
-        {
-            Conv2d c => (c.Weight, c.Bias),
-            Linear l => (l.Weight, l.Bias),
-            _ => throw new InvalidOperationException($"{m}: not a Conv2d or Linear"),
-        };
-        int per = w.Numel / w.Size(0);
-        yield return (w, m.Index * per, per);
-        if (b is not null) yield return (b, m.Index, 1);
-    }
-
     /// <summary>A producer member's filter (weight only, flattened).</summary>
     protected static ReadOnlySpan<float> Filter(ChannelMember m)
     {

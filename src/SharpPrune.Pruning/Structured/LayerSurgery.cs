@@ -9,32 +9,12 @@ internal static class LayerSurgery
     {
         switch (layer)
         {
-            case Conv2d c when c.Groups != 1:
-            {
-                var keep = Kept(c.OutChannels, removed(ChannelRole.Depthwise));
-                var n = (Conv2d)ChannelWidths.Resize(c, keep.Length, keep.Length);
-                CopyRows(c.Weight, n.Weight, keep, null);
-                if (c.Bias is not null) CopyRows(c.Bias, n.Bias!, keep, null);
-                return n;
-            }
+            case Conv2d c when c.Groups != 1: // depthwise: one index for input, output and filter
+                return Filtered(c, c.Weight, c.Bias, c.OutChannels, removed(ChannelRole.Depthwise), null, null);
             case Conv2d c:
-            {
-                var keepOut = Kept(c.OutChannels, removed(ChannelRole.ConvOut));
-                var keepIn = Kept(c.InChannels, removed(ChannelRole.ConvIn));
-                var n = (Conv2d)ChannelWidths.Resize(c, keepIn.Length, keepOut.Length);
-                CopyRows(c.Weight, n.Weight, keepOut, keepIn);
-                if (c.Bias is not null) CopyRows(c.Bias, n.Bias!, keepOut, null);
-                return n;
-            }
+                return Filtered(c, c.Weight, c.Bias, c.OutChannels, removed(ChannelRole.ConvOut), c.InChannels, removed(ChannelRole.ConvIn));
             case Linear l:
-            {
-                var keepOut = Kept(l.OutFeatures, removed(ChannelRole.LinearOut));
-                var keepIn = Kept(l.InFeatures, removed(ChannelRole.LinearIn));
-                var n = (Linear)ChannelWidths.Resize(l, keepIn.Length, keepOut.Length);
-                CopyRows(l.Weight, n.Weight, keepOut, keepIn);
-                if (l.Bias is not null) CopyRows(l.Bias, n.Bias!, keepOut, null);
-                return n;
-            }
+                return Filtered(l, l.Weight, l.Bias, l.OutFeatures, removed(ChannelRole.LinearOut), l.InFeatures, removed(ChannelRole.LinearIn));
             case BatchNormBase b:
             {
                 var keep = Kept(b.NumFeatures, removed(ChannelRole.BatchNorm));
@@ -57,6 +37,19 @@ internal static class LayerSurgery
             default:
                 throw new NotSupportedException($"structured pruning cannot shrink layer '{name}' ({layer.TypeName})");
         }
+    }
+
+    // A conv or linear: weight rows (and bias) of the kept outputs, weight columns of the kept inputs (null: a
+    // depthwise conv, whose inputs are its outputs and whose weight has one column).
+    private static Module Filtered(Module layer, Tensor weight, Tensor? bias, int outCount, SortedSet<int>? removedOut, int? inCount, SortedSet<int>? removedIn)
+    {
+        var keepOut = Kept(outCount, removedOut);
+        var keepIn = inCount is int n ? Kept(n, removedIn) : null;
+        var shrunk = ChannelWidths.Resize(layer, keepIn?.Length ?? keepOut.Length, keepOut.Length);
+        CopyRows(weight, shrunk["weight"]!, keepOut, keepIn);
+        if (bias is not null) CopyRows(bias, shrunk["bias"]!, keepOut, null);
+        shrunk.Train(layer.Training);
+        return shrunk;
     }
 
     private static int[] Kept(int n, SortedSet<int>? removed) =>

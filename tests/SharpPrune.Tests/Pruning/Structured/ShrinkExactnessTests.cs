@@ -21,16 +21,15 @@ public class ShrinkExactnessTests
     [MemberData(nameof(ZooModels))]
     public void Zoo_model_shrunk_equals_masked_dense_model(string name, int batch)
     {
-        var dense = ModelZoo.Create(name, 10, new Generator(3));
         var input = Random(new Generator(5), new[] { batch }.Concat(ModelZoo.InputShape(name)).ToArray());
-        CheckAgainstMasked(dense, () => ModelZoo.Create(name, 10, new Generator(3)), input, new ShrinkOptions { Ratio = 0.5 });
+        CheckAgainstMasked(ModelZoo.Create(name, 10, new Generator(3)), input, new ShrinkOptions { Ratio = 0.5 });
     }
 
     [Fact]
     public void User_residual_module_with_concat_and_depthwise_conv()
     {
         var input = Random(new Generator(5), 2, 3, 8, 8);
-        CheckAgainstMasked(new UserNet(), () => new UserNet(), input, new ShrinkOptions { Ratio = 0.4, Importance = new MagnitudeImportance(2) });
+        CheckAgainstMasked(new UserNet(), input, new ShrinkOptions { Ratio = 0.4, Importance = new MagnitudeImportance(2) });
     }
 
     [Theory]
@@ -38,7 +37,7 @@ public class ShrinkExactnessTests
     public void Every_criterion_gives_an_exact_smaller_model(string criterion)
     {
         var input = Random(new Generator(5), 1, 3, 32, 32);
-        CheckAgainstMasked(ModelZoo.Create("resnet20", 10, new Generator(3)), () => ModelZoo.Create("resnet20", 10, new Generator(3)), input,
+        CheckAgainstMasked(ModelZoo.Create("resnet20", 10, new Generator(3)), input,
             new ShrinkOptions { Ratio = 0.3, Importance = ChannelImportance.ByName(criterion, generator: new Generator(1)) });
     }
 
@@ -46,7 +45,7 @@ public class ShrinkExactnessTests
     public void Global_ranking_with_cap_and_rounding()
     {
         var input = Random(new Generator(5), 1, 3, 32, 32);
-        var r = CheckAgainstMasked(ModelZoo.Create("vgg11", 10, new Generator(3)), () => ModelZoo.Create("vgg11", 10, new Generator(3)), input,
+        var r = CheckAgainstMasked(ModelZoo.Create("vgg11", 10, new Generator(3)), input,
             new ShrinkOptions { Ratio = 0.5, Global = true, MaxLayerRatio = 0.75, RoundTo = 8 });
         foreach (var (g, removed) in r.Groups.Where(g => g.Group.IsPrunable))
         {
@@ -55,38 +54,51 @@ public class ShrinkExactnessTests
         }
     }
 
-    /// <summary>Shrinks a copy, masks the original by what was removed, compares outputs and kept-weight gradients.</summary>
-    internal static ShrinkResult CheckAgainstMasked(Module dense, Func<Module> sameModel, Tensor input, ShrinkOptions options)
+    /// <summary>
+    /// Plans the removal on <paramref name="model"/>, runs the masked model (the plan's filters, biases, BN γ/β
+    /// zeroed) forward and backward, restores the weights, shrinks (<see cref="Shrink.Execute"/>, what
+    /// <see cref="Shrink.Apply"/> ends with) and compares outputs and the gradients of every kept weight.
+    /// </summary>
+    internal static ShrinkResult CheckAgainstMasked(Module model, Tensor input, ShrinkOptions options)
     {
-        RandomizeBatchNorm(dense, new Generator(11));
-        var shrunk = sameModel();
-        shrunk.LoadStateDict(dense.StateDict());
-        var result = Shrink.Apply(shrunk, input, options);
-        Assert.Contains(result.Groups, g => g.Removed > 0);
-        Assert.True(shrunk.Parameters().Sum(p => (long)p.Numel) < dense.Parameters().Sum(p => (long)p.Numel));
-        MaskRemoved(dense, result);
-        dense.Eval(); shrunk.Eval();
+        RandomizeBatchNorm(model, new Generator(11));
+        var graph = ChannelGraph.Build(model, input);
+        options.Importance.Prepare(model, graph);
+        var plan = Shrink.Plan(graph, options);
+        Assert.NotEmpty(plan);
+        long denseParams = model.Parameters().Sum(p => (long)p.Numel);
 
-        var yd = dense.Forward(input); var ys = shrunk.Forward(input);
-        AssertClose(yd, ys, "output");
+        var saved = model.StateDict().Select(kv => new KeyValuePair<string, Tensor>(kv.Key, kv.Value.Clone())).ToList();
+        var removedMembers = plan.SelectMany(kv => kv.Value.SelectMany(c => kv.Key.Channels[c].Members)).ToList();
+        Mask(removedMembers);
+        model.Eval();
+        model.ZeroGrad();
+        var yd = model.Forward(input);
         var probe = Random(new Generator(9), yd.ShapeCopy());
         (yd * probe).Sum().Backward();
+        var maskedGrads = model.NamedParameters().ToDictionary(p => p.Name, p => p.Parameter.Grad!.Clone());
+        model.LoadStateDict(saved);
+        var dense = saved.ToDictionary(kv => kv.Key, kv => kv.Value);
+
+        var result = Shrink.Execute(model, graph, plan);
+        Assert.True(model.Parameters().Sum(p => (long)p.Numel) < denseParams);
+        model.Eval();
+        var ys = model.Forward(input);
+        AssertClose(yd, ys, "output");
         (ys * probe).Sum().Backward();
 
         var removed = result.Removed.ToDictionary(r => (r.Layer, r.Role), r => r.Indices);
-        var denseParams = dense.NamedParameters().ToDictionary(p => p.Name, p => p.Parameter);
-        foreach (var (pname, p) in shrunk.NamedParameters())
+        foreach (var (pname, p) in model.NamedParameters())
         {
-            var d = denseParams[pname];
             string layer = pname[..pname.LastIndexOf('.')];
-            var module = shrunk.GetSubmodule(layer);
-            (ChannelRole? rows, ChannelRole? cols) = module switch
+            (ChannelRole? rows, ChannelRole? cols) = model.GetSubmodule(layer) switch
             {
                 Conv2d c when c.Groups > 1 => (ChannelRole.Depthwise, (ChannelRole?)null),
                 Conv2d => (ChannelRole.ConvOut, ChannelRole.ConvIn),
                 Linear => (ChannelRole.LinearOut, ChannelRole.LinearIn),
                 _ => (ChannelRole.BatchNorm, null),
             };
+            var d = dense[pname];
             int[] Keep(ChannelRole? role, int n) => role is ChannelRole r && removed.TryGetValue((layer, r), out var rm)
                 ? Enumerable.Range(0, n).Except(rm).ToArray() : Enumerable.Range(0, n).ToArray();
             var keepRows = Keep(rows, d.Size(0));
@@ -94,28 +106,20 @@ public class ShrinkExactnessTests
             var expectW = Gather(d, keepRows, keepCols);
             Assert.Equal(expectW.Shape, p.Shape);
             Assert.True(expectW.Data.SequenceEqual(p.Data), $"{pname}: surviving weights not copied exactly");
-            AssertClose(Gather(d.Grad!, keepRows, keepCols), p.Grad!, $"gradient of {pname}");
+            AssertClose(Gather(maskedGrads[pname], keepRows, keepCols), p.Grad!, $"gradient of {pname}");
         }
         return result;
     }
 
-    /// <summary>The masked model: removed filters, their biases and BatchNorm γ/β set to zero.</summary>
-    internal static void MaskRemoved(Module dense, ShrinkResult result)
+    /// <summary>The masked model: the removed channels' filters, biases and BatchNorm γ/β set to zero.</summary>
+    private static void Mask(IEnumerable<ChannelMember> members)
     {
-        foreach (var r in result.Removed)
-        {
-            var m = dense.GetSubmodule(r.Layer);
-            var tensors = r.Role switch
-            {
-                ChannelRole.ConvOut or ChannelRole.Depthwise or ChannelRole.LinearOut or ChannelRole.BatchNorm => new[] { m["weight"], m["bias"] },
-                _ => Array.Empty<Tensor?>(),
-            };
-            foreach (var t in tensors.OfType<Tensor>())
+        foreach (var m in members.Where(m => m.IsProducer || m.Role == ChannelRole.BatchNorm))
+            foreach (var t in new[] { m.Module["weight"], m.Module["bias"] }.OfType<Tensor>())
             {
                 int per = t.Numel / t.Size(0);
-                foreach (var i in r.Indices) t.Data.Slice(i * per, per).Clear();
+                t.Data.Slice(m.Index * per, per).Clear();
             }
-        }
     }
 
     private static Tensor Gather(Tensor t, int[] rows, int[]? cols)
