@@ -85,6 +85,8 @@ public class ShrinkExactnessTests
         model.Eval();
         var ys = model.Forward(input);
         AssertClose(yd, ys, "output");
+        using (SharpPrune.Autograd.GradMode.NoGrad())   // inference path: fused conv+BN+ReLU, recycled buffers
+            AssertClose(yd, model.Forward(input), "no-grad output");
         (ys * probe).Sum().Backward();
 
         var removed = result.Removed.ToDictionary(r => (r.Layer, r.Role), r => r.Indices);
