@@ -26,7 +26,7 @@ internal static class ShrinkCommand
 
     public static Command Create(CliContext ctx)
     {
-        var load = CliOptions.String("--load", "Checkpoint to shrink", required: true);
+        var checkpoint = new CheckpointOptions("Checkpoint to shrink");
         var ratio = CliOptions.Double("--ratio", "Fraction of each group's channels to remove (with --global: of all prunable channels)", 0.5, 0, 1, maxExclusive: true);
         var criterion = CliOptions.Choice("--criterion", "Channel importance: l1/l2 filter norm (Li et al.), bn-scale |gamma| (Liu et al.), taylor (Molchanov et al., needs data), fpgm (He et al.), random",
             "l1", [.. ChannelImportance.Names]);
@@ -46,10 +46,10 @@ internal static class ShrinkCommand
         var save = CliOptions.String("--save", "Output checkpoint (a folder gets shrunk.safetensors)", required: true);
         var limitTest = CliOptions.OptionalInt("--limit-test", "Use only the first N test images", 1, hidden: true);
         var cmd = new Command("shrink", "Remove channels for real (structured pruning): a smaller, faster model")
-            { load, ratio, criterion, reduction, global, maxLayer, ratios, layers, roundTo, compact, data, dataDir, taylorBatches, batch, seed, noTiming, save, limitTest };
+            { checkpoint.Load, checkpoint.Model, checkpoint.NumClasses, ratio, criterion, reduction, global, maxLayer, ratios, layers, roundTo, compact, data, dataDir, taylorBatches, batch, seed, noTiming, save, limitTest };
         SharpPruneCli.SetHandler(cmd, ctx, parse =>
         {
-            string path = parse.GetValue(load)!;
+            string path = checkpoint.Path(parse);
             string crit = parse.GetValue(criterion)!.ToLowerInvariant();
             var layerRatios = ParseRatios(parse.GetValue(ratios));
             Regex? layerRegex = null;
@@ -58,7 +58,7 @@ internal static class ShrinkCommand
                 try { layerRegex = new Regex($"^(?:{pattern})$", RegexOptions.CultureInvariant); }
                 catch (ArgumentException e) { throw new CliUsageException($"--layers: invalid regular expression: {e.Message}"); }
             }
-            var loaded = ModelLoader.Load(path);
+            var loaded = checkpoint.LoadModel(parse);
             var model = loaded.Model;
             int[] inputShape = ModelZoo.InputShape(loaded.ModelName);
             var example = Tensor.Zeros([1, .. inputShape]);

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using SharpPrune.IO;
 using SharpPrune.NN;
 
 namespace SharpPrune.Vision.Models;
@@ -12,7 +13,7 @@ namespace SharpPrune.Vision.Models;
 public static class ModelArchitecture
 {
     /// <summary>Metadata key holding <see cref="Describe"/>'s JSON.</summary>
-    public const string MetadataKey = "architecture";
+    public const string MetadataKey = CheckpointKeys.Architecture;
 
     /// <summary>JSON: {"layers": {"features.0": [3, 32], …, "layer2.0.downsample": {"in": 8, "sources": [-1, 0, …]}}}.</summary>
     public static string Describe(Module model)
