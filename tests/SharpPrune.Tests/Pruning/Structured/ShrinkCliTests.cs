@@ -74,6 +74,26 @@ public class ShrinkCliTests
         CliRunner.Ok("eval", "--load", compact, "--limit-test", "32");
     }
 
+    [Fact]
+    public void Taylor_global_with_rounding_from_the_cli()
+    {
+        string dir = CliRunner.TempDir();
+        CliRunner.Ok(CliRunner.QuickTrain(dir, 1, 64, 32));
+        string output = Path.Combine(dir, "t.safetensors");
+        var r = CliRunner.Ok("shrink", "--load", Path.Combine(dir, CheckpointKeys.LastFile), "--criterion", "taylor", "--data-dir", CliRunner.SampleDir,
+            "--taylor-batches", "2", "--batch", "16", "--global", "--ratio", "0.4", "--max-layer-ratio", "0.5", "--round-to", "4", "--no-timing", "--save", output);
+        var ckpt = Checkpoint.Load(output);
+        foreach (var (key, dense) in new[] { ("conv1.weight", 6), ("conv2.weight", 16), ("fc1.weight", 120), ("fc2.weight", 84) })
+        {
+            int kept = ckpt.Model.Single(kv => kv.Key == key).Value.Size(0);
+            Assert.True(kept % 4 == 0 || kept == dense, $"{key}: {kept} kept, not a multiple of 4");
+            Assert.True(kept >= dense / 2, $"{key}: {kept} of {dense} kept, more than --max-layer-ratio 0.5 removed");
+        }
+        Assert.True(ckpt.Model.Where(kv => kv.Key.EndsWith(".weight")).Sum(kv => (long)kv.Value.Numel) < 44_000);
+        Assert.Contains("removed", r.Out);
+        Assert.Contains("taylor", ckpt.Get("shrink"));
+    }
+
     [Theory]
     [InlineData("--ratios", "conv1=x", "is not layer=ratio")]
     [InlineData("--ratios", "nosuch=0.3", "is not a layer of a prunable channel group")]
