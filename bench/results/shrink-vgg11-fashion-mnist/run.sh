@@ -11,3 +11,5 @@ $SP shrink --load $OUT/vgg11-dense/last.safetensors --ratio 0.5 --criterion l1 -
   --threads 2 --save $OUT/vgg11-shrunk.safetensors
 $SP train --load $OUT/vgg11-shrunk.safetensors $COMMON --epochs 1 --lr 0.01 --schedule none --seed 1 --save $OUT/vgg11-shrunk-retrain
 $SP eval --load $OUT/vgg11-shrunk-retrain/last.safetensors --limit-test 2000 --threads 2
+# baseline: the same extra epoch on the dense model
+$SP train --load $OUT/vgg11-dense/last.safetensors $COMMON --epochs 1 --lr 0.01 --schedule none --seed 1 --save $OUT/vgg11-dense-retrain
