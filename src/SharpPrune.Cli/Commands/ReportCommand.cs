@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using SharpPrune.Pruning;
+using SharpPrune.Pruning.Compression;
 using SharpPrune.Vision.Models;
 
 namespace SharpPrune.Cli.Commands;
@@ -17,12 +18,16 @@ internal static class ReportCommand
         var cmd = new Command("report", "Print the non-zero weights per layer and the compression rate") { load, json, model, numClasses };
         SharpPruneCli.SetHandler(cmd, ctx, parse =>
         {
-            var loaded = ModelLoader.Load(parse.GetValue(load)!, parse.GetValue(model), parse.GetValue(numClasses));
+            string path = parse.GetValue(load)!;
+            var loaded = ModelLoader.Load(path, parse.GetValue(model), parse.GetValue(numClasses));
             var report = PruningReport.FromModule(loaded.Model);
-            if (parse.GetValue(json)) ctx.Out.WriteLine(report.ToJson());
+            // A .spz file also gets Deep Compression's table (bits and ratios from its real bytes).
+            var compressed = ModelLoader.IsSpz(path) ? CompressionReport.FromFile(ModelLoader.ReadSpz(path)) : null;
+            if (parse.GetValue(json)) ctx.Out.WriteLine(compressed?.ToJson() ?? report.ToJson());
             else
             {
                 ctx.Out.Write(report.FormatTable());
+                if (compressed is not null) ctx.Out.Write("\n" + compressed.FormatTable());
                 // What the zeros buy at inference: multiply-adds a sparse kernel would still do.
                 int[] input = ModelZoo.InputShape(loaded.ModelName);
                 long dense = Flops.Count(loaded.Model, input).TotalMacs, sparse = Flops.Count(loaded.Model, input, countZeros: false).TotalMacs;
