@@ -101,6 +101,22 @@ public static class WeightSharing
         return hook;
     }
 
+    /// <summary>
+    /// Makes the sharing permanent (as <see cref="Prune.Remove"/>): <c>name</c> becomes a plain parameter holding
+    /// the shared values (zeros where pruned); the codebook, indices, mask and hook are dropped.
+    /// </summary>
+    public static void Remove(Module module, string name)
+    {
+        var hook = Find(module, name) ?? throw new InvalidOperationException($"'{name}' of {module.TypeName} is not weight-shared");
+        Tensor w;
+        using (GradMode.NoGrad()) w = hook.Compute(module).Detach().Clone();
+        foreach (var (id, h) in module.ForwardPreHooks.ToArray()) if (ReferenceEquals(h, hook)) module.RemoveForwardPreHook(id);
+        if (module.HasAttribute(name)) module.DeleteAttribute(name);
+        foreach (var suffix in new[] { SharedWeight.CodebookSuffix, SharedWeight.IndicesSuffix, SharedWeight.MaskSuffix })
+            if (module.HasAttribute(name + suffix)) module.DeleteAttribute(name + suffix);
+        module.RegisterParameter(name, w.RequiresGrad_());
+    }
+
     /// <summary>The weight-sharing hook of <paramref name="name"/> on <paramref name="module"/>, or null.</summary>
     public static SharedWeight? Find(Module module, string name)
     {
