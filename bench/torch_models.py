@@ -11,6 +11,7 @@ from model_param_counts import MODELS  # noqa: E402
 
 SPECS = {
     "lenet5": {"batch": 128, "input": (1, 28, 28), "classes": 10},
+    "lenet300": {"batch": 128, "input": (1, 28, 28), "classes": 10},
     "alexnet": {"batch": 128, "input": (3, 32, 32), "classes": 10},
     "vgg16": {"batch": 64, "input": (3, 32, 32), "classes": 10},
     "resnet56": {"batch": 64, "input": (3, 32, 32), "classes": 10},

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using SharpPrune.Pruning;
 using System.Globalization;
 using System.Text.Json;
 using SharpPrune.Vision.Data;
@@ -18,8 +19,9 @@ internal static class EvalCommand
         var json = CliOptions.Flag("--json", "Print the result as JSON");
         var model = CliOptions.String("--model", "Architecture, for checkpoints that do not record it");
         var numClasses = CliOptions.OptionalInt("--num-classes", "Number of classes, for checkpoints that do not record it", 1);
+        var sparse = CliOptions.Flag("--sparse", "Run pruned layers with the sparse kernels (each layer sparse or dense by its density; see SparseCrossover)");
         var limitTest = CliOptions.OptionalInt("--limit-test", "Use only the first N test images", 1, hidden: true);
-        var cmd = new Command("eval", "Evaluate a checkpoint on a dataset's test split") { load, data, dataDir, batch, json, model, numClasses, limitTest };
+        var cmd = new Command("eval", "Evaluate a checkpoint on a dataset's test split") { load, data, dataDir, batch, json, model, numClasses, sparse, limitTest };
         SharpPruneCli.SetHandler(cmd, ctx, parse =>
         {
             string path = parse.GetValue(load)!;
@@ -30,6 +32,13 @@ internal static class EvalCommand
             var (_, test) = DataSets.Load(dataset, parse.GetValue(dataDir) ?? loaded.RecordedDataDir(dataset), loaded.ModelName);
             if (test.NumClasses != loaded.NumClasses)
                 throw new CliUsageException($"{path} holds a {loaded.NumClasses}-class model but {dataset} has {test.NumClasses} classes");
+            if (parse.GetValue(sparse))
+            {
+                var choices = SparseInference.ToInference(loaded.Model);
+                if (!parse.GetValue(json))
+                    ctx.Out.WriteLine("sparse layers: " + string.Join(", ", choices.Select(c =>
+                        string.Format(CultureInfo.InvariantCulture, "{0} {1:F1}% {2}", c.Path, 100 * c.Density, c.Sparse ? "sparse" : "dense"))));
+            }
             var testSet = DatasetLimit.Take(test, parse.GetValue(limitTest));
             var loader = new DataLoader(testSet, parse.GetValue(batch), shuffle: false, Transforms.Test(dataset), seed: 0);
             var r = Evaluator.Evaluate(loaded.Model, loader);
