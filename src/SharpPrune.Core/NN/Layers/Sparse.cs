@@ -104,6 +104,20 @@ public sealed class SparseConv2d : Module
             for (int i = 0; i < m; i++)
                 Im2Col.ToColumns(x.Slice((i0 + i) * chw, chw), InChannels, h, w, KernelSize.H, KernelSize.W, Stride.H, Stride.W,
                     Padding.H, Padding.W, Dilation.H, Dilation.W, cols.AsSpan(i * ohw), ld);
+            if (ld <= SparseKernels.GatherRows)
+            {
+                // A handful of output positions (e.g. 2x2 maps at batch 1): one gathered dot product per output, over
+                // the transposed columns, beats an AXPY of a few floats per non-zero.
+                var colsT = new float[(long)ld * k];
+                SparseKernels.Transpose(cols.AsSpan(0, k * ld), k, ld, colsT);
+                var yT = new float[(long)ld * OutChannels];
+                SparseKernels.LinearForward(Weight, colsT, ld, yT, biasSpan);
+                for (int i = 0; i < m; i++)
+                    for (int co = 0; co < OutChannels; co++)
+                        for (int j = 0; j < ohw; j++)
+                            yd[((i0 + i) * OutChannels + co) * ohw + j] = yT[(i * ohw + j) * OutChannels + co];
+                continue;
+            }
             if (m == 1)
             {
                 SparseKernels.Spmm(Weight, cols, ld, ld, yd.Slice(i0 * OutChannels * ohw, OutChannels * ohw), ohw, biasSpan);
