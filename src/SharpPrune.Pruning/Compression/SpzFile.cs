@@ -65,7 +65,7 @@ public static class SpzFile
         foreach (var kv in stateDict) dict[kv.Key] = kv.Value;
         var payload = new MemoryStream();
         var w = new BinaryWriter(payload, Encoding.UTF8);
-        w.Write((uint)metadata.Count);
+        w.Write7BitEncodedInt(metadata.Count);
         foreach (var (k, v) in metadata.OrderBy(kv => kv.Key, StringComparer.Ordinal)) { WriteString(w, k); WriteString(w, v); }
 
         var consumed = new HashSet<string>();
@@ -94,7 +94,7 @@ public static class SpzFile
         }
         // A codebook whose indices come later in the dict was encoded above; a lone _indices/_mask of a shared stem
         // was consumed with it. Check nothing of a shared tensor is left to be stored twice.
-        w.Write((uint)records.Count);
+        w.Write7BitEncodedInt(records.Count);
         var infos = new List<SpzTensorInfo>();
         foreach (var r in records)
         {
@@ -118,8 +118,7 @@ public static class SpzFile
     private static void WriteString(BinaryWriter w, string s)
     {
         var b = Encoding.UTF8.GetBytes(s);
-        if (b.Length > ushort.MaxValue) throw new ArgumentException($"string of {b.Length} bytes is too long for .spz (at most {ushort.MaxValue})");
-        w.Write((ushort)b.Length); w.Write(b);
+                w.Write7BitEncodedInt(b.Length); w.Write(b);
     }
 
     private static void WriteHeader(BinaryWriter w, string name, SpzKind kind, IReadOnlyList<int> shape)
@@ -128,7 +127,7 @@ public static class SpzFile
         w.Write((byte)kind);
         if (shape.Count > 255) throw new ArgumentException($"{name}: rank {shape.Count} is too high for .spz");
         w.Write((byte)shape.Count);
-        foreach (var d in shape) w.Write((uint)d);
+        foreach (var d in shape) w.Write7BitEncodedInt(d);
     }
 
     private static void WriteDense(BinaryWriter w, string name, Tensor t)
@@ -159,10 +158,10 @@ public static class SpzFile
             return (stem, w =>
             {
                 WriteHeader(w, stem, SpzKind.SharedDense, shape);
-                w.Write((uint)k); foreach (var c in cb) w.Write(c);
-                w.Write((uint)idx.Length);
+                w.Write7BitEncodedInt(k); foreach (var c in cb) w.Write(c);
+                w.Write7BitEncodedInt(idx.Length);
                 WriteNibbles(w, lengths);
-                w.Write((uint)stream.Length); w.Write(stream);
+                w.Write7BitEncodedInt(stream.Length); w.Write(stream);
             }, bytes => new SpzTensorInfo(stem, SpzKind.SharedDense, shape, idx.Length, idx.Length, k, 0, idx.Length, bits.BitCount, 0, bytes));
         }
 
@@ -198,12 +197,12 @@ public static class SpzFile
         return (stem, w =>
         {
             WriteHeader(w, stem, SpzKind.SharedSparse, shape);
-            w.Write((uint)k); foreach (var c in cb) w.Write(c);
-            w.Write((uint)ents.Count);
+            w.Write7BitEncodedInt(k); foreach (var c in cb) w.Write(c);
+            w.Write7BitEncodedInt(ents.Count);
             w.Write((byte)ibits);
             WriteNibbles(w, wlens);
             WriteNibbles(w, glens);
-            w.Write((uint)data.Length); w.Write(data);
+            w.Write7BitEncodedInt(data.Length); w.Write(data);
         }, bytes => new SpzTensorInfo(stem, SpzKind.SharedSparse, shape, numel, kept.Count, k, ibits, ents.Count, wbits, gbits, bytes));
     }
 
@@ -280,11 +279,11 @@ public static class SpzFile
 
         var r = new SpanReader(body);
         var meta = new Dictionary<string, string>();
-        uint metaCount = r.U32("metadata count");
-        if (metaCount > r.Left / 4) throw new InvalidDataException($"metadata count {metaCount} exceeds what the file can hold");
+        uint metaCount = r.Var("metadata count");
+        if (metaCount > r.Left / 2) throw new InvalidDataException($"metadata count {metaCount} exceeds what the file can hold");
         for (uint i = 0; i < metaCount; i++) { string k = r.String(); meta[k] = r.String(); }
-        uint tensorCount = r.U32("tensor count");
-        if (tensorCount > r.Left / 4) throw new InvalidDataException($"tensor count {tensorCount} exceeds what the file can hold");
+        uint tensorCount = r.Var("tensor count");
+        if (tensorCount > r.Left / 3) throw new InvalidDataException($"tensor count {tensorCount} exceeds what the file can hold");
         var state = new List<KeyValuePair<string, Tensor>>();
         var infos = new List<SpzTensorInfo>();
         var names = new HashSet<string>();
@@ -299,7 +298,7 @@ public static class SpzFile
             long numel = 1;
             for (int d = 0; d < rank; d++)
             {
-                uint dim = r.U32("dimension");
+                uint dim = r.Var("dimension");
                 if (dim > MaxNumel) throw new InvalidDataException($"tensor '{name}': dimension {dim} is too large");
                 shape[d] = (int)dim;
                 numel *= dim;
@@ -331,19 +330,19 @@ public static class SpzFile
     private static SpzTensorInfo ReadShared(ref SpanReader r, string name, SpzKind kind, int[] shape, int numel,
         List<KeyValuePair<string, Tensor>> state, int start)
     {
-        uint k = r.U32("codebook size");
+        uint k = r.Var("codebook size");
         if (k < 1 || k > MaxCodebook) throw new InvalidDataException($"tensor '{name}': codebook size {k} outside [1, {MaxCodebook}]");
         if (k * 4 > r.Left) throw new InvalidDataException($"tensor '{name}': codebook of {k} values is cut off");
         var cb = new float[k];
         for (int i = 0; i < k; i++) cb[i] = r.F32();
-        uint entries = r.U32("entry count");
+        uint entries = r.Var("entry count");
         bool sparse = kind == SpzKind.SharedSparse;
         int ib = sparse ? r.U8("index bits") : 0;
         if (sparse && (ib < 1 || ib > MaxIndexBits)) throw new InvalidDataException($"tensor '{name}': index bits {ib} outside [1, {MaxIndexBits}]");
         int wAlphabet = (int)k + (sparse ? 1 : 0);
         var wl = r.Nibbles(wAlphabet);
         var gl = sparse ? r.Nibbles(1 << ib) : [];
-        uint streamBytes = r.U32("stream length");
+        uint streamBytes = r.Var("stream length");
         if (streamBytes > r.Left) throw new InvalidDataException($"tensor '{name}': bit stream of {streamBytes} bytes is cut off ({r.Left} left)");
         var stream = r.Bytes((int)streamBytes);
         // Every code is at least one bit: the entry count is bounded by the stream, the tensor by the entries.
@@ -399,13 +398,28 @@ public static class SpzFile
         }
 
         public byte U8(string what) => Take(1, what)[0];
-        public uint U32(string what) => BinaryPrimitives.ReadUInt32LittleEndian(Take(4, what));
+        /// <summary>An unsigned LEB128 varint (BinaryWriter.Write7BitEncodedInt): at most 5 bytes, at most int.MaxValue.</summary>
+        public uint Var(string what)
+        {
+            uint v = 0;
+            for (int shift = 0; shift < 35; shift += 7)
+            {
+                byte b = Take(1, what)[0];
+                v |= (uint)(b & 0x7F) << shift;
+                if ((b & 0x80) == 0)
+                {
+                    if (v > int.MaxValue || (shift == 28 && b > 0x07)) throw new InvalidDataException($"{what} {v} is out of range");
+                    return v;
+                }
+            }
+            throw new InvalidDataException($"{what} is not a valid varint (more than 5 bytes)");
+        }
         public float F32() => BinaryPrimitives.ReadSingleLittleEndian(Take(4, "float32 values"));
         public ReadOnlySpan<byte> Bytes(int n) => Take(n, "bit stream");
 
         public string String()
         {
-            int n = BinaryPrimitives.ReadUInt16LittleEndian(Take(2, "string length"));
+            int n = (int)Var("string length");
             try { return new UTF8Encoding(false, true).GetString(Take(n, "string")); }
             catch (DecoderFallbackException) { throw new InvalidDataException("a name or metadata string is not valid UTF-8"); }
         }

@@ -109,16 +109,20 @@ public class SpzFileTests
         // A dense tensor claiming 2^31-1 elements in a tiny file, with its CRC made to match.
         var w = new MemoryStream();
         var bw = new BinaryWriter(w);
-        bw.Write(0u); bw.Write(1u); bw.Write((ushort)1); bw.Write((byte)'w'); bw.Write((byte)0); bw.Write((byte)1); bw.Write((uint)int.MaxValue);
+        bw.Write7BitEncodedInt(0); bw.Write7BitEncodedInt(1); bw.Write("w"); bw.Write((byte)0); bw.Write((byte)1); bw.Write7BitEncodedInt(int.MaxValue);
         var e = Assert.Throws<InvalidDataException>(() => SpzFile.Read(WithHeader(w.ToArray())));
         Assert.Contains("needs", e.Message);
 
         // A shared tensor of 2^30 elements covered by two entries.
         w = new MemoryStream(); bw = new BinaryWriter(w);
-        bw.Write(0u); bw.Write(1u); bw.Write((ushort)1); bw.Write((byte)'w'); bw.Write((byte)SpzKind.SharedSparse); bw.Write((byte)1); bw.Write(1u << 30);
-        bw.Write(1u); bw.Write(0.5f); bw.Write(2u); bw.Write((byte)4); bw.Write((byte)0x11); bw.Write(new byte[8]); bw.Write(1u); bw.Write((byte)0);
+        bw.Write7BitEncodedInt(0); bw.Write7BitEncodedInt(1); bw.Write("w"); bw.Write((byte)SpzKind.SharedSparse); bw.Write((byte)1); bw.Write7BitEncodedInt(1 << 30);
+        bw.Write7BitEncodedInt(1); bw.Write(0.5f); bw.Write7BitEncodedInt(2); bw.Write((byte)4); bw.Write((byte)0x11); bw.Write(new byte[8]); bw.Write7BitEncodedInt(1); bw.Write((byte)0);
         e = Assert.Throws<InvalidDataException>(() => SpzFile.Read(WithHeader(w.ToArray())));
         Assert.Contains("cannot be covered", e.Message);
+
+        // A varint that never ends, and one above int.MaxValue.
+        Assert.Contains("varint", Assert.Throws<InvalidDataException>(() => SpzFile.Read(WithHeader([0x80, 0x80, 0x80, 0x80, 0x80, 0x01]))).Message);
+        Assert.Contains("out of range", Assert.Throws<InvalidDataException>(() => SpzFile.Read(WithHeader([0xFF, 0xFF, 0xFF, 0xFF, 0x0F]))).Message);
     }
 
     private static byte[] WithHeader(byte[] payload)
