@@ -21,6 +21,19 @@ public class WeightSharingTests
         Assert.Throws<IndexOutOfRangeException>(() => src.Take(Tensor.FromArray([0.5f], 1)));
     }
 
+    [Fact]
+    public void Take_matches_torch_take_and_its_gradient()
+    {
+        var f = Fixtures.Load("core", "take.safetensors");
+        var x = f.Get("take.in.x").RequiresGrad_();
+        var y = x.Take(f.Get("take.in.index"));
+        Assert.Equal(f.Get("take.out").ToArray(), y.ToArray());
+        (y * f.Get("take.gout")).Sum().Backward();
+        var expected = f.Get("take.grad.x").ToArray();
+        var got = x.Grad!.ToArray();
+        for (int i = 0; i < expected.Length; i++) Assert.Equal(expected[i], got[i], 5);
+    }
+
     [Theory]
     [InlineData(CentroidInit.Linear)]
     [InlineData(CentroidInit.Density)]
