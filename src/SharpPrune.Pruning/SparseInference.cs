@@ -11,7 +11,7 @@ namespace SharpPrune.Pruning;
 /// batches where dense is faster); the other layers keep a plain dense weight (pruning and sharing made permanent).
 /// The result computes the same function as the masked model (up to summation order) and is in eval mode.
 /// <code>
-/// var fast = SparseInference.ToInference(model);            // in place; returns model
+/// var layers = model.ToInference();                         // in place; returns the per-layer choices
 /// using (GradMode.NoGrad()) logits = fast.Forward(x);
 /// </code>
 /// </summary>
@@ -25,7 +25,7 @@ public static class SparseInference
     /// layer stays dense (the reparametrisations are only made permanent). <paramref name="force"/> makes every eligible
     /// layer sparse whatever its density (tests and crossover measurements).
     /// </summary>
-    public static IReadOnlyList<LayerChoice> ToInference(Module model, bool sparse = true, bool force = false)
+    public static IReadOnlyList<LayerChoice> ToInference(this Module model, bool sparse = true, bool force = false)
     {
         ArgumentNullException.ThrowIfNull(model);
         Prune.Refresh(model);

@@ -68,32 +68,34 @@ public static class SpzFile
         w.Write7BitEncodedInt(metadata.Count);
         foreach (var (k, v) in metadata.OrderBy(kv => kv.Key, StringComparer.Ordinal)) { WriteString(w, k); WriteString(w, v); }
 
-        var consumed = new HashSet<string>();
+        // Keys that belong to a shared tensor (its indices and mask) are stored with its codebook, wherever they come.
+        var sharedStems = new HashSet<string>();
+        foreach (var key in dict.Keys)
+            if (key.EndsWith(SharedWeight.CodebookSuffix, StringComparison.Ordinal)
+                && dict.ContainsKey(key[..^SharedWeight.CodebookSuffix.Length] + SharedWeight.IndicesSuffix))
+                sharedStems.Add(key[..^SharedWeight.CodebookSuffix.Length]);
+        bool PartOfShared(string key, string suffix) =>
+            key.EndsWith(suffix, StringComparison.Ordinal) && sharedStems.Contains(key[..^suffix.Length]);
+
         var records = new List<(string Name, Action<BinaryWriter> Write, Func<long, SpzTensorInfo> Info)>();
         foreach (var (key, t) in stateDict)
         {
-            if (consumed.Contains(key)) continue;
+            if (PartOfShared(key, SharedWeight.IndicesSuffix) || PartOfShared(key, SharedWeight.MaskSuffix)) continue;
             if (key.EndsWith("_orig", StringComparison.Ordinal))
                 throw new ArgumentException($"'{key[..^5]}' is pruned but not weight-shared: quantize it first (sharpprune quantize)");
-            if (key.EndsWith(SharedWeight.CodebookSuffix, StringComparison.Ordinal)
-                && dict.TryGetValue(key[..^SharedWeight.CodebookSuffix.Length] + SharedWeight.IndicesSuffix, out var indices))
+            if (PartOfShared(key, SharedWeight.CodebookSuffix))
             {
                 string stem = key[..^SharedWeight.CodebookSuffix.Length];
                 dict.TryGetValue(stem + SharedWeight.MaskSuffix, out var mask);
-                consumed.Add(key); consumed.Add(stem + SharedWeight.IndicesSuffix);
-                if (mask != null) consumed.Add(stem + SharedWeight.MaskSuffix);
-                records.Add(EncodeShared(stem, t, indices, mask));
+                records.Add(EncodeShared(stem, t, dict[stem + SharedWeight.IndicesSuffix], mask));
             }
             else
             {
-                consumed.Add(key);
                 var tensor = t;
                 records.Add((key, bw => WriteDense(bw, key, tensor),
                     bytes => new SpzTensorInfo(key, SpzKind.Dense, tensor.ShapeCopy(), tensor.Numel, tensor.CountNonZero(), 0, 0, 0, 0, 0, bytes)));
             }
         }
-        // A codebook whose indices come later in the dict was encoded above; a lone _indices/_mask of a shared stem
-        // was consumed with it. Check nothing of a shared tensor is left to be stored twice.
         w.Write7BitEncodedInt(records.Count);
         var infos = new List<SpzTensorInfo>();
         foreach (var r in records)
