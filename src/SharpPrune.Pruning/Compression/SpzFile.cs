@@ -176,15 +176,15 @@ public static class SpzFile
             else if (m[i] != 0f) throw new ArgumentException($"{stem}{SharedWeight.MaskSuffix} holds {m[i]} at {i}; a mask must be 0 or 1");
         }
         // The relative-index width with the fewest bits after Huffman coding.
-        (int Bits, long Cost, List<(int Gap, int Symbol)> Entries, byte[] WL, byte[] GL) best = default;
+        (int Bits, long Cost, List<(int Gap, int Symbol)> Entries, byte[] WL, byte[] GL) best = (0, long.MaxValue, [], [], []);
         for (int ib = 1; ib <= MaxIndexBits; ib++)
         {
             var entries = Entries(kept, idx, m.Length, ib, filler: k);
             var wc = new long[k + 1]; var gc = new long[1 << ib];
             foreach (var (g, s) in entries) { wc[s]++; gc[g]++; }
             var wl = Huffman.CodeLengths(wc); var gl = Huffman.CodeLengths(gc);
-            long cost = Huffman.CostBits(wc, wl) + Huffman.CostBits(gc, gl) + 8L * ((1 << ib) + 1) / 2 * 1;
-            if (best.Entries == null || cost < best.Cost) best = (ib, cost, entries, wl, gl);
+            long cost = Huffman.CostBits(wc, wl) + Huffman.CostBits(gc, gl) + 8L * (((1 << ib) + 1) / 2); // + the gap code table
+            if (cost < best.Cost) best = (ib, cost, entries, wl, gl);
         }
         var wcodes = Huffman.Codes(best.WL); var gcodes = Huffman.Codes(best.GL);
         var bw = new BitWriter();
@@ -353,8 +353,9 @@ public static class SpzFile
         if (!sparse && entries != numel) throw new InvalidDataException($"tensor '{name}': {entries} entries for {numel} elements");
         if (sparse && numel > ((long)entries + 1) << ib) throw new InvalidDataException($"tensor '{name}': {Shapes.Format(shape)} cannot be covered by {entries} entries of {ib}-bit gaps");
 
-        var wdec = new HuffmanDecoder(wl, $"tensor '{name}' weight codes");
-        var gdec = sparse ? new HuffmanDecoder(gl, $"tensor '{name}' index codes") : null;
+        // No entries (an empty or wholly pruned tensor): the code tables are all zero and never used.
+        var wdec = entries > 0 ? new HuffmanDecoder(wl, $"tensor '{name}' weight codes") : null;
+        var gdec = sparse && entries > 0 ? new HuffmanDecoder(gl, $"tensor '{name}' index codes") : null;
         var indices = new float[numel];
         var mask = sparse ? new float[numel] : null;
         var bits = new BitReader(stream);
@@ -370,7 +371,7 @@ public static class SpzFile
                 if (pos >= numel) throw new InvalidDataException($"tensor '{name}': entry {e} lies at {pos}, past the end ({numel} elements)");
             }
             else pos++;
-            int s = wdec.Decode(ref bits);
+            int s = wdec!.Decode(ref bits);
             wbits += before - bits.BitsLeft;
             if (s == k) continue; // a filler zero: the position stays pruned
             indices[pos] = s;

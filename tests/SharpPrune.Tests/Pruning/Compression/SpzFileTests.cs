@@ -77,6 +77,20 @@ public class SpzFileTests
         Assert.Contains("fc1.weight", report.FormatTable());
     }
 
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    [InlineData(5000)]
+    public void A_wholly_pruned_tensor_of_any_size_round_trips(int n)
+    {
+        var lin = new Linear(n, 1);
+        Prune.L1Unstructured(lin, "weight", 1.0);
+        WeightSharing.Apply(lin, "weight", 3);
+        var back = SpzFile.Read(SpzFile.Encode(lin.StateDict(), Meta).Bytes).StateDict.ToDictionary(kv => kv.Key, kv => kv.Value);
+        Assert.All(back["weight_mask"].ToArray(), v => Assert.Equal(0f, v));
+        Assert.Equal(new[] { 1, n }, back["weight_indices"].Shape);
+    }
+
     [Fact]
     public void A_pruned_but_not_quantized_tensor_is_refused()
     {
