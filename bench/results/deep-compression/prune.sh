@@ -2,7 +2,8 @@
 # Stage 1 of the Deep Compression pipeline on the full Fashion-MNIST: dense training, then three rounds of
 # per-layer magnitude pruning (l1-unstructured; each round removes the same fraction of what is left, so the final
 # kept fraction is the product) each followed by retraining with the pruned weights held at zero.
-# Usage: prune.sh SHARPPRUNE OUTDIR MODEL   (MODEL: lenet5 | lenet300); RETRAIN_EPOCHS (default 6) per round.
+# Usage: prune.sh SHARPPRUNE OUTDIR MODEL   (MODEL: lenet5 | lenet300); RETRAIN_EPOCHS (default 6) per round,
+# LAST_RETRAIN_EPOCHS (default RETRAIN_EPOCHS) for the last.
 # An existing OUTDIR/dense/last.safetensors is reused.
 set -euo pipefail
 SP=$1; OUT=$2; MODEL=$3
@@ -21,7 +22,8 @@ for round in 1 2 3; do
   for la in $AMOUNTS; do
     $SP prune --load "$P" --method l1-unstructured --amount "${la#*=}" --layers "^${la%%=*}\$" --save "$P" --threads 1
   done
-  $SP train --load "$P" $COMMON --epochs ${RETRAIN_EPOCHS:-6} --lr 0.01 --schedule cosine --seed $((round + 1)) --save "$OUT/retrain$round"
+  EPOCHS=${RETRAIN_EPOCHS:-6}; [ $round = 3 ] && EPOCHS=${LAST_RETRAIN_EPOCHS:-$EPOCHS}
+  $SP train --load "$P" $COMMON --epochs $EPOCHS --lr 0.01 --schedule cosine --seed $((round + 1)) --save "$OUT/retrain$round"
   PREV="$OUT/retrain$round/last.safetensors"
 done
 $SP report --load "$PREV"
