@@ -9,13 +9,13 @@ namespace SharpPrune.Bench;
 /// <summary>
 /// Pruned-model inference: the same pruned weights run dense (zeros multiplied, Prune.Remove'd plain layers) and
 /// through <see cref="SparseInference.ToInference"/>, at batch 1 and the model's batch (or --batch). AlexNet is
-/// pruned to Han et al.'s per-layer densities (seed 000's table); other models keep --density of every
+/// pruned to the per-layer densities of Han et al. 2015's AlexNet table; other models keep --density of every
 /// Conv2d/Linear weight. The PyTorch dense side is torch_bench.py --models M --batch B (zeros cost PyTorch the same).
 /// --sparse-crossover times single layers dense vs sparse over densities (the table behind SparseCrossover).
 /// </summary>
 public static class SparseBench
 {
-    /// <summary>Kept fraction per layer, from Han et al. 2015's AlexNet table (seed 000).</summary>
+    /// <summary>Kept fraction per layer, from Han et al. 2015's AlexNet table.</summary>
     public static readonly Dictionary<string, double> HanAlexNet = new()
     {
         ["conv1"] = 0.84, ["conv2"] = 0.38, ["conv3"] = 0.35, ["conv4"] = 0.37, ["conv5"] = 0.37,

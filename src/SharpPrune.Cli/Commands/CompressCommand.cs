@@ -1,7 +1,6 @@
 using System.CommandLine;
 using SharpPrune.IO;
 using SharpPrune.Pruning.Compression;
-using SharpPrune.Vision.Training;
 
 namespace SharpPrune.Cli.Commands;
 

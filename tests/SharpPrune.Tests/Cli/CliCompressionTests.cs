@@ -1,5 +1,5 @@
 using System.Text.Json;
-using SharpPrune.Vision.Training;
+using SharpPrune.IO;
 
 namespace SharpPrune.Tests.Cli;
 
