@@ -60,7 +60,8 @@ internal static class ModelLoader
     public static SpzContents ReadSpz(string path)
     {
         try { return SpzFile.ReadFile(path); }
-        catch (InvalidDataException e) { throw new CliException($"'{path}' is not a valid .spz file: {ErrorMessages.OneLine(e)}", e); }
+        catch (InvalidDataException e) // the reader's message starts with the path: say it once
+        { throw new CliException($"'{path}' is not a valid .spz file: {ErrorMessages.OneLine(e.InnerException as InvalidDataException ?? e)}", e); }
     }
 
     /// <summary>
