@@ -24,10 +24,14 @@ public sealed class BenchOptions
     public bool SparseCrossover { get; private set; }
     /// <summary>Uniform kept fraction for --sparse models other than alexnet (Han et al.'s per-layer densities).</summary>
     public double Density { get; private set; } = 0.08;
+    /// <summary>Also run each model's exported ONNX graph in ONNX Runtime (inference only).</summary>
+    public bool Ort { get; private set; }
+    /// <summary>Child mode with --single: time this .onnx file in ONNX Runtime instead of our model.</summary>
+    public string? OrtFile { get; private set; }
 
     public const string Usage =
         "usage: SharpPrune.Bench [--models a,b,..] [--threads N] [--seconds S] [--min-steps N] [--warmup N]\n" +
-        "                        [--batch N] [--json] [--gemm] [--gemm-sizes 256,512,..] [--convs] [--profile]\n" +
+        "                        [--batch N] [--json] [--gemm] [--gemm-sizes 256,512,..] [--convs] [--profile] [--ort]\n" +
         "                        [--sparse [--density D]] [--sparse-crossover]\n" +
         "models: " + DefaultModels + "   (--gemm / --convs alone measure only those; add --models to run models too)";
 
@@ -58,6 +62,8 @@ public sealed class BenchOptions
                 case "--sparse": o.Sparse = true; break;
                 case "--sparse-crossover": o.SparseCrossover = true; break;
                 case "--density": o.Density = double.Parse(Value(), System.Globalization.CultureInfo.InvariantCulture); break;
+                case "--ort": o.Ort = true; break;
+                case "--ort-file": o.OrtFile = Value(); break;
                 case "-h" or "--help": throw new ArgumentException(Usage);
                 default: throw new ArgumentException($"unknown option '{a}'\n{Usage}");
             }

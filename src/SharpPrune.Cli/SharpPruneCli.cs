@@ -62,6 +62,7 @@ public static class SharpPruneCli
         root.Subcommands.Add(ReportCommand.Create(ctx));
         root.Subcommands.Add(QuantizeCommand.Create(ctx));
         root.Subcommands.Add(CompressCommand.Create(ctx));
+        root.Subcommands.Add(ExportCommand.Create(ctx));
         root.Subcommands.Add(DemoCommand.Create(ctx));
         return root;
     }
