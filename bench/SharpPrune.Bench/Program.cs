@@ -11,6 +11,8 @@ using SharpPrune.Kernels;
 BenchOptions o;
 try { o = BenchOptions.Parse(args); }
 catch (ArgumentException e) { Console.Error.WriteLine(e.Message); return 2; }
+try { _ = KernelIsa.ProcessCap; } // SP_MAX_ISA: a bad value is a usage error, not a stack trace
+catch (InvalidOperationException e) { Console.Error.WriteLine(e.Message); return 2; }
 
 if (o.Single is not null)
 {
