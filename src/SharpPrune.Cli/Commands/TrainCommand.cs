@@ -29,9 +29,11 @@ internal static class TrainCommand
         var cfg = plan.Config;
         var (train, test) = DataSets.Load(cfg.Dataset, cfg.DataDir, cfg.Model);
 
+        var agp = GradualPruningCallback.For(plan.Model, cfg);
         var trainer = new Trainer(plan.Model, cfg, train, test, plan.SaveDir)
         {
             Progress = new ConsoleProgress(ctx),
+            Callback = agp,
             ExtraMetadata = plan.ExtraMetadata,
             StopAfterEpochs = parse.GetValue(o.StopAfter),
         };
@@ -44,6 +46,7 @@ internal static class TrainCommand
         ctx.Out.WriteLine(result.CompletedEpochs < cfg.Epochs
             ? $"stopped after epoch {result.CompletedEpochs}/{cfg.Epochs}; continue with: sharpprune train --resume {plan.SaveDir}"
             : $"done: {TrainPlan.Epochs(cfg.Epochs)}, best test accuracy {result.BestAccuracy:F2}%");
+        if (agp is not null) ctx.Out.WriteLine(agp.Describe());
         ctx.Out.WriteLine($"checkpoints: {result.LastCheckpoint}, {result.BestCheckpoint}; log: {trainer.LogPath}");
         return 0;
     }

@@ -30,9 +30,12 @@ public sealed class GradualPruner
     /// Reparametrises the targets not pruned yet with a mask of ones, so the model's state-dict keys
     /// (<c>weight_orig</c>, <c>weight_mask</c>) stay the same through the run. Call once before training.
     /// </summary>
-    public void Attach()
+    public void Attach() => Attach(_targets);
+
+    /// <summary>As <see cref="Attach()"/> for any tensors: a mask of ones on those not pruned yet.</summary>
+    public static void Attach(IEnumerable<(Module Module, string Name)> targets)
     {
-        foreach (var (m, name) in _targets)
+        foreach (var (m, name) in targets)
             if (BasePruningMethod.FindHook(m, name).Hook is null) Prune.Identity(m, name);
     }
 
