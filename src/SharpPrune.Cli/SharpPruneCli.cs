@@ -62,6 +62,7 @@ public static class SharpPruneCli
         root.Subcommands.Add(ReportCommand.Create(ctx));
         root.Subcommands.Add(DemoCommand.Create(ctx));
         root.Subcommands.Add(RunCommand.Create(ctx));
+        root.Subcommands.Add(SensitivityCommand.Create(ctx));
         return root;
     }
 
