@@ -43,10 +43,11 @@ internal static class RunCommand
             var entries = runner.Run(steps, journal, parse.GetValue(stopAfter));
             bool complete = steps.All(s => entries.Any(e => e.Id == s.Id));
             string summary = RecipeRunner.WriteSummary(outDir, r, entries, complete);
+            string report = RunReport.Write(outDir, r, entries);
             ctx.Out.WriteLine();
             if (entries.Count > 0) ctx.Out.Write(RecipeRunner.FormatTable(entries));
             ctx.Out.WriteLine(complete
-                ? $"recipe {r.Name} done: final checkpoint {entries.Last(e => e.Checkpoint is not null).Checkpoint}; summary {summary}"
+                ? $"recipe {r.Name} done: final checkpoint {entries.Last(e => e.Checkpoint is not null).Checkpoint}; summary {summary}; report {report}"
                 : $"recipe {r.Name} stopped after {entries.Count}/{steps.Count} steps; continue with: sharpprune run {r.Path} --out {outDir}");
             return 0;
         });

@@ -66,7 +66,8 @@ internal static class SensitivityCommand
                 Directory.CreateDirectory(dir);
                 AtomicFile.WriteAllText(Path.Combine(dir, "sensitivity.csv"), result.ToCsv());
                 AtomicFile.WriteAllText(Path.Combine(dir, "sensitivity.json"), result.ToJson(drop) + "\n");
-                ctx.Out.WriteLine($"wrote {Path.Combine(dir, "sensitivity.csv")} and sensitivity.json");
+                Plots.Charts.SensitivityCurves(result, $"Sensitivity of {loaded.ModelName} ({Path.GetFileName(path)})").Save(Path.Combine(dir, "sensitivity"));
+                ctx.Out.WriteLine($"wrote {Path.Combine(dir, "sensitivity")}.csv, .json, .png and .svg");
             }
             return 0;
         });

@@ -61,6 +61,11 @@ public class RecipeRunTests
         var again = CliRunner.Ok(Run(recipe, cut));
         Assert.DoesNotContain("$ sharpprune", again.Out); // everything done: nothing runs
         Assert.Contains("\"complete\": true", File.ReadAllText(Path.Combine(cut, "summary.json")));
+        string html = File.ReadAllText(Path.Combine(cut, "report.html"));
+        Assert.Contains("<td>03-finetune</td>", html);
+        Assert.Equal(3, html.Split("<svg").Length - 1); // accuracy vs sparsity, the 2-epoch fine-tune's curves, final sparsity bars
+        foreach (var plot in new[] { "accuracy_vs_sparsity", "training_03-finetune", "final_sparsity" })
+            Assert.True(File.Exists(Path.Combine(cut, "plots", plot + ".png")) && File.Exists(Path.Combine(cut, "plots", plot + ".svg")), plot);
     }
 
     [Fact]

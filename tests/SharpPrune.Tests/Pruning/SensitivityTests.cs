@@ -86,6 +86,8 @@ public class SensitivityTests
         var csv = File.ReadAllLines(Path.Combine(outDir, "sensitivity.csv"));
         Assert.Equal(1 + 1 + 3 * 2, csv.Length);
         Assert.True(File.Exists(Path.Combine(outDir, "sensitivity.json")));
+        Assert.Contains("<svg xmlns=", File.ReadAllText(Path.Combine(outDir, "sensitivity.svg")));
+        Assert.True(new FileInfo(Path.Combine(outDir, "sensitivity.png")).Length > 1000);
         var bad = CliRunner.Run("sensitivity", "--load", ckpt, "--layers", "nope");
         Assert.Equal(2, bad.ExitCode);
         Assert.Contains("--layers 'nope' matches none of the Conv2d/Linear layers: conv1, conv2, fc1, fc2, fc3", bad.Err);
