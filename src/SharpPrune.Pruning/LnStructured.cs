@@ -9,27 +9,20 @@ namespace SharpPrune.Pruning;
 /// PyTorch's "nuc" needs exactly two reduced dims and is not supported. Among channels of equal norm the lower
 /// index is kept first; PyTorch's <c>topk</c> leaves that order unspecified.
 /// </summary>
-public class LnStructured : BasePruningMethod
+public class LnStructured : StructuredPruningMethod
 {
     /// <summary>The Frobenius norm ("fro"): the 2-norm of the flattened channel.</summary>
     public const double Frobenius = 2.0;
 
-    private readonly int _dim;
     private readonly string _nText;
-
-    public Amount Amount { get; }
 
     /// <summary>The norm order p.</summary>
     public double N { get; }
 
-    public override int? Dim => _dim;
-
-    public LnStructured(Amount amount, double n, int dim = -1)
+    public LnStructured(Amount amount, double n, int dim = -1) : base(amount, dim)
     {
         if (double.IsNaN(n)) throw new ArgumentException("LnStructured: norm order n must not be NaN");
-        Amount = amount.Validate();
         N = n;
-        _dim = dim;
         _nText = double.IsInfinity(n) ? (n > 0 ? "inf" : "-inf") : n.ToString("R", CultureInfo.InvariantCulture);
     }
 
@@ -40,19 +33,11 @@ public class LnStructured : BasePruningMethod
         ? Frobenius
         : throw new ArgumentException($"LnStructured: unsupported norm '{n}'; use a number, double.PositiveInfinity, double.NegativeInfinity or \"fro\"");
 
-    public override PruningType PruningType => PruningType.Structured;
-
-    public override Tensor ComputeMask(Tensor t, Tensor defaultMask)
+    protected override IEnumerable<int> KeptChannels(Tensor t, int dim, int channels, int pruneCount)
     {
-        PruningErrors.ValidateStructured(t);
-        int dim = PruningErrors.ValidateDim(t, _dim);
-        int channels = t.Shape[dim];
-        int k = Amount.CountFor(channels);
-        if (k == 0) return defaultMask.Clone();
         var norms = t.Norm(N, Enumerable.Range(0, t.Dim).Where(d => d != dim).ToArray());
-        var keep = Selection.Largest(norms.Data, channels - k);
-        return MaskIndexing.Multiply(MaskIndexing.ChannelMask(t.Shape, dim, keep), defaultMask);
+        return Selection.Largest(norms.Data, channels - pruneCount);
     }
 
-    public override string ToString() => $"LnStructured(amount={Amount}, n={_nText}, dim={_dim})";
+    public override string ToString() => $"LnStructured(amount={Amount}, n={_nText}, dim={Dim})";
 }

@@ -16,15 +16,13 @@ namespace SharpPrune.Cli.Commands;
 /// </summary>
 internal static class PruneCommand
 {
-    public static readonly string[] Methods = ["l1-unstructured", "random-unstructured", "ln-structured", "random-structured", "global-l1", "global-random"];
-
     /// <summary>Metadata key holding the pruning steps applied so far (a JSON array).</summary>
     public const string HistoryKey = "pruning";
 
     public static Command Create(CliContext ctx)
     {
-        var load = CliOptions.String("--load", "Checkpoint to prune", required: true);
-        var method = CliOptions.Choice("--method", "Pruning method (global-*: rank all selected layers together)", "global-l1", Methods);
+        var checkpoint = new CheckpointOptions("Checkpoint to prune");
+        var method = CliOptions.Choice("--method", PruneMethods.HelpText, "global-l1", PruneMethods.Names.ToArray());
         var amount = CliOptions.String("--amount", "How much: a fraction in [0, 1] (0.9 = 90%) or, without a decimal point, a count per tensor (3)", required: true);
         var n = CliOptions.String("--n", "Norm for ln-structured: a number, inf, -inf or fro", "2");
         var dim = CliOptions.Int("--dim", "Dimension of the channels for structured methods (0 = output channels)", 0, -8, 7);
@@ -32,16 +30,14 @@ internal static class PruneCommand
         var includeBias = CliOptions.Flag("--include-bias", "Prune the biases too");
         var seed = CliOptions.Int("--seed", "Seed for the random methods", 0, 0);
         var save = CliOptions.String("--save", "Output checkpoint (a folder gets pruned.safetensors)", required: true);
-        var model = CliOptions.String("--model", "Architecture, for checkpoints that do not record it");
-        var numClasses = CliOptions.OptionalInt("--num-classes", "Number of classes, for checkpoints that do not record it", 1);
         var cmd = new Command("prune", "Prune a checkpoint's Conv2d/Linear weights and save the result with its masks")
-            { load, method, amount, n, dim, layers, includeBias, seed, save, model, numClasses };
+            { checkpoint.Load, method, amount, n, dim, layers, includeBias, seed, save, checkpoint.Model, checkpoint.NumClasses };
         SharpPruneCli.SetHandler(cmd, ctx, parse =>
         {
-            string path = parse.GetValue(load)!;
+            string path = checkpoint.Path(parse);
             var step = new PruneStep(parse.GetValue(method)!.ToLowerInvariant(), ParseAmount(parse.GetValue(amount)!),
                 parse.GetValue(n)!, parse.GetValue(dim), parse.GetValue(layers), parse.GetValue(includeBias), (ulong)parse.GetValue(seed));
-            var loaded = ModelLoader.Load(path, parse.GetValue(model), parse.GetValue(numClasses));
+            var loaded = checkpoint.LoadModel(parse);
             var targets = Targets(loaded.Model, step.Layers, step.IncludeBias);
             Apply(step, targets);
 
@@ -58,16 +54,6 @@ internal static class PruneCommand
         return cmd;
     }
 
-    private sealed record PruneStep(string Method, Amount Amount, string N, int Dim, string? Layers, bool IncludeBias, ulong Seed)
-    {
-        public string Describe() => Method switch
-        {
-            "ln-structured" => $"{Method} amount={Amount} n={N} dim={Dim}",
-            "random-structured" => $"{Method} amount={Amount} dim={Dim} seed={Seed}",
-            "random-unstructured" or "global-random" => $"{Method} amount={Amount} seed={Seed}",
-            _ => $"{Method} amount={Amount}",
-        };
-    }
 
     private sealed record Target(string Path, Module Module, string Name);
 
@@ -107,33 +93,16 @@ internal static class PruneCommand
 
     private static void Apply(PruneStep s, List<Target> targets)
     {
+        var spec = PruneMethods.Get(s.Method);
         var gen = new Generator(s.Seed);
-        switch (s.Method)
+        if (spec.Global)
         {
-            case "global-l1":
-            case "global-random":
-                var method = s.Method == "global-l1" ? GlobalPruningMethod.L1Unstructured : GlobalPruningMethod.RandomUnstructured;
-                Prune.GlobalUnstructured(targets.Select(t => (t.Module, t.Name)), method, s.Amount, generator: gen);
-                return;
+            Prune.GlobalUnstructured(targets.Select(t => (t.Module, t.Name)), spec.Create(s, "", gen));
+            return;
         }
         foreach (var t in targets)
         {
-            try
-            {
-                switch (s.Method)
-                {
-                    case "l1-unstructured": Prune.L1Unstructured(t.Module, t.Name, s.Amount); break;
-                    case "random-unstructured": Prune.RandomUnstructured(t.Module, t.Name, s.Amount, gen); break;
-                    case "random-structured": Prune.RandomStructured(t.Module, t.Name, s.Amount, s.Dim, gen); break;
-                    case "ln-structured":
-                        if (double.TryParse(s.N, NumberStyles.Float, CultureInfo.InvariantCulture, out double p))
-                            Prune.LnStructured(t.Module, t.Name, s.Amount, p, s.Dim);
-                        else
-                            Prune.LnStructured(t.Module, t.Name, s.Amount, s.N, s.Dim);
-                        break;
-                    default: throw new CliUsageException($"unknown --method '{s.Method}'; valid: {string.Join(", ", Methods)}");
-                }
-            }
+            try { Prune.Apply(t.Module, t.Name, spec.Create(s, t.Path, gen)); }
             catch (Exception e) when (e is ArgumentException or IndexOutOfRangeException)
             {
                 throw new CliUsageException($"cannot prune {t.Path}.{t.Name} with {s.Describe()}: {ErrorMessages.OneLine(e)}");
@@ -152,10 +121,7 @@ internal static class PruneCommand
 
     /// <summary>The source's metadata minus what only the source's own training state means (optimizer, scheduler, format keys).</summary>
     internal static Dictionary<string, string> CarriedMetadata(IReadOnlyDictionary<string, string> source) =>
-        source.Where(kv => !kv.Key.StartsWith(Checkpoint.OptimizerPrefix, StringComparison.Ordinal)
-                           && !kv.Key.StartsWith(Checkpoint.SchedulerPrefix, StringComparison.Ordinal)
-                           && !kv.Key.StartsWith("sharpprune.", StringComparison.Ordinal))
-              .ToDictionary(kv => kv.Key, kv => kv.Value);
+        source.Where(kv => !CheckpointKeys.IsReserved(kv.Key)).ToDictionary(kv => kv.Key, kv => kv.Value);
 
     private static string AppendHistory(string? existing, PruneStep s, string source)
     {
@@ -166,13 +132,23 @@ internal static class PruneCommand
         {
             ["method"] = s.Method,
             ["amount"] = s.Amount.ToString(),
-            ["n"] = s.Method == "ln-structured" ? s.N : null,
-            ["dim"] = s.Method.EndsWith("-structured") ? s.Dim : null,
+            ["n"] = s.Uses(PruneMethods.Uses.Norm) ? s.N : null,
+            ["dim"] = s.Uses(PruneMethods.Uses.Dim) ? s.Dim : null,
             ["layers"] = s.Layers,
             ["include_bias"] = s.IncludeBias,
-            ["seed"] = s.Method.Contains("random") ? s.Seed : null,
+            ["seed"] = s.Uses(PruneMethods.Uses.Seed) ? s.Seed : null,
             ["source"] = source,
         });
         return history.ToJsonString();
     }
+}
+
+/// <summary>One <c>prune</c> invocation's settings; <see cref="PruneMethods"/> says which of them its method reads.</summary>
+internal sealed record PruneStep(string Method, Amount Amount, string N, int Dim, string? Layers, bool IncludeBias, ulong Seed)
+{
+    public bool Uses(PruneMethods.Uses option) => (PruneMethods.Get(Method).Uses & option) != 0;
+
+    public string Describe() =>
+        $"{Method} amount={Amount}" + (Uses(PruneMethods.Uses.Norm) ? $" n={N}" : "") + (Uses(PruneMethods.Uses.Dim) ? $" dim={Dim}" : "")
+        + (Uses(PruneMethods.Uses.Seed) ? $" seed={Seed}" : "");
 }

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
+using SharpPrune.IO;
 using SharpPrune.Vision.Data;
 using SharpPrune.Vision.Training;
 using YamlDotNet.RepresentationModel;

@@ -156,17 +156,12 @@ public sealed class Trainer
             _dropouts[i].Generator = new Generator(EpochSeeds.For(Config.Seed, epoch, EpochSeeds.DropoutStream(i)));
     }
 
-    // Written by Checkpoint itself (optimizer/scheduler state, format version): never copied from elsewhere.
-    private static bool IsCheckpointOwned(string key) =>
-        key.StartsWith(Checkpoint.OptimizerPrefix, StringComparison.Ordinal) || key.StartsWith(Checkpoint.SchedulerPrefix, StringComparison.Ordinal)
-        || key.StartsWith("sharpprune.", StringComparison.Ordinal);
-
     private Dictionary<string, string> Metadata(double testAcc)
     {
         var meta = new Dictionary<string, string>();
         if (ExtraMetadata is not null)
             foreach (var (k, v) in ExtraMetadata)
-                if (!IsCheckpointOwned(k)) meta[k] = v;
+                if (!CheckpointKeys.IsReserved(k)) meta[k] = v; // Checkpoint writes those itself
         meta[CheckpointKeys.Model] = Config.Model;
         meta[CheckpointKeys.Dataset] = Config.Dataset;
         meta[CheckpointKeys.NumClasses] = CheckpointKeys.Format(Config.NumClasses);
