@@ -101,6 +101,24 @@ public class RecipeRunTests
         Assert.False(final.ContainsKey("fc3.weight_mask"));
     }
 
+    /// <summary>The repository's recipes/ folder, found upwards from the test binaries.</summary>
+    private static string RecipesDir()
+    {
+        for (var d = new DirectoryInfo(AppContext.BaseDirectory); d is not null; d = d.Parent)
+            if (File.Exists(Path.Combine(d.FullName, "SharpPrune.slnx"))) return Path.Combine(d.FullName, "recipes");
+        throw new DirectoryNotFoundException("recipes/ not found above " + AppContext.BaseDirectory);
+    }
+
+    public static TheoryData<string> ShippedRecipes() => new(Directory.GetFiles(RecipesDir(), "*.yaml").Select(f => Path.GetFileName(f)));
+
+    [Theory]
+    [MemberData(nameof(ShippedRecipes))]
+    public void Every_shipped_recipe_plans_and_its_command_lines_parse(string file)
+    {
+        var r = CliRunner.Ok("run", Path.Combine(RecipesDir(), file), "--list", "--out", CliRunner.TempDir());
+        Assert.Contains("01-", r.Out);
+    }
+
     [Theory]
     [InlineData("  - squash: {amount: 1}", "step 2 (squash, line 8): unknown step kind 'squash'; valid: train, finetune, prune")]
     [InlineData("  - prune: {method: global-l1, amout: 0.5}", "'amout' is not an option of 'sharpprune prune'; valid: method, amount")]
