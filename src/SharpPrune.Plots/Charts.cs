@@ -13,17 +13,17 @@ public sealed record Series(string Label, IReadOnlyList<double> X, IReadOnlyList
 /// </summary>
 public static class Charts
 {
-    /// <summary>Test and train accuracy per epoch (left axis) and the two losses (right axis).</summary>
+    /// <summary>Test and train accuracy per epoch (left axis) and the two losses (right axis); train curves lighter.</summary>
     public static Chart TrainingCurves(IReadOnlyList<EpochLog> log, string title)
     {
         var plt = NewPlot(title, "epoch", "accuracy (%)");
         double[] epochs = log.Select(e => (double)e.Epoch).ToArray();
         Line(plt, epochs, log.Select(e => e.TestAcc).ToArray(), "test accuracy", Colors.C0);
-        Line(plt, epochs, log.Select(e => e.TrainAcc).ToArray(), "train accuracy", Colors.C0, dashed: true);
+        Line(plt, epochs, log.Select(e => e.TrainAcc).ToArray(), "train accuracy", Colors.C0.Lighten(0.5));
         var right = plt.Axes.Right;
         right.Label.Text = "loss";
         var testLoss = Line(plt, epochs, log.Select(e => e.TestLoss).ToArray(), "test loss", Colors.C1);
-        var trainLoss = Line(plt, epochs, log.Select(e => e.TrainLoss).ToArray(), "train loss", Colors.C1, dashed: true);
+        var trainLoss = Line(plt, epochs, log.Select(e => e.TrainLoss).ToArray(), "train loss", Colors.C1.Lighten(0.5));
         testLoss.Axes.YAxis = right;
         trainLoss.Axes.YAxis = right;
         plt.ShowLegend(Alignment.MiddleRight);
@@ -60,14 +60,14 @@ public static class Charts
         return new Chart(plt);
     }
 
-    /// <summary>Accuracy against the share of one layer's weights pruned, a line per layer; the unpruned accuracy dashed.</summary>
+    /// <summary>Accuracy against the share of one layer's weights pruned, a line per layer; the unpruned accuracy in grey.</summary>
     public static Chart SensitivityCurves(SensitivityResult result, string title)
     {
         var plt = NewPlot(title, "weights of the layer pruned (%)", "test accuracy (%)");
         int i = 0;
         foreach (var l in result.Layers)
             Line(plt, l.Points.Select(p => p.Sparsity * 100).ToArray(), l.Points.Select(p => p.Accuracy).ToArray(), l.Layer, Palette(i++)).MarkerSize = 5;
-        var baseline = plt.Add.HorizontalLine(result.BaselineAccuracy, 1, Colors.Gray, LinePattern.Dashed);
+        var baseline = plt.Add.HorizontalLine(result.BaselineAccuracy, 1, Colors.Gray);
         baseline.LegendText = "unpruned";
         plt.ShowLegend(Alignment.LowerLeft);
         return new Chart(plt);
@@ -94,13 +94,13 @@ public static class Charts
         return plt;
     }
 
-    private static ScottPlot.Plottables.Scatter Line(Plot plt, double[] x, double[] y, string label, Color color, bool dashed = false)
+    // Solid lines only: SkiaSharp's SVG canvas cannot draw dash patterns and prints "Unsupported path effect" to stdout.
+    private static ScottPlot.Plottables.Scatter Line(Plot plt, double[] x, double[] y, string label, Color color)
     {
         var s = plt.Add.Scatter(x, y, color);
         s.LegendText = label;
         s.LineWidth = 2;
         s.MarkerSize = x.Length > 40 ? 0 : 4;
-        if (dashed) s.LinePattern = LinePattern.Dashed;
         return s;
     }
 
