@@ -106,7 +106,8 @@ internal static class PruneCommand
         catch (ArgumentException) { throw new CliUsageException($"--amount must be a fraction in [0, 1] (e.g. 0.9) or a non-negative count (e.g. 3), got '{text}'"); }
     }
 
-    private static List<Target> Targets(Module model, string? pattern, bool includeBias)
+    /// <summary>The Conv2d/Linear layers whose full name matches <paramref name="pattern"/> (all when null), in module order.</summary>
+    internal static List<(string Name, Module Module)> SelectLayers(Module model, string? pattern)
     {
         Regex? re = null;
         if (pattern is not null)
@@ -118,6 +119,12 @@ internal static class PruneCommand
         var selected = prunable.Where(m => re is null || re.IsMatch(m.Name)).ToList();
         if (selected.Count == 0)
             throw new CliUsageException($"--layers '{pattern}' matches none of the Conv2d/Linear layers: {string.Join(", ", prunable.Select(m => m.Name))}");
+        return selected;
+    }
+
+    private static List<Target> Targets(Module model, string? pattern, bool includeBias)
+    {
+        var selected = SelectLayers(model, pattern);
         var targets = new List<Target>();
         foreach (var (name, m) in selected)
         {

@@ -1,6 +1,5 @@
 using System.CommandLine;
 using System.Globalization;
-using System.Text.RegularExpressions;
 using SharpPrune.IO;
 using SharpPrune.NN;
 using SharpPrune.Pruning;
@@ -46,7 +45,7 @@ internal static class SensitivityCommand
                 throw new CliUsageException($"{path} holds a {loaded.NumClasses}-class model but {dataset} has {test.NumClasses} classes");
             var loader = new DataLoader(DatasetLimit.Take(test, parse.GetValue(limitTest)), parse.GetValue(batch), shuffle: false, Transforms.Test(dataset), seed: 0);
 
-            var selected = Layers(loaded.Model, parse.GetValue(layers));
+            var selected = PruneCommand.SelectLayers(loaded.Model, parse.GetValue(layers));
             var levels = SensitivityAnalysis.ParseSparsities(parse.GetValue(sparsities)!);
             ctx.Out.WriteLine($"sensitivity of {selected.Count} layers of {loaded.ModelName} at {levels.Count} sparsities on {loader.Dataset.Name} ({loader.Dataset.Count} images)");
             var inv = CultureInfo.InvariantCulture;
@@ -72,20 +71,5 @@ internal static class SensitivityCommand
             return 0;
         });
         return cmd;
-    }
-
-    private static List<(string Name, Module Module)> Layers(Module model, string? pattern)
-    {
-        Regex? re = null;
-        if (pattern is not null)
-        {
-            try { re = new Regex($"^(?:{pattern})$", RegexOptions.CultureInvariant); }
-            catch (ArgumentException e) { throw new CliUsageException($"--layers '{pattern}' is not a valid regular expression: {e.Message}"); }
-        }
-        var prunable = model.NamedModules().Where(m => m.Module is Conv2d or Linear).ToList();
-        var selected = prunable.Where(m => re is null || re.IsMatch(m.Name)).Select(m => (m.Name, m.Module)).ToList();
-        if (selected.Count == 0)
-            throw new CliUsageException($"--layers '{pattern}' matches none of the Conv2d/Linear layers: {string.Join(", ", prunable.Select(m => m.Name))}");
-        return selected;
     }
 }
