@@ -13,13 +13,16 @@ internal static class DataSets
     }
 
     /// <summary>Train and test splits; checks that <paramref name="model"/> takes images of the dataset's shape.</summary>
-    public static (ImageDataset Train, ImageDataset Test) Load(string dataset, string? dataDir, string model)
+    public static (ImageDataset Train, ImageDataset Test) Load(string dataset, string? dataDir, string model) =>
+        Load(dataset, dataDir, ModelZoo.InputShape(model), ModelZoo.Canonical(model));
+
+    /// <summary>As above, for a model that takes <paramref name="want"/> (C, H, W) samples (an imported ONNX graph).</summary>
+    public static (ImageDataset Train, ImageDataset Test) Load(string dataset, string? dataDir, int[] want, string model)
     {
         var info = Info(dataset);
-        int[] want = ModelZoo.InputShape(model);
         if (want[0] != info.Channels || want[1] != info.Height || want[2] != info.Width)
             throw new CliUsageException(
-                $"{ModelZoo.Canonical(model)} takes {want[0]}x{want[1]}x{want[2]} images but {info.Name} has {info.Channels}x{info.Height}x{info.Width}; " +
+                $"{model} takes {want[0]}x{want[1]}x{want[2]} images but {info.Name} has {info.Channels}x{info.Height}x{info.Width}; " +
                 $"use a model for {info.Name} (e.g. {(info.Channels == 1 ? "lenet5" : "vgg16")})");
         return Datasets.Load(info.Name, dataDir);
     }

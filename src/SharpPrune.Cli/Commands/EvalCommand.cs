@@ -25,7 +25,7 @@ internal static class EvalCommand
             string dataset = parse.GetValue(data) ?? loaded.Dataset
                 ?? throw new CliUsageException($"{path} does not record its dataset; pass --data");
             dataset = DataSets.Info(dataset).Name;
-            var (_, test) = DataSets.Load(dataset, parse.GetValue(dataDir) ?? loaded.RecordedDataDir(dataset), loaded.ModelName);
+            var (_, test) = DataSets.Load(dataset, parse.GetValue(dataDir) ?? loaded.RecordedDataDir(dataset), loaded.InputShape, loaded.ModelName);
             if (test.NumClasses != loaded.NumClasses)
                 throw new CliUsageException($"{path} holds a {loaded.NumClasses}-class model but {dataset} has {test.NumClasses} classes");
             var testSet = DatasetLimit.Take(test, parse.GetValue(limitTest));

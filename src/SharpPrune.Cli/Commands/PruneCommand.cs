@@ -6,6 +6,7 @@ using System.Text.RegularExpressions;
 using SharpPrune.IO;
 using SharpPrune.NN;
 using SharpPrune.Pruning;
+using SharpPrune.Vision.Training;
 
 namespace SharpPrune.Cli.Commands;
 
@@ -42,12 +43,16 @@ internal static class PruneCommand
             var step = new PruneStep(methodName, how, parse.GetValue(n)!, parse.GetValue(dim), parse.GetValue(layers), parse.GetValue(includeBias),
                 (ulong)parse.GetValue(seed), q, layerRates);
             var loaded = checkpoint.LoadModel(parse);
+            ModelLoader.RequireZooModel(loaded, "prune");
             var targets = Targets(loaded.Model, step.Rates is null ? step.Layers : RatesPattern(loaded.Model, step.Rates), step.IncludeBias);
             Apply(step, targets);
 
             string output = OutputPath(parse.GetValue(save)!);
             var meta = CarriedMetadata(loaded.Checkpoint.Metadata);
             meta[HistoryKey] = AppendHistory(meta.GetValueOrDefault(HistoryKey), step, path);
+            // A source without metadata (a PyTorch file, named with --model): the output says what it holds.
+            meta.TryAdd(CheckpointKeys.Model, loaded.ModelName);
+            meta.TryAdd(CheckpointKeys.NumClasses, loaded.NumClasses.ToString(System.Globalization.CultureInfo.InvariantCulture));
             Checkpoint.Save(output, loaded.Model, null, null, meta);
 
             var report = PruningReport.FromModule(loaded.Model);

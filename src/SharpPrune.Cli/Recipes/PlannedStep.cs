@@ -33,6 +33,8 @@ internal enum StepIo
     Transform,
     /// <summary>--load CKPT only (eval, report); the current checkpoint stays.</summary>
     Inspect,
+    /// <summary>--load CKPT --out DIR/FILE: a file for other tools (export); the current checkpoint stays.</summary>
+    Export,
 }
 
 /// <summary>Everything steps are expanded against: the recipe, the output folder, the command line's options.</summary>
@@ -42,7 +44,7 @@ internal sealed class PlanContext(Recipe recipe, string outDir, RootCommand root
     public string OutDir { get; } = outDir;
     public int? LimitTrain { get; } = limitTrain;
     public int? LimitTest { get; } = limitTest;
-    private static readonly string[] RunnerOwned = ["load", "save", "resume"];
+    private static readonly string[] RunnerOwned = ["load", "save", "resume", "out"];
 
     /// <summary>The data folder: the run's --data-dir, else the recipe's; "sample" is the sample shipped in data/.</summary>
     public string? DataDir { get; } = ResolveDataDir(dataDirOverride ?? recipe.DataDir);
@@ -80,6 +82,7 @@ internal sealed class PlanContext(Recipe recipe, string outDir, RootCommand root
                 case StepIo.TrainFrom: a.AddRange(["--load", input!, "--save", dir]); break;
                 case StepIo.Transform: a.AddRange(["--load", input!, "--save", Path.Combine(dir, outputFile)]); break;
                 case StepIo.Inspect: a.AddRange(["--load", input!]); break;
+                case StepIo.Export: a.AddRange(["--load", input!, "--out", Path.Combine(dir, outputFile)]); break;
             }
             return a.ToArray();
         }

@@ -28,6 +28,8 @@ internal static class RecipeSteps
             (s, p, id) => [p.Command(id, "evaluate", "eval", s.Options, StepIo.Inspect, s.Where)]),
         new("report", "print the per-layer sparsity table (sharpprune report)",
             (s, p, id) => [p.Command(id, "report", "report", s.Options, StepIo.Inspect, s.Where)]),
+        new("export", "write the current checkpoint as ONNX (or format: pt, a PyTorch state dict) into the step's folder (sharpprune export)",
+            (s, p, id) => [p.Command(id, "export", "export", s.Options, StepIo.Export, s.Where, s.Text("format") == "pt" ? "model.pt" : "model.onnx")]),
         new("iterate", "prune -> fine-tune, N rounds to a target sparsity (Han et al. 2015's iterative pruning)", Iterate),
         new("lottery", "iterative magnitude pruning with weights rewound to init or epoch k (Frankle & Carbin 2019)", Lottery),
     ];

@@ -36,6 +36,7 @@ public class RecipeRunTests
               - prune: {method: global-l1, amount: 0.6}
               - finetune: {epochs: 2, lr: 0.01}
               - eval
+              - export: {fold_bn: true}
             """);
         string full = Path.Combine(dir, "full"), cut = Path.Combine(dir, "cut");
         var a = CliRunner.Ok(Run(recipe, full));
@@ -44,7 +45,8 @@ public class RecipeRunTests
         // Interrupted: two steps done, then killed after the first of the fine-tune's two epochs (the state a kill
         // leaves: the step's last.safetensors, no journal line).
         var stopped = CliRunner.Ok(Run(recipe, cut, "--stop-after-steps", "2"));
-        Assert.Contains("recipe quick stopped after 2/4 steps; continue with: sharpprune run", stopped.Out);
+        Assert.True(File.Exists(Path.Combine(full, "05-export", "model.onnx")), "the export step writes the ONNX file");
+        Assert.Contains("recipe quick stopped after 2/5 steps; continue with: sharpprune run", stopped.Out);
         string finetuneLine = CliRunner.Ok(Run(recipe, cut, "--list")).Out.Split('\n').Single(l => l.Contains("--save") && l.Contains("03-finetune")).Trim();
         var args = finetuneLine["sharpprune ".Length..].Split(' ').Select(x => x == "checkpoint.safetensors" ? Path.Combine(cut, "02-prune", "pruned.safetensors") : x).ToList();
         args.InsertRange(args.IndexOf("--save"), ["--stop-after", "1"]);
