@@ -24,6 +24,7 @@ internal static class RecipeSteps
         new("finetune", "train the current checkpoint further, masks kept (sharpprune train --load)",
             (s, p, id) => [p.Command(id, "fine-tune", "train", p.TrainOptions(s.Options), StepIo.TrainFrom, s.Where)]),
         Transform("prune", "prune the current checkpoint (sharpprune prune: any method, global, per layer or --rates)", "prune", "pruned.safetensors"),
+        Transform("shrink", "remove channels for a physically smaller model (sharpprune shrink)", "shrink", "shrunk.safetensors"),
         new("eval", "evaluate the current checkpoint (sharpprune eval)",
             (s, p, id) => [p.Command(id, "evaluate", "eval", s.Options, StepIo.Inspect, s.Where)]),
         new("report", "print the per-layer sparsity table (sharpprune report)",

@@ -4,6 +4,7 @@ using SharpPrune.Kernels;
 using SharpPrune.NN;
 using SharpPrune.Optim;
 using SharpPrune.Vision.Data;
+using SharpPrune.Vision.Models;
 
 namespace SharpPrune.Vision.Training;
 
@@ -121,6 +122,7 @@ public sealed class Trainer
                 throw new InvalidOperationException(
                     $"training diverged: loss is {value} at epoch {epoch + 1}, batch {b + 1} (learning rate {lr:G4}); try a smaller --lr");
             loss.Backward();
+            if (Config.BnL1 > 0) AddBatchNormL1Gradient((float)Config.BnL1);
             Optimizer.Step();
             lossSum += (double)value * batch.Count;
             correct += Metrics.CountCorrect(logits, batch.Labels);
@@ -143,6 +145,17 @@ public sealed class Trainer
         EpochLogFile.Append(LogPath, entry);
         Progress?.EpochDone(entry, isBest);
         return entry;
+    }
+
+    /// <summary>Network slimming: the subgradient λ·sign(γ) of λ·Σ|γ| over every BatchNorm's scale.</summary>
+    private void AddBatchNormL1Gradient(float lambda)
+    {
+        foreach (var bn in _model.Modules().OfType<BatchNormBase>())
+        {
+            if (bn.Weight is not { Grad: Tensor g } w) continue;
+            var gd = g.Data; var wd = w.Data;
+            for (int i = 0; i < wd.Length; i++) gd[i] += lambda * MathF.Sign(wd[i]);
+        }
     }
 
     /// <summary>
@@ -169,6 +182,7 @@ public sealed class Trainer
         meta[CheckpointKeys.BestAcc] = CheckpointKeys.Format(BestAccuracy);
         meta[CheckpointKeys.TestAcc] = CheckpointKeys.Format(testAcc);
         meta[CheckpointKeys.Config] = Config.ToJson();
+        meta[ModelArchitecture.MetadataKey] = ModelArchitecture.Describe(_model); // layer widths: a shrunk model reloads
         meta[CheckpointKeys.Threads] = CheckpointKeys.Format(Parallelism.MaxThreads);
         meta[CheckpointKeys.DefaultRng] = Checkpoint.FormatRngState(Generator.Default);
         return meta;
