@@ -12,7 +12,7 @@ internal sealed record StepKind(string Name, string Summary, Func<RecipeStep, Pl
 
 /// <summary>
 /// The step kinds a recipe can use. Adding one is one entry here: a command that transforms a checkpoint
-/// (prune, and quantize/compress/export/shrink when they exist) is <see cref="Transform"/> with its command name
+/// (prune, shrink, quantize, compress) is <see cref="Transform"/> with its command name
 /// and output file; a composite kind expands into several planned steps (see <see cref="Iterate"/>).
 /// </summary>
 internal static class RecipeSteps
@@ -25,6 +25,8 @@ internal static class RecipeSteps
             (s, p, id) => [p.Command(id, "fine-tune", "train", p.TrainOptions(s.Options), StepIo.TrainFrom, s.Where)]),
         Transform("prune", "prune the current checkpoint (sharpprune prune: any method, global, per layer or --rates)", "prune", "pruned.safetensors"),
         Transform("shrink", "remove channels for a physically smaller model (sharpprune shrink)", "shrink", "shrunk.safetensors"),
+        Transform("quantize", "share weights by k-means per layer (sharpprune quantize; a finetune after it trains the centroids)", "quantize", "quantized.safetensors"),
+        Transform("compress", "write the quantized checkpoint as a Huffman-coded sparse .spz file (sharpprune compress)", "compress", "model.spz"),
         new("eval", "evaluate the current checkpoint (sharpprune eval)",
             (s, p, id) => [p.Command(id, "evaluate", "eval", s.Options, StepIo.Inspect, s.Where)]),
         new("report", "print the per-layer sparsity table (sharpprune report)",

@@ -103,6 +103,38 @@ public class RecipeRunTests
         Assert.False(final.ContainsKey("fc3.weight_mask"));
     }
 
+    [Fact]
+    public void Quantize_finetune_and_compress_steps_end_in_an_spz_file_that_evaluates_like_its_checkpoint()
+    {
+        string dir = CliRunner.TempDir();
+        string recipe = Write(dir, Head + """
+
+            steps:
+              - train: {epochs: 1}
+              - prune: {method: global-l1, amount: 0.8}
+              - quantize: {bits: 'conv=5,fc=4'}
+              - finetune: {epochs: 1, lr: 0.005, wd: 0}
+              - compress
+              - eval: {json: true}
+            """);
+        string outDir = Path.Combine(dir, "out");
+        var r = CliRunner.Ok(Run(recipe, outDir));
+        Assert.Contains("recipe quick done", r.Out);
+        string spz = Path.Combine(outDir, "05-compress", "model.spz");
+        Assert.True(File.Exists(spz), "the compress step writes model.spz");
+        Assert.Contains("--load " + spz, r.Out); // the eval step reads the .spz file
+        // The .spz file evaluates exactly as the fine-tuned quantized checkpoint it was made from.
+        string ckpt = Path.Combine(outDir, "04-finetune", CheckpointKeys.LastFile);
+        string sample = SharpPrune.Vision.Data.Datasets.SampleDirectory!;
+        (double Loss, double Accuracy) Eval(string file)
+        {
+            string json = CliRunner.Ok(["eval", "--load", file, "--data", "fashion-mnist", "--data-dir", sample, "--limit-test", "64", "--json"]).Out;
+            var e = System.Text.Json.JsonDocument.Parse(json.Split('\n').Last(l => l.TrimStart().StartsWith('{'))).RootElement;
+            return (e.GetProperty("loss").GetDouble(), e.GetProperty("accuracy").GetDouble());
+        }
+        Assert.Equal(Eval(ckpt), Eval(spz));
+    }
+
     /// <summary>The repository's recipes/ folder, found upwards from the test binaries.</summary>
     private static string RecipesDir()
     {
