@@ -33,11 +33,11 @@ public static class CheckpointKeys
 
     public static int ParseInt(CheckpointData c, string key) =>
         int.TryParse(Required(c, key), NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out int v)
-            ? v : throw new InvalidDataException($"{c.SourceName}: metadata '{key}' is not an integer: '{c.Get(key)}'");
+            ? v : throw new InvalidDataException($"{c.SourceName}: metadata '{key}' is not an integer: '{MessageText.Name(c.Get(key))}'");
 
     public static double ParseDouble(CheckpointData c, string key) =>
         double.TryParse(Required(c, key), NumberStyles.Float, CultureInfo.InvariantCulture, out double v)
-            ? v : throw new InvalidDataException($"{c.SourceName}: metadata '{key}' is not a number: '{c.Get(key)}'");
+            ? v : throw new InvalidDataException($"{c.SourceName}: metadata '{key}' is not a number: '{MessageText.Name(c.Get(key))}'");
 
     public static string Required(CheckpointData c, string key) =>
         c.Get(key) ?? throw new InvalidDataException($"{c.SourceName}: metadata has no '{key}' (not a checkpoint written by 'sharpprune train'?)");
