@@ -16,6 +16,10 @@ public static class CheckpointKeys
     public const string Epoch = "epoch";
     /// <summary>Best test accuracy so far, percent.</summary>
     public const string BestAcc = "best_acc";
+    /// <summary>The epoch (1-based) whose weights best.safetensors holds.</summary>
+    public const string BestEpoch = "best_epoch";
+    /// <summary>The saved epoch's <c>log.jsonl</c> line, so that resume can restore a line a crash kept from the log.</summary>
+    public const string EpochLog = "epoch_log";
     /// <summary>Test accuracy after the saved epoch, percent.</summary>
     public const string TestAcc = "test_acc";
     /// <summary>The <see cref="TrainConfig"/> as JSON.</summary>
