@@ -27,7 +27,10 @@ internal static class EvalCommand
             string dataset = parse.GetValue(data) ?? loaded.Dataset
                 ?? throw new CliUsageException($"{path} does not record its dataset; pass --data");
             dataset = DataSets.Info(dataset).Name;
-            var (_, test) = DataSets.Load(dataset, parse.GetValue(dataDir) ?? loaded.RecordedDataDir(dataset), loaded.ModelName);
+            var source = parse.GetValue(dataDir) is string dir ? DataSets.Resolve(dataset, dir)
+                : loaded.RecordedConfig(dataset) is { } trained ? DataSets.ForRecorded(ctx, trained, null, path, mustMatch: false)
+                : DataSets.Resolve(dataset, null);
+            var (_, test) = DataSets.Load(source, loaded.ModelName);
             if (test.NumClasses != loaded.NumClasses)
                 throw new CliUsageException($"{path} holds a {loaded.NumClasses}-class model but {dataset} has {test.NumClasses} classes");
             var testSet = DatasetLimit.Take(test, parse.GetValue(limitTest));
@@ -38,7 +41,7 @@ internal static class EvalCommand
                 {
                     checkpoint = path, model = loaded.ModelName, dataset = testSet.Name,
                     loss = r.Loss, accuracy = r.Accuracy, correct = r.Correct, count = r.Count,
-                }));
+                }, FiniteOrNullConverter.Options)); // a diverged model's NaN/inf loss is null
             else
                 ctx.Out.WriteLine(string.Format(CultureInfo.InvariantCulture, "{0} on {1}: test loss {2:F4}, accuracy {3:F2}% ({4}/{5})",
                     loaded.ModelName, testSet.Name, r.Loss, r.Accuracy, r.Correct, r.Count));

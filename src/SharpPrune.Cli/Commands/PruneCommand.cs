@@ -26,7 +26,7 @@ internal static class PruneCommand
         var load = CliOptions.String("--load", "Checkpoint to prune", required: true);
         var method = CliOptions.Choice("--method", "Pruning method (global-*: rank all selected layers together)", "global-l1", Methods);
         var amount = CliOptions.String("--amount", "How much: a fraction in [0, 1] (0.9 = 90%) or, without a decimal point, a count per tensor (3)", required: true);
-        var n = CliOptions.String("--n", "Norm for ln-structured: a number, inf, -inf or fro", "2");
+        var n = CliOptions.String("--n", "Norm for ln-structured: a number, inf, -inf, fro or nuc (PyTorch's p)", "2");
         var dim = CliOptions.Int("--dim", "Dimension of the channels for structured methods (0 = output channels)", 0, -8, 7);
         var layers = CliOptions.String("--layers", "Regular expression a layer's full name must match, e.g. 'features\\.\\d+|classifier\\.0' [default: all Conv2d and Linear layers]");
         var includeBias = CliOptions.Flag("--include-bias", "Prune the biases too");
@@ -40,7 +40,7 @@ internal static class PruneCommand
         {
             string path = parse.GetValue(load)!;
             var step = new PruneStep(parse.GetValue(method)!.ToLowerInvariant(), ParseAmount(parse.GetValue(amount)!),
-                parse.GetValue(n)!, parse.GetValue(dim), parse.GetValue(layers), parse.GetValue(includeBias), (ulong)parse.GetValue(seed));
+                ParseNorm(parse.GetValue(n)!), parse.GetValue(dim), parse.GetValue(layers), parse.GetValue(includeBias), (ulong)parse.GetValue(seed));
             var loaded = ModelLoader.Load(path, parse.GetValue(model), parse.GetValue(numClasses));
             var targets = Targets(loaded.Model, step.Layers, step.IncludeBias);
             Apply(step, targets);
@@ -58,7 +58,7 @@ internal static class PruneCommand
         return cmd;
     }
 
-    private sealed record PruneStep(string Method, Amount Amount, string N, int Dim, string? Layers, bool IncludeBias, ulong Seed)
+    private sealed record PruneStep(string Method, Amount Amount, Norm N, int Dim, string? Layers, bool IncludeBias, ulong Seed)
     {
         public string Describe() => Method switch
         {
@@ -70,6 +70,26 @@ internal static class PruneCommand
     }
 
     private sealed record Target(string Path, Module Module, string Name);
+
+    /// <summary>A norm order as torch.norm's p: a number (inf and 1e400 alike), or the name "fro" or "nuc".</summary>
+    private sealed record Norm(double? P, string? Name)
+    {
+        public override string ToString() => Name ?? (double.IsInfinity(P!.Value) ? (P > 0 ? "inf" : "-inf") : P.Value.ToString("R", CultureInfo.InvariantCulture));
+    }
+
+    /// <summary>PyTorch's n: float('inf') is valid, so "inf" is accepted exactly as 1e400 (which overflows to it) is.</summary>
+    private static Norm ParseNorm(string text)
+    {
+        string t = text.Trim().ToLowerInvariant();
+        switch (t)
+        {
+            case "inf" or "+inf" or "infinity" or "+infinity": return new Norm(double.PositiveInfinity, null);
+            case "-inf" or "-infinity": return new Norm(double.NegativeInfinity, null);
+            case "fro" or "nuc": return new Norm(null, t);
+        }
+        if (double.TryParse(t, NumberStyles.Float, CultureInfo.InvariantCulture, out double p) && !double.IsNaN(p)) return new Norm(p, null);
+        throw new CliUsageException($"--n must be a number, inf, -inf, fro or nuc, got '{MessageText.Name(text)}'");
+    }
 
     /// <summary>PyTorch's two meanings: "0.9" (or 1e-1) is a fraction, "3" a count.</summary>
     private static Amount ParseAmount(string text)
@@ -113,7 +133,12 @@ internal static class PruneCommand
             case "global-l1":
             case "global-random":
                 var method = s.Method == "global-l1" ? GlobalPruningMethod.L1Unstructured : GlobalPruningMethod.RandomUnstructured;
-                Prune.GlobalUnstructured(targets.Select(t => (t.Module, t.Name)), method, s.Amount, generator: gen);
+                try { Prune.GlobalUnstructured(targets.Select(t => (t.Module, t.Name)), method, s.Amount, generator: gen); }
+                catch (ArgumentException e)
+                {
+                    // Same exit code as a local method's bad amount: the value does not fit the selected layers.
+                    throw new CliUsageException($"cannot prune {targets.Count} tensors with {s.Describe()}: {ErrorMessages.OneLine(e)}");
+                }
                 return;
         }
         foreach (var t in targets)
@@ -126,10 +151,8 @@ internal static class PruneCommand
                     case "random-unstructured": Prune.RandomUnstructured(t.Module, t.Name, s.Amount, gen); break;
                     case "random-structured": Prune.RandomStructured(t.Module, t.Name, s.Amount, s.Dim, gen); break;
                     case "ln-structured":
-                        if (double.TryParse(s.N, NumberStyles.Float, CultureInfo.InvariantCulture, out double p))
-                            Prune.LnStructured(t.Module, t.Name, s.Amount, p, s.Dim);
-                        else
-                            Prune.LnStructured(t.Module, t.Name, s.Amount, s.N, s.Dim);
+                        if (s.N.P is double p) Prune.LnStructured(t.Module, t.Name, s.Amount, p, s.Dim);
+                        else Prune.LnStructured(t.Module, t.Name, s.Amount, s.N.Name!, s.Dim);
                         break;
                     default: throw new CliUsageException($"unknown --method '{s.Method}'; valid: {string.Join(", ", Methods)}");
                 }
@@ -166,7 +189,7 @@ internal static class PruneCommand
         {
             ["method"] = s.Method,
             ["amount"] = s.Amount.ToString(),
-            ["n"] = s.Method == "ln-structured" ? s.N : null,
+            ["n"] = s.Method == "ln-structured" ? s.N.ToString() : null,
             ["dim"] = s.Method.EndsWith("-structured") ? s.Dim : null,
             ["layers"] = s.Layers,
             ["include_bias"] = s.IncludeBias,
