@@ -103,6 +103,17 @@ public class CliReliabilityTests
     }
 
     [Fact]
+    public void Every_zoo_models_classifier_is_its_last_matrix_so_the_class_check_accepts_valid_checkpoints()
+    {
+        foreach (var name in ModelZoo.Names)
+        {
+            var state = ModelZoo.Create(name, 7, new Generator(1)).StateDict();
+            var last = state.Last(kv => kv.Value.Dim == 2 && kv.Key.EndsWith(".weight"));
+            Assert.True(last.Value.Size(0) == 7, $"{name}: last matrix {last.Key} has {last.Value.Size(0)} rows");
+        }
+    }
+
+    [Fact]
     public void An_unknown_model_named_by_a_checkpoint_is_a_failure_not_a_usage_error()
     {
         string path = Lenet5Checkpoint(CliRunner.TempDir(), m => m[CheckpointKeys.Model] = "lenet6");
