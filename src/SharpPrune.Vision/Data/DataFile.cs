@@ -48,7 +48,8 @@ internal readonly record struct DataFile(string Path, ReadOnlyMemory<byte> Bytes
                 if (n > maxLength)
                     throw new InvalidDataException($"{name}: its header declares {n:N0} bytes, more than the {maxLength:N0} a file of this kind may have");
                 // One byte more than declared is enough to know there are trailing bytes.
-                output.Capacity = (int)Math.Min(n + 1, 1 << 26);
+                // Room for the declared size, but no more than a plausible expansion of what is there: a header may lie.
+                output.Capacity = (int)Math.Min(n + 1, Math.Max(1 << 16, 8L * raw.Length));
                 CopyAtMost(gz, output, n + 1 - headerLength, raw, path);
             }
         }
