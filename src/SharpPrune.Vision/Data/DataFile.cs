@@ -51,9 +51,24 @@ internal readonly record struct DataFile(string Path, ReadOnlyMemory<byte> Bytes
                 // Room for the declared size, but no more than a plausible expansion of what is there: a header may lie.
                 output.Capacity = (int)Math.Min(n + 1, Math.Max(1 << 16, 8L * raw.Length));
                 CopyAtMost(gz, output, n + 1 - headerLength, raw, path);
+                if (output.Length == n) CheckTrailer(name, raw, output);
             }
         }
         return new ReadOnlyMemory<byte>(output.GetBuffer(), 0, (int)output.Length);
+    }
+
+    /// <summary>
+    /// .NET's GZipStream ends quietly when the file stops inside the 8-byte trailer, so a truncated file would pass
+    /// unchecked: compare the trailer's CRC-32 and size with the data ourselves (one gzip member, as the datasets ship).
+    /// </summary>
+    private static void CheckTrailer(string name, byte[] raw, MemoryStream output)
+    {
+        var data = output.GetBuffer().AsSpan(0, (int)output.Length);
+        uint storedCrc = raw.Length >= 18 ? BinaryPrimitives.ReadUInt32LittleEndian(raw.AsSpan(raw.Length - 8)) : 0;
+        uint storedSize = raw.Length >= 18 ? BinaryPrimitives.ReadUInt32LittleEndian(raw.AsSpan(raw.Length - 4)) : 0;
+        if (raw.Length < 18 || storedSize != (uint)data.Length || storedCrc != Crc32.Compute(data))
+            throw new InvalidDataException(
+                $"{name}: the gzip trailer (CRC-32 and size) does not match the {data.Length:N0} decompressed bytes: the file is truncated or corrupt");
     }
 
     private static long CopyAtMost(Stream gz, MemoryStream to, long count, byte[] raw, string path)
