@@ -32,6 +32,7 @@ internal readonly record struct DataFile(string Path, ReadOnlyMemory<byte> Bytes
             throw new InvalidDataException($"{System.IO.Path.GetFileName(path)}: {info.Length} bytes, more than one array can hold");
         byte[] raw = File.ReadAllBytes(path);
         if (raw.Length < 2 || raw[0] != 0x1f || raw[1] != 0x8b) return new DataFile(path, raw, false);
+        // Decompression stops one byte past the declared size; more than that is reported here, not by the format.
         return new DataFile(path, Gunzip(path, raw, headerLength, declared, Math.Min(maxLength, Array.MaxLength)), true);
     }
 
@@ -51,6 +52,9 @@ internal readonly record struct DataFile(string Path, ReadOnlyMemory<byte> Bytes
                 // Room for the declared size, but no more than a plausible expansion of what is there: a header may lie.
                 output.Capacity = (int)Math.Min(n + 1, Math.Max(1 << 16, 8L * raw.Length));
                 CopyAtMost(gz, output, n + 1 - headerLength, raw, path);
+                if (output.Length > n)
+                    throw new InvalidDataException(
+                        $"{name}: decompresses to more than the {n:N0} bytes its header declares (decompression stopped there): trailing data, or a corrupt header");
                 if (output.Length == n) CheckTrailer(name, raw, output);
             }
         }

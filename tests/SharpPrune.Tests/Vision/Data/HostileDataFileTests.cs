@@ -50,7 +50,7 @@ public class HostileDataFileTests
         long before = GC.GetAllocatedBytesForCurrentThread();
         var e = Assert.Throws<InvalidDataException>(() => Datasets.Load("mnist", tmp.Path));
         long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
-        Assert.Contains("trailing bytes", e.Message);
+        Assert.StartsWith("t10k-images-idx3-ubyte.gz: decompresses to more than the 52 bytes its header declares", e.Message);
         Assert.True(allocated < 8L << 20, $"reading a {bomb.Length}-byte gzip bomb allocated {allocated:N0} bytes");
     }
 
