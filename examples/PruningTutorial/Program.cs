@@ -1,4 +1,4 @@
-// The torch.nn.utils.prune tutorials (seeds 001 and 002) on LeNet with SharpPrune.Pruning:
+// PyTorch's torch.nn.utils.prune tutorial, and a walk through the same API, on LeNet with SharpPrune.Pruning:
 //   dotnet run --project examples/PruningTutorial [seed]
 using SharpPrune.Examples.PruningTutorial;
 

@@ -10,15 +10,12 @@ namespace SharpPrune.Pruning;
 /// others are refused with PyTorch's message). Among channels of equal norm the lower
 /// index is kept first; PyTorch's <c>topk</c> leaves that order unspecified.
 /// </summary>
-public class LnStructured : BasePruningMethod
+public class LnStructured : StructuredPruningMethod
 {
     /// <summary>The Frobenius norm ("fro"): the 2-norm of the flattened channel.</summary>
     public const double Frobenius = 2.0;
 
-    private readonly int _dim;
     private readonly string _nText;
-
-    public Amount Amount { get; }
 
     /// <summary>The norm order p (NaN for the nuclear norm, see <see cref="IsNuclear"/>).</summary>
     public double N { get; }
@@ -26,14 +23,10 @@ public class LnStructured : BasePruningMethod
     /// <summary>Whether the norm is PyTorch's "nuc": the sum of singular values of each channel's matrix.</summary>
     public bool IsNuclear { get; }
 
-    public override int? Dim => _dim;
-
-    public LnStructured(Amount amount, double n, int dim = -1)
+    public LnStructured(Amount amount, double n, int dim = -1) : base(amount, dim)
     {
         if (double.IsNaN(n)) throw new ArgumentException("LnStructured: norm order n must not be NaN");
-        Amount = amount.Validate();
         N = n;
-        _dim = dim;
         _nText = double.IsInfinity(n) ? (n > 0 ? "inf" : "-inf") : n.ToString("R", CultureInfo.InvariantCulture);
     }
 
@@ -52,15 +45,8 @@ public class LnStructured : BasePruningMethod
         _ => throw new ArgumentException($"LnStructured: unsupported norm '{MessageText.Name(n)}'; use a number, double.PositiveInfinity, double.NegativeInfinity, \"fro\" or \"nuc\""),
     };
 
-    public override PruningType PruningType => PruningType.Structured;
-
-    public override Tensor ComputeMask(Tensor t, Tensor defaultMask)
+    protected override IEnumerable<int> KeptChannels(Tensor t, int dim, int channels, int pruneCount)
     {
-        PruningErrors.ValidateStructured(t);
-        int dim = PruningErrors.ValidateDim(t, _dim);
-        int channels = t.Shape[dim];
-        int k = Amount.CountFor(channels);
-        if (k == 0) return defaultMask.Clone();
         float[] norms;
         if (IsNuclear)
         {
@@ -71,9 +57,8 @@ public class LnStructured : BasePruningMethod
             norms = NuclearNorm.OfChannels(t, dim);
         }
         else norms = t.Norm(N, Enumerable.Range(0, t.Dim).Where(d => d != dim).ToArray()).Data.ToArray();
-        var keep = Selection.Largest(norms, channels - k);
-        return MaskIndexing.Multiply(MaskIndexing.ChannelMask(t.Shape, dim, keep), defaultMask);
+        return Selection.Largest(norms, channels - pruneCount);
     }
 
-    public override string ToString() => $"LnStructured(amount={Amount}, n={_nText}, dim={_dim})";
+    public override string ToString() => $"LnStructured(amount={Amount}, n={_nText}, dim={Dim})";
 }

@@ -14,7 +14,7 @@ public sealed record PruningReportRow(string Name, long NonZeros, long Total, IR
 }
 
 /// <summary>
-/// Per-parameter sparsity of a model in the layout of the AlexNet pruning table (seed 000):
+/// Per-parameter sparsity of a model in the layout of the AlexNet table of Han et al. 2015 ("Learning both Weights and Connections"):
 /// <code>
 /// conv1.weight         | Nonzeros weight =   19515 /   23232 ( 84.00%) | Total_pruned =    3717 | Shape = (64, 3, 11, 11)
 /// ----------------------------------------------------------------------

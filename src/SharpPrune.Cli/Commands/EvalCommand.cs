@@ -11,19 +11,17 @@ internal static class EvalCommand
 {
     public static Command Create(CliContext ctx)
     {
-        var load = CliOptions.String("--load", "Checkpoint to evaluate", required: true);
+        var checkpoint = new CheckpointOptions("Checkpoint to evaluate");
         var data = CliOptions.String("--data", "Dataset [default: the one the checkpoint was trained on]");
         var dataDir = CliOptions.String("--data-dir", "Folder with the dataset files [default: the one the checkpoint was trained from]");
         var batch = CliOptions.Int("--batch", "Mini-batch size", 256, 1, 1 << 20);
         var json = CliOptions.Flag("--json", "Print the result as JSON");
-        var model = CliOptions.String("--model", "Architecture, for checkpoints that do not record it");
-        var numClasses = CliOptions.OptionalInt("--num-classes", "Number of classes, for checkpoints that do not record it", 1);
         var limitTest = CliOptions.OptionalInt("--limit-test", "Use only the first N test images", 1, hidden: true);
-        var cmd = new Command("eval", "Evaluate a checkpoint on a dataset's test split") { load, data, dataDir, batch, json, model, numClasses, limitTest };
+        var cmd = new Command("eval", "Evaluate a checkpoint on a dataset's test split") { checkpoint.Load, data, dataDir, batch, json, checkpoint.Model, checkpoint.NumClasses, limitTest };
         SharpPruneCli.SetHandler(cmd, ctx, parse =>
         {
-            string path = parse.GetValue(load)!;
-            var loaded = ModelLoader.Load(path, parse.GetValue(model), parse.GetValue(numClasses));
+            string path = checkpoint.Path(parse);
+            var loaded = checkpoint.LoadModel(parse);
             string dataset = parse.GetValue(data) ?? loaded.Dataset
                 ?? throw new CliUsageException($"{path} does not record its dataset; pass --data");
             dataset = DataSets.Info(dataset).Name;

@@ -16,15 +16,13 @@ namespace SharpPrune.Cli.Commands;
 /// </summary>
 internal static class PruneCommand
 {
-    public static readonly string[] Methods = ["l1-unstructured", "random-unstructured", "ln-structured", "random-structured", "global-l1", "global-random"];
-
     /// <summary>Metadata key holding the pruning steps applied so far (a JSON array).</summary>
     public const string HistoryKey = "pruning";
 
     public static Command Create(CliContext ctx)
     {
-        var load = CliOptions.String("--load", "Checkpoint to prune", required: true);
-        var method = CliOptions.Choice("--method", "Pruning method (global-*: rank all selected layers together)", "global-l1", Methods);
+        var checkpoint = new CheckpointOptions("Checkpoint to prune");
+        var method = CliOptions.Choice("--method", PruneMethods.HelpText, "global-l1", PruneMethods.Names.ToArray());
         var amount = CliOptions.String("--amount", "How much: a fraction in [0, 1] (0.9 = 90%) or, without a decimal point, a count per tensor (3)", required: true);
         var n = CliOptions.String("--n", "Norm for ln-structured: a number, inf, -inf, fro or nuc (PyTorch's p)", "2");
         var dim = CliOptions.Int("--dim", "Dimension of the channels for structured methods (0 = output channels)", 0, -8, 7);
@@ -32,16 +30,14 @@ internal static class PruneCommand
         var includeBias = CliOptions.Flag("--include-bias", "Prune the biases too");
         var seed = CliOptions.Int("--seed", "Seed for the random methods", 0, 0);
         var save = CliOptions.String("--save", "Output checkpoint (a folder gets pruned.safetensors)", required: true);
-        var model = CliOptions.String("--model", "Architecture, for checkpoints that do not record it");
-        var numClasses = CliOptions.OptionalInt("--num-classes", "Number of classes, for checkpoints that do not record it", 1);
         var cmd = new Command("prune", "Prune a checkpoint's Conv2d/Linear weights and save the result with its masks")
-            { load, method, amount, n, dim, layers, includeBias, seed, save, model, numClasses };
+            { checkpoint.Load, method, amount, n, dim, layers, includeBias, seed, save, checkpoint.Model, checkpoint.NumClasses };
         SharpPruneCli.SetHandler(cmd, ctx, parse =>
         {
-            string path = parse.GetValue(load)!;
+            string path = checkpoint.Path(parse);
             var step = new PruneStep(parse.GetValue(method)!.ToLowerInvariant(), ParseAmount(parse.GetValue(amount)!),
                 ParseNorm(parse.GetValue(n)!), parse.GetValue(dim), parse.GetValue(layers), parse.GetValue(includeBias), (ulong)parse.GetValue(seed));
-            var loaded = ModelLoader.Load(path, parse.GetValue(model), parse.GetValue(numClasses));
+            var loaded = checkpoint.LoadModel(parse);
             var targets = Targets(loaded.Model, step.Layers, step.IncludeBias);
             Apply(step, targets);
 
@@ -58,36 +54,25 @@ internal static class PruneCommand
         return cmd;
     }
 
-    private sealed record PruneStep(string Method, Amount Amount, Norm N, int Dim, string? Layers, bool IncludeBias, ulong Seed)
-    {
-        public string Describe() => Method switch
-        {
-            "ln-structured" => $"{Method} amount={Amount} n={N} dim={Dim}",
-            "random-structured" => $"{Method} amount={Amount} dim={Dim} seed={Seed}",
-            "random-unstructured" or "global-random" => $"{Method} amount={Amount} seed={Seed}",
-            _ => $"{Method} amount={Amount}",
-        };
-    }
 
     private sealed record Target(string Path, Module Module, string Name);
 
-    /// <summary>A norm order as torch.norm's p: a number (inf and 1e400 alike), or the name "fro" or "nuc".</summary>
-    private sealed record Norm(double? P, string? Name)
-    {
-        public override string ToString() => Name ?? (double.IsInfinity(P!.Value) ? (P > 0 ? "inf" : "-inf") : P.Value.ToString("R", CultureInfo.InvariantCulture));
-    }
-
-    /// <summary>PyTorch's n: float('inf') is valid, so "inf" is accepted exactly as 1e400 (which overflows to it) is.</summary>
-    private static Norm ParseNorm(string text)
+    /// <summary>
+    /// PyTorch's n, checked before the checkpoint is read and written canonically ("inf", "-inf", "fro", "nuc" or the
+    /// number's round-trip form): float('inf') is valid in PyTorch, so "inf" is accepted exactly as 1e400 (which
+    /// overflows to it) is. <see cref="PruneMethods"/> turns it back into the method's argument.
+    /// </summary>
+    internal static string ParseNorm(string text)
     {
         string t = text.Trim().ToLowerInvariant();
         switch (t)
         {
-            case "inf" or "+inf" or "infinity" or "+infinity": return new Norm(double.PositiveInfinity, null);
-            case "-inf" or "-infinity": return new Norm(double.NegativeInfinity, null);
-            case "fro" or "nuc": return new Norm(null, t);
+            case "inf" or "+inf" or "infinity" or "+infinity": return "inf";
+            case "-inf" or "-infinity": return "-inf";
+            case "fro" or "nuc": return t;
         }
-        if (double.TryParse(t, NumberStyles.Float, CultureInfo.InvariantCulture, out double p) && !double.IsNaN(p)) return new Norm(p, null);
+        if (double.TryParse(t, NumberStyles.Float, CultureInfo.InvariantCulture, out double p) && !double.IsNaN(p))
+            return double.IsInfinity(p) ? (p > 0 ? "inf" : "-inf") : p.ToString("R", CultureInfo.InvariantCulture);
         throw new CliUsageException($"--n must be a number, inf, -inf, fro or nuc, got '{MessageText.Name(text)}'");
     }
 
@@ -127,36 +112,21 @@ internal static class PruneCommand
 
     private static void Apply(PruneStep s, List<Target> targets)
     {
+        var spec = PruneMethods.Get(s.Method);
         var gen = new Generator(s.Seed);
-        switch (s.Method)
+        if (spec.Global)
         {
-            case "global-l1":
-            case "global-random":
-                var method = s.Method == "global-l1" ? GlobalPruningMethod.L1Unstructured : GlobalPruningMethod.RandomUnstructured;
-                try { Prune.GlobalUnstructured(targets.Select(t => (t.Module, t.Name)), method, s.Amount, generator: gen); }
-                catch (ArgumentException e)
-                {
-                    // Same exit code as a local method's bad amount: the value does not fit the selected layers.
-                    throw new CliUsageException($"cannot prune {targets.Count} tensors with {s.Describe()}: {ErrorMessages.OneLine(e)}");
-                }
-                return;
+            try { Prune.GlobalUnstructured(targets.Select(t => (t.Module, t.Name)), spec.Create(s, "", gen)); }
+            catch (ArgumentException e)
+            {
+                // Same exit code as a local method's bad amount: the value does not fit the selected layers.
+                throw new CliUsageException($"cannot prune {targets.Count} tensors with {s.Describe()}: {ErrorMessages.OneLine(e)}");
+            }
+            return;
         }
         foreach (var t in targets)
         {
-            try
-            {
-                switch (s.Method)
-                {
-                    case "l1-unstructured": Prune.L1Unstructured(t.Module, t.Name, s.Amount); break;
-                    case "random-unstructured": Prune.RandomUnstructured(t.Module, t.Name, s.Amount, gen); break;
-                    case "random-structured": Prune.RandomStructured(t.Module, t.Name, s.Amount, s.Dim, gen); break;
-                    case "ln-structured":
-                        if (s.N.P is double p) Prune.LnStructured(t.Module, t.Name, s.Amount, p, s.Dim);
-                        else Prune.LnStructured(t.Module, t.Name, s.Amount, s.N.Name!, s.Dim);
-                        break;
-                    default: throw new CliUsageException($"unknown --method '{s.Method}'; valid: {string.Join(", ", Methods)}");
-                }
-            }
+            try { Prune.Apply(t.Module, t.Name, spec.Create(s, t.Path, gen)); }
             catch (Exception e) when (e is ArgumentException or IndexOutOfRangeException)
             {
                 throw new CliUsageException($"cannot prune {t.Path}.{t.Name} with {s.Describe()}: {ErrorMessages.OneLine(e)}");
@@ -175,10 +145,7 @@ internal static class PruneCommand
 
     /// <summary>The source's metadata minus what only the source's own training state means (optimizer, scheduler, format keys).</summary>
     internal static Dictionary<string, string> CarriedMetadata(IReadOnlyDictionary<string, string> source) =>
-        source.Where(kv => !kv.Key.StartsWith(Checkpoint.OptimizerPrefix, StringComparison.Ordinal)
-                           && !kv.Key.StartsWith(Checkpoint.SchedulerPrefix, StringComparison.Ordinal)
-                           && !kv.Key.StartsWith("sharpprune.", StringComparison.Ordinal))
-              .ToDictionary(kv => kv.Key, kv => kv.Value);
+        source.Where(kv => !CheckpointKeys.IsReserved(kv.Key)).ToDictionary(kv => kv.Key, kv => kv.Value);
 
     private static string AppendHistory(string? existing, PruneStep s, string source)
     {
@@ -189,13 +156,23 @@ internal static class PruneCommand
         {
             ["method"] = s.Method,
             ["amount"] = s.Amount.ToString(),
-            ["n"] = s.Method == "ln-structured" ? s.N.ToString() : null,
-            ["dim"] = s.Method.EndsWith("-structured") ? s.Dim : null,
+            ["n"] = s.Uses(PruneMethods.Uses.Norm) ? s.N : null,
+            ["dim"] = s.Uses(PruneMethods.Uses.Dim) ? s.Dim : null,
             ["layers"] = s.Layers,
             ["include_bias"] = s.IncludeBias,
-            ["seed"] = s.Method.Contains("random") ? s.Seed : null,
+            ["seed"] = s.Uses(PruneMethods.Uses.Seed) ? s.Seed : null,
             ["source"] = source,
         });
         return history.ToJsonString();
     }
+}
+
+/// <summary>One <c>prune</c> invocation's settings; <see cref="PruneMethods"/> says which of them its method reads.</summary>
+internal sealed record PruneStep(string Method, Amount Amount, string N, int Dim, string? Layers, bool IncludeBias, ulong Seed)
+{
+    public bool Uses(PruneMethods.Uses option) => (PruneMethods.Get(Method).Uses & option) != 0;
+
+    public string Describe() =>
+        $"{Method} amount={Amount}" + (Uses(PruneMethods.Uses.Norm) ? $" n={N}" : "") + (Uses(PruneMethods.Uses.Dim) ? $" dim={Dim}" : "")
+        + (Uses(PruneMethods.Uses.Seed) ? $" seed={Seed}" : "");
 }

@@ -5,19 +5,17 @@ using SharpPrune.Vision.Models;
 
 namespace SharpPrune.Cli.Commands;
 
-/// <summary><c>sharpprune report</c>: per-layer non-zeros of a checkpoint in the seed's table layout, or JSON.</summary>
+/// <summary><c>sharpprune report</c>: per-layer non-zeros of a checkpoint in the layout of Han et al. 2015's AlexNet table, or JSON.</summary>
 internal static class ReportCommand
 {
     public static Command Create(CliContext ctx)
     {
-        var load = CliOptions.String("--load", "Checkpoint to report on (dense or pruned)", required: true);
+        var checkpoint = new CheckpointOptions("Checkpoint to report on (dense or pruned)");
         var json = CliOptions.Flag("--json", "Print the report as JSON");
-        var model = CliOptions.String("--model", "Architecture, for checkpoints that do not record it");
-        var numClasses = CliOptions.OptionalInt("--num-classes", "Number of classes, for checkpoints that do not record it", 1);
-        var cmd = new Command("report", "Print the non-zero weights per layer and the compression rate") { load, json, model, numClasses };
+        var cmd = new Command("report", "Print the non-zero weights per layer and the compression rate") { checkpoint.Load, json, checkpoint.Model, checkpoint.NumClasses };
         SharpPruneCli.SetHandler(cmd, ctx, parse =>
         {
-            var loaded = ModelLoader.Load(parse.GetValue(load)!, parse.GetValue(model), parse.GetValue(numClasses));
+            var loaded = checkpoint.LoadModel(parse);
             var report = PruningReport.FromModule(loaded.Model);
             if (parse.GetValue(json)) ctx.Out.WriteLine(report.ToJson());
             else

@@ -3,7 +3,7 @@ using SharpPrune.Vision.Training;
 
 namespace SharpPrune.Cli.Commands;
 
-/// <summary>The options of <c>sharpprune train</c>; the seeds' cifar.py / model_train.py flags under their usual names.</summary>
+/// <summary>The options of <c>sharpprune train</c>; the flags of the reference training scripts (cifar.py of Liu et al. 2019's pruning code) under their usual names.</summary>
 internal sealed class TrainOptions
 {
     public readonly Option<string> Model = CliOptions.String("--model", "Architecture (lenet5, lenet300, alexnet, vgg11/13/16/19, resnet20/32/44/56/110, preresnet110)");

@@ -7,16 +7,13 @@ namespace SharpPrune.IO;
 /// <summary>
 /// A training checkpoint in one safetensors file: the model's state dict under its own keys, the optimizer's
 /// state tensors under "optimizer.&lt;index&gt;.&lt;name&gt;", and string metadata holding the optimizer's
-/// hyperparameters ("optimizer.*"), the scheduler's state ("scheduler.*"), the model type and whatever the caller
-/// adds (epoch, number of classes, RNG state, …). Written atomically, so an interrupted save keeps the old file.
+/// hyperparameters ("optimizer.*"), the scheduler's state ("scheduler.*"), the format version and whatever the caller
+/// adds (model name, epoch, RNG state, …; every key is in <see cref="CheckpointKeys"/>). Written atomically, so an interrupted save keeps the old file.
 /// </summary>
 public static class Checkpoint
 {
-    public const string OptimizerPrefix = "optimizer.";
-    public const string SchedulerPrefix = "scheduler.";
-    public const string FormatKey = "sharpprune.checkpoint";
-    public const string ModelTypeKey = "sharpprune.model_type";
-    public const string FormatVersion = "1";
+    private const string OptimizerPrefix = CheckpointKeys.OptimizerPrefix;
+    private const string SchedulerPrefix = CheckpointKeys.SchedulerPrefix;
 
     public static void Save(string path, Module model, Optimizer? optimizer, LRScheduler? scheduler, IReadOnlyDictionary<string, string>? metadata = null)
     {
@@ -25,12 +22,11 @@ public static class Checkpoint
         if (metadata != null)
             foreach (var (k, v) in metadata)
             {
-                if (IsReserved(k))
-                    throw new ArgumentException($"metadata key '{k}' is reserved (keys starting with '{OptimizerPrefix}', '{SchedulerPrefix}' or 'sharpprune.' are written by Checkpoint)", nameof(metadata));
+                if (CheckpointKeys.IsReserved(k))
+                    throw new ArgumentException($"metadata key '{k}' is reserved (keys starting with '{OptimizerPrefix}', '{SchedulerPrefix}' or '{CheckpointKeys.ReservedPrefix}' are written by Checkpoint)", nameof(metadata));
                 meta[k] = v;
             }
-        meta[FormatKey] = FormatVersion;
-        meta[ModelTypeKey] = model.TypeName;
+        meta[CheckpointKeys.FormatKey] = CheckpointKeys.FormatVersion;
 
         var tensors = new List<KeyValuePair<string, Tensor>>();
         foreach (var kv in model.StateDict())
@@ -76,10 +72,6 @@ public static class Checkpoint
                 throw new FormatException($"RNG state '{text}' is not a comma-separated list of unsigned integers");
         generator.SetState(state);
     }
-
-    private static bool IsReserved(string key) =>
-        key.StartsWith(OptimizerPrefix, StringComparison.Ordinal) || key.StartsWith(SchedulerPrefix, StringComparison.Ordinal)
-        || key.StartsWith("sharpprune.", StringComparison.Ordinal);
 }
 
 /// <summary>A loaded checkpoint. <see cref="OptimizerState"/> keys have the "optimizer." prefix removed.</summary>
@@ -90,8 +82,8 @@ public sealed class CheckpointData
     public Dictionary<string, string> Metadata { get; init; } = new();
     public string SourceName { get; init; } = "checkpoint";
 
-    public bool HasOptimizer => Metadata.ContainsKey(Checkpoint.OptimizerPrefix + "type");
-    public bool HasScheduler => Metadata.ContainsKey(Checkpoint.SchedulerPrefix + "type");
+    public bool HasOptimizer => Metadata.ContainsKey(CheckpointKeys.OptimizerPrefix + "type");
+    public bool HasScheduler => Metadata.ContainsKey(CheckpointKeys.SchedulerPrefix + "type");
 
     /// <summary>A metadata value, or null when absent.</summary>
     public string? Get(string key) => Metadata.TryGetValue(key, out var v) ? v : null;
@@ -109,7 +101,7 @@ public sealed class CheckpointData
             // Hyperparameters first (amsgrad decides which state is required); undo them if the state is rejected.
             var before = optimizer.Hyperparameters();
             var initialBefore = optimizer.InitialLearningRate;
-            optimizer.LoadHyperparameters(Section(Checkpoint.OptimizerPrefix));
+            optimizer.LoadHyperparameters(Section(CheckpointKeys.OptimizerPrefix));
             try { optimizer.LoadStateTensors(OptimizerState); }
             catch
             {
@@ -130,7 +122,7 @@ public sealed class CheckpointData
         if (!HasScheduler) throw new InvalidOperationException($"{SourceName}: the checkpoint holds no scheduler state");
         try
         {
-            scheduler.LoadStateDict(Section(Checkpoint.SchedulerPrefix));
+            scheduler.LoadStateDict(Section(CheckpointKeys.SchedulerPrefix));
         }
         catch (Exception e) when (e is ArgumentException or FormatException)
         {

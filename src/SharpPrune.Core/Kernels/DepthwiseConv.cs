@@ -12,16 +12,6 @@ public static unsafe partial class Conv2dKernels
 {
     private static bool DepthwiseSupported(in Conv2dGeometry g) => g.Groups == g.CIn && g.Groups > 1;
 
-    /// <summary>Valid output columns [lo, hi) for kernel column offset off (input column = x·stride + off).</summary>
-    private static void ColumnRange(int off, int stride, int width, int outW, out int lo, out int hi)
-    {
-        lo = off >= 0 ? 0 : (-off + stride - 1) / stride;
-        int last = width - 1 - off;
-        hi = last < 0 ? 0 : Math.Min(outW, last / stride + 1);
-        lo = Math.Min(lo, outW);
-        if (hi < lo) hi = lo;
-    }
-
     private static void ForDepthwisePlanes(int planes, long workPerPlane, Action<int> body)
     {
         if (Parallelism.AvailableThreads > 1 && planes > 1 && planes * workPerPlane >= 1 << 16) Parallelism.For(0, planes, body);
@@ -43,7 +33,7 @@ public static unsafe partial class Conv2dKernels
             for (int kw = 0; kw < geo.KW; kw++)
             {
                 int offW = kw * geo.DilW - geo.PadW;
-                ColumnRange(offW, geo.StrideW, geo.W, ow, out int lo, out int hi);
+                SlidingWindow.ValidRange(offW, geo.StrideW, geo.W, ow, out int lo, out int hi);
                 if (hi <= lo) continue;
                 for (int kh = 0; kh < geo.KH; kh++)
                 {
@@ -80,7 +70,7 @@ public static unsafe partial class Conv2dKernels
                 for (int kw = 0; kw < geo.KW; kw++)
                 {
                     int offW = kw * geo.DilW - geo.PadW;
-                    ColumnRange(offW, geo.StrideW, geo.W, ow, out int lo, out int hi);
+                    SlidingWindow.ValidRange(offW, geo.StrideW, geo.W, ow, out int lo, out int hi);
                     if (hi <= lo) continue;
                     for (int kh = 0; kh < geo.KH; kh++)
                     {
@@ -112,7 +102,7 @@ public static unsafe partial class Conv2dKernels
                 for (int kw = 0; kw < geo.KW; kw++)
                 {
                     int offW = kw * geo.DilW - geo.PadW;
-                    ColumnRange(offW, geo.StrideW, geo.W, ow, out int lo, out int hi);
+                    SlidingWindow.ValidRange(offW, geo.StrideW, geo.W, ow, out int lo, out int hi);
                     double acc = 0;
                     if (hi > lo)
                         for (int b = 0; b < geo.N; b++)

@@ -27,9 +27,10 @@ internal static unsafe class DirectConv
 {
     /// <summary>
     /// Test/bench hook: null = automatic choice, true/false = force this path on/off where supported. Per thread
-    /// (the choice is made on the calling thread), so a test forcing it cannot change another test's results.
+    /// and handed to parallel workers (<see cref="KernelSwitches"/>), so a test forcing it cannot change another
+    /// test's results.
     /// </summary>
-    [ThreadStatic] internal static bool? Force;
+    internal static bool? Force { get => KernelSwitches.Current.DirectConv; set => KernelSwitches.Current.DirectConv = value; }
 
     private const int TileP = 16;   // output pixels per forward tile
     private const int KBlock = 512; // forward k block (A panel 6×512 floats = 12 KB)

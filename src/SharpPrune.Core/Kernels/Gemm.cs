@@ -13,10 +13,14 @@ public static unsafe partial class Gemm
 {
     internal const int MR = 6, NR = 16;
 
-    // Cache blocking (Zen3/Skylake-ish: 32 KB L1d, 512 KB+ L2, big shared L3). Internal so the bench can tune.
-    internal static int KC = 256;   // A micro-panel 6×256 (6 KB) + B micro-panel 256×16 (16 KB) stay in L1
-    internal static int MC = 72;    // packed A block 72×256 (74 KB) stays in L2 (measured: 144 was ~8% slower single-threaded at n = 1024)
-    internal static int NC = 3072;  // packed B block 256×3072 (3 MB) stays in L3 and is reused by every row block
+    // Cache blocking (Zen3/Skylake-ish: 32 KB L1d, 512 KB+ L2, big shared L3). The bench may tune them per thread
+    // (KernelSwitches).
+    private const int DefaultKC = 256; // A micro-panel 6×256 (6 KB) + B micro-panel 256×16 (16 KB) stay in L1
+    private const int DefaultMC = 72;  // packed A block 72×256 (74 KB) stays in L2 (measured: 144 was ~8% slower single-threaded at n = 1024)
+    private const int DefaultNC = 3072; // packed B block 256×3072 (3 MB) stays in L3 and is reused by every row block
+    internal static int KC { get => KernelSwitches.Current.KC ?? DefaultKC; set => KernelSwitches.Current.KC = value; }
+    internal static int MC { get => KernelSwitches.Current.MC ?? DefaultMC; set => KernelSwitches.Current.MC = value; }
+    internal static int NC { get => KernelSwitches.Current.NC ?? DefaultNC; set => KernelSwitches.Current.NC = value; }
     internal static int NCSingle = 384; // single row block: B block 256×384 (384 KB) consumed from L2 right after packing
 
     /// <summary>Below this many multiply-adds (m·n·k) the GEMM stays single-threaded (fork/join costs ~10 µs).</summary>
@@ -35,11 +39,11 @@ public static unsafe partial class Gemm
         return false;
     }
 
-    /// <summary>Test hook: null = automatic, true/false = force the direct / packed kernels.</summary>
-    internal static bool? ForceSmall;
+    /// <summary>Test hook, per thread (<see cref="KernelSwitches"/>): null = automatic, true/false = force the direct / packed kernels.</summary>
+    internal static bool? ForceSmall { get => KernelSwitches.Current.GemmSmall; set => KernelSwitches.Current.GemmSmall = value; }
 
-    /// <summary>Test hook: force the portable (non-FMA) code paths.</summary>
-    internal static bool ForcePortable;
+    /// <summary>Test hook, per thread (<see cref="KernelSwitches"/>): force the portable (non-FMA) code paths.</summary>
+    internal static bool ForcePortable { get => KernelSwitches.Current.ForcePortable; set => KernelSwitches.Current.ForcePortable = value; }
 
     internal static bool UseFma => Fma.IsSupported && Avx2.IsSupported && !ForcePortable;
 

@@ -12,7 +12,7 @@ namespace SharpPrune.Kernels;
 public static unsafe partial class Im2Col
 {
     public static int OutputSize(int size, int kernel, int stride, int pad, int dilation) =>
-        (size + 2 * pad - dilation * (kernel - 1) - 1) / stride + 1;
+        SlidingWindow.OutputSize(size, kernel, stride, pad, dilation);
 
     /// <summary>Writes the (C·KH·KW)×(OH·OW) column matrix of <paramref name="image"/> into <paramref name="col"/> (row stride ldCol).</summary>
     public static void ToColumns(ReadOnlySpan<float> image, int channels, int height, int width, int kh, int kw,
@@ -40,17 +40,6 @@ public static unsafe partial class Im2Col
             AddFromColumns(pc, ldCol, channels, height, width, kh, kw, strideH, strideW, padH, padW, dilH, dilW, oh, ow, pi);
     }
 
-    /// <summary>Output columns ow whose input column ow·stride + off lies inside [0, size): [lo, hi).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static void ValidRange(int off, int stride, int size, int outSize, out int lo, out int hi)
-    {
-        lo = off >= 0 ? 0 : (-off + stride - 1) / stride;
-        int last = size - 1 - off;
-        hi = last < 0 ? 0 : Math.Min(outSize, last / stride + 1);
-        lo = Math.Min(lo, outSize);
-        if (hi < lo) hi = lo;
-    }
-
     internal static void ToColumns(float* img, int channels, int height, int width, int kh, int kw,
         int strideH, int strideW, int padH, int padW, int dilH, int dilW, int oh, int ow, float* col, nint ldCol)
     {
@@ -71,7 +60,7 @@ public static unsafe partial class Im2Col
                 for (int j = 0; j < kw; j++)
                 {
                     int offW = j * dilW - padW;
-                    ValidRange(offW, strideW, width, ow, out int lo, out int hi);
+                    SlidingWindow.ValidRange(offW, strideW, width, ow, out int lo, out int hi);
                     float* dstRow = col + ((nint)(c * kh + i) * kw + j) * ldCol;
                     for (int y = 0; y < oh; y++)
                     {
@@ -108,7 +97,7 @@ public static unsafe partial class Im2Col
                 for (int j = 0; j < kw; j++)
                 {
                     int offW = j * dilW - padW;
-                    ValidRange(offW, strideW, width, ow, out int lo, out int hi);
+                    SlidingWindow.ValidRange(offW, strideW, width, ow, out int lo, out int hi);
                     if (hi <= lo) continue;
                     float* srcRow = col + ((nint)(c * kh + i) * kw + j) * ldCol;
                     for (int y = 0; y < oh; y++)

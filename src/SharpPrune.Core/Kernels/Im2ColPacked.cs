@@ -35,7 +35,7 @@ internal readonly unsafe struct Im2ColSource : IBPanelSource
         {
             int c = r / (kh * kw), rem = r - c * kh * kw, i = rem / kw, j = rem - i * kw;
             int offW = j * dilW - padW;
-            Im2Col.ValidRange(offW, strideW, width, ow, out int lo, out int hi);
+            SlidingWindow.ValidRange(offW, strideW, width, ow, out int lo, out int hi);
             _meta[r] = new RowMeta { OffH = i * dilH - padH, COff = checked((int)(c * plane + offW)), Lo = lo, Hi = hi };
         }
     }

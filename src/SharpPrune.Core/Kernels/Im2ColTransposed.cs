@@ -63,7 +63,7 @@ internal readonly unsafe struct Im2ColTransposedSource : IBPanelSource
                         int r = jp + t;
                         int c = r / (kh * kw), rem = r - c * kh * kw, i = rem / kw, j = rem - i * kw;
                         int offH = i * _dilH - _padH, offW = j * _dilW - _padW;
-                        Im2Col.ValidRange(offW, strideW, width, ow, out int lo, out int hi);
+                        SlidingWindow.ValidRange(offW, strideW, width, ow, out int lo, out int hi);
                         float* chan = img0 + c * plane + offW;
                         for (int q = 0; q < nrun; q++)
                         {

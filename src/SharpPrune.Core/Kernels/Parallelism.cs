@@ -39,11 +39,14 @@ public static class Parallelism
             for (int i = fromInclusive; i < toExclusive; i++) body(i);
             return;
         }
+        var switches = KernelSwitches.Current; // the caller's forced paths hold in its workers too
         Parallel.For(fromInclusive, toExclusive, s_options, i =>
         {
+            var own = KernelSwitches.Current;
+            KernelSwitches.Current = switches;
             t_depth++;
             try { body(i); }
-            finally { t_depth--; }
+            finally { t_depth--; KernelSwitches.Current = own; }
         });
     }
 

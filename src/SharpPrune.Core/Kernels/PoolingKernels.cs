@@ -10,7 +10,7 @@ namespace SharpPrune.Kernels;
 public static unsafe class PoolingKernels
 {
     public static int OutputSize(int size, int kernel, int stride, int pad, int dilation = 1) =>
-        (size + 2 * pad - dilation * (kernel - 1) - 1) / stride + 1;
+        SlidingWindow.OutputSize(size, kernel, stride, pad, dilation);
 
     private const long ParallelElements = 1 << 16;
 

@@ -16,7 +16,7 @@ public interface IForwardHook
 
 /// <summary>
 /// Marks a hook that keeps no reference to the tensors it is passed, so containers may still recycle
-/// activations around the module it is registered on (pruning's pre-hook is one).
+/// activations around the module it is registered on (pruning's pre-hook is one). See ActivationMemory.
 /// </summary>
 public interface IRetainsNoTensors { }
 
@@ -46,13 +46,21 @@ public abstract class Module
     /// <summary>Runs the pre-hooks, the module's computation, then the forward hooks.</summary>
     public Tensor Forward(Tensor input)
     {
-        if (t_forwardDepth == 0 && GradMode.IsEnabled && RetainsNoTensors()) return ScopedForward(input);
+        // A top-level forward while recording hands its intermediates to the graph, to be released after the
+        // backward (see ActivationMemory).
+        if (t_forwardDepth == 0 && GradMode.IsEnabled && RetainsNoTensors()) return ActivationMemory.ScopedForward(this, input);
+        return NestedForward(input);
+    }
+
+    internal Tensor NestedForward(Tensor input)
+    {
         t_forwardDepth++;
         try { return RunForward(input); }
         finally { t_forwardDepth--; }
     }
 
-    private Tensor RunPreHooks(Tensor input)
+    /// <summary>Runs the pre-hooks only; what a container that fuses this module with the next ones calls.</summary>
+    internal Tensor RunPreHooks(Tensor input)
     {
         foreach (var h in _preHooks.Values.ToArray())
             input = h.Invoke(this, input) ?? input;
@@ -68,52 +76,23 @@ public abstract class Module
         return output;
     }
 
-    /// <summary>
-    /// A top-level forward while recording, through modules that keep no tensors: every tensor it creates except
-    /// the output (and what shares its storage), the input, and what the modules hold (parameters, buffers,
-    /// attributes such as a pruned weight) is reachable only through the graph. The output's node owns them and
-    /// the backward through it hands their storage back to the pool (PyTorch frees saved tensors the same way), so
-    /// training reuses its activation buffers step after step instead of allocating them.
-    /// </summary>
-    private Tensor ScopedForward(Tensor input)
-    {
-        var created = new List<Tensor>();
-        var previous = Tensor.BeginCreatedScope(created);
-        Tensor output;
-        t_forwardDepth++;
-        try { output = RunForward(input); }
-        finally
-        {
-            t_forwardDepth--;
-            Tensor.EndCreatedScope(previous);
-        }
-        if (output.GradFn == null || created.Count == 0) return output;
-        var keep = new HashSet<float[]>(ReferenceEqualityComparer.Instance) { output.Storage, input.Storage };
-        foreach (var m in Modules()) m.AddHeldStorage(keep);
-        var owned = created.FindAll(t => !keep.Contains(t.Storage));
-        if (owned.Count > 0) (output.GradFn.OwnedActivations ??= new List<Tensor>()).AddRange(owned);
-        return output;
-    }
-
-    private void AddHeldStorage(HashSet<float[]> keep)
-    {
-        foreach (var kv in _parameters) if (kv.Value != null) { keep.Add(kv.Value.Storage); if (kv.Value.Grad != null) keep.Add(kv.Value.Grad.Storage); }
-        foreach (var kv in _buffers) if (kv.Value != null) keep.Add(kv.Value.Storage);
-        foreach (var t in _attributes.Values) keep.Add(t.Storage);
-    }
-
     /// <summary>The module's computation. Protected: callers go through <see cref="Forward"/> so hooks always run.</summary>
     protected abstract Tensor ForwardCore(Tensor input);
 
-    // ---------- activation recycling under no-grad ----------
+    // ---------- what the memory model needs to know (see ActivationMemory) ----------
 
     /// <summary>
     /// Whether this module's own forward may keep a reference to a tensor it receives or returns after the call
-    /// (a cache, a recording). True unless a module says otherwise; the library's layers, containers and models
-    /// say false. Containers recycle an intermediate activation under no-grad only when neither the module that
-    /// produced it nor the one that consumed it (nor anything inside them, hooks included) may keep it.
+    /// (a cache, a recording). Modules declared by SharpPrune's own libraries keep none; any other module is
+    /// assumed to, unless it overrides this with false (or its assembly carries
+    /// <see cref="ModulesRetainNoTensorsAttribute"/>). A module that may keep tensors turns activation recycling
+    /// off around itself: slower, never wrong.
     /// </summary>
-    protected virtual bool MayRetainTensors => true;
+    protected virtual bool MayRetainTensors => _mayRetainByDefault;
+
+    private readonly bool _mayRetainByDefault;
+
+    protected Module() { _mayRetainByDefault = ActivationMemory.MayRetainByDefault(GetType()); }
 
     /// <summary>True when neither this module, its descendants, nor their hooks may keep a tensor.</summary>
     internal bool RetainsNoTensors()
@@ -125,59 +104,15 @@ public abstract class Module
         return true;
     }
 
-    /// <summary>
-    /// Runs <paramref name="modules"/> in order on <paramref name="input"/>. Under no-grad each intermediate
-    /// result goes back to the storage pool as soon as the next module has consumed it (the input never does),
-    /// so inference reuses a few buffers instead of allocating every activation.
-    /// </summary>
-    protected static Tensor Chain(Tensor input, IReadOnlyList<Module> modules)
-    {
-        var x = input;
-        for (int i = 0; i < modules.Count; i++)
-        {
-            if (!TryConvBatchNorm(modules, i, x, out var y, out int used)) y = modules[i].Forward(x);
-            // x may still be the caller's input (an Identity, a view): that is never ours to recycle.
-            if (i > 0 && !x.SharesStorageWith(input)) Recycle(x, modules[i - 1], modules[i], y);
-            i += used - 1; // the last module that ran produced y
-            x = y;
-        }
-        return x;
-    }
+    internal bool HasPreHooks => _preHooks.Count != 0;
+    internal bool HasForwardHooks => _hooks.Count != 0;
 
-    /// <summary>
-    /// Under no-grad: Conv2d → eval BatchNorm2d (running statistics) [→ ReLU] in one pass over the output, when no
-    /// hook could observe the intermediate results (the conv may have pre-hooks, e.g. pruning's: they still run;
-    /// BatchNorm and ReLU must have none). Gives exactly what the modules give one by one.
-    /// </summary>
-    private static bool TryConvBatchNorm(IReadOnlyList<Module> modules, int i, Tensor x, out Tensor y, out int used)
+    /// <summary>The storage of this module's own parameters (and their gradients), buffers and tensor attributes.</summary>
+    internal void AddHeldStorage(HashSet<float[]> keep)
     {
-        y = null!; used = 1;
-        if (GradMode.IsEnabled || i + 1 >= modules.Count) return false;
-        if (modules[i] is not Conv2d conv || conv._hooks.Count != 0) return false;
-        if (modules[i + 1] is not BatchNorm2d bn || bn.Training || bn._preHooks.Count + bn._hooks.Count != 0
-            || bn.RunningMean is not { } rm || bn.RunningVar is not { } rv || bn.NumFeatures != conv.OutChannels) return false;
-        bool relu = i + 2 < modules.Count && modules[i + 2] is ReLU r && r._preHooks.Count + r._hooks.Count == 0;
-        var input = conv.RunPreHooks(x);
-        y = F.Conv2dBatchNormInference(input, conv.Weight, conv.Bias, conv.Stride, conv.Padding, conv.Dilation, conv.Groups,
-            rm, rv, bn.Weight, bn.Bias, bn.Eps, relu);
-        used = relu ? 3 : 2;
-        return true;
-    }
-
-    /// <inheritdoc cref="Chain(Tensor, IReadOnlyList{Module})"/>
-    protected static Tensor Chain(Tensor input, params Module[] modules) => Chain(input, (IReadOnlyList<Module>)modules);
-
-    /// <summary>
-    /// Under no-grad, returns <paramref name="t"/>'s storage to the pool: <paramref name="t"/> was produced by
-    /// <paramref name="producer"/> and last used by <paramref name="consumer"/> (null: by a plain op in the
-    /// caller), which returned <paramref name="consumerOutput"/>. Skipped whenever anything might still hold it.
-    /// </summary>
-    protected static void Recycle(Tensor t, Module producer, Module? consumer, Tensor? consumerOutput)
-    {
-        if (GradMode.IsEnabled) return;
-        if (consumerOutput != null && t.SharesStorageWith(consumerOutput)) return;
-        if (!producer.RetainsNoTensors() || (consumer != null && !consumer.RetainsNoTensors())) return;
-        t.Recycle();
+        foreach (var kv in _parameters) if (kv.Value != null) { keep.Add(kv.Value.Storage); if (kv.Value.Grad != null) keep.Add(kv.Value.Grad.Storage); }
+        foreach (var kv in _buffers) if (kv.Value != null) keep.Add(kv.Value.Storage);
+        foreach (var t in _attributes.Values) keep.Add(t.Storage);
     }
 
     // ---------- registration ----------
@@ -186,7 +121,7 @@ public abstract class Module
     public Tensor? RegisterParameter(string name, Tensor? value)
     {
         ValidateName(name);
-        if (IndexOf(_buffers, name) >= 0 || _modules.Any(m => m.Key == name))
+        if (IndexOf(_buffers, name) >= 0 || IndexOfChild(name) >= 0)
             throw new ArgumentException($"attribute '{name}' already exists on {TypeName} as a buffer or submodule");
         _attributes.Remove(name);
         if (value != null && !value.IsLeaf)
@@ -202,7 +137,7 @@ public abstract class Module
     public Tensor? RegisterBuffer(string name, Tensor? value, bool persistent = true)
     {
         ValidateName(name);
-        if (IndexOf(_parameters, name) >= 0 || _modules.Any(m => m.Key == name))
+        if (IndexOf(_parameters, name) >= 0 || IndexOfChild(name) >= 0)
             throw new ArgumentException($"attribute '{name}' already exists on {TypeName} as a parameter or submodule");
         _attributes.Remove(name);
         Set(_buffers, name, value);
@@ -210,14 +145,70 @@ public abstract class Module
         return value;
     }
 
+    /// <summary>
+    /// Registers a submodule, or replaces the one registered under <paramref name="name"/> in place (same position):
+    /// the registry is the only record of a module's children, so a replacement changes what runs, what the state
+    /// dict holds and which hooks fire.
+    /// </summary>
     public T RegisterModule<T>(string name, T module) where T : Module
     {
         ValidateName(name);
+        ArgumentNullException.ThrowIfNull(module);
         if (IndexOf(_parameters, name) >= 0 || IndexOf(_buffers, name) >= 0)
             throw new ArgumentException($"attribute '{name}' already exists on {TypeName} as a parameter or buffer");
-        int i = _modules.FindIndex(m => m.Key == name);
-        if (i >= 0) _modules[i] = new(name, module); else _modules.Add(new(name, module));
+        int i = IndexOfChild(name);
+        if (i >= 0) _modules[i] = new(name, module);
+        else { _modules.Add(new(name, module)); _childNamesVersion++; }
         return module;
+    }
+
+    // ---------- children without lookups (for forwards) ----------
+
+    private int _childNamesVersion;
+    private ChildView? _childView;
+
+    /// <summary>The children in registration order, as a live read-only list (allocated once per module).</summary>
+    protected internal IReadOnlyList<Module> ChildList => _childView ??= new ChildView(this);
+
+    private int IndexOfChild(string name)
+    {
+        for (int i = 0; i < _modules.Count; i++) if (_modules[i].Key == name) return i;
+        return -1;
+    }
+
+    /// <summary>
+    /// Where a named child sits in the registry, found once and again only after a child name was added: a
+    /// forward reads its children through a <see cref="ChildSlot"/> without a string lookup per call, and still
+    /// runs whatever module is registered under the name now.
+    /// </summary>
+    protected struct ChildSlot
+    {
+        internal int Index;
+        internal int Version; // the owner's child-names version + 1 when Index was found; 0: never looked up
+    }
+
+    /// <summary>The child registered as <paramref name="name"/> (null when there is none), via its cached slot.</summary>
+    protected Module? ChildOrNull(string name, ref ChildSlot slot)
+    {
+        if (slot.Version != _childNamesVersion + 1) slot = new ChildSlot { Index = IndexOfChild(name), Version = _childNamesVersion + 1 };
+        return slot.Index < 0 ? null : _modules[slot.Index].Value;
+    }
+
+    /// <summary>The child registered as <paramref name="name"/>, via its cached slot; throws when there is none.</summary>
+    protected Module Child(string name, ref ChildSlot slot) =>
+        ChildOrNull(name, ref slot) ?? throw new InvalidOperationException($"{TypeName} has no submodule '{name}'");
+
+    /// <summary>As <see cref="Child"/>, typed: throws naming both types when the child was replaced by another kind.</summary>
+    protected T Child<T>(string name, ref ChildSlot slot) where T : Module =>
+        Child(name, ref slot) as T ?? throw new InvalidOperationException(
+            $"{TypeName}.{name} is a {Child(name, ref slot).TypeName}, not a {typeof(T).Name}");
+
+    private sealed class ChildView(Module owner) : IReadOnlyList<Module>
+    {
+        public Module this[int index] => owner._modules[index].Value;
+        public int Count => owner._modules.Count;
+        public IEnumerator<Module> GetEnumerator() { for (int i = 0; i < owner._modules.Count; i++) yield return owner._modules[i].Value; }
+        System.Collections.IEnumerator System.Collections.IEnumerable.GetEnumerator() => GetEnumerator();
     }
 
     private static void ValidateName(string name)
@@ -335,7 +326,7 @@ public abstract class Module
         Module cur = this;
         foreach (var part in path.Split('.'))
         {
-            int i = cur._modules.FindIndex(m => m.Key == part);
+            int i = cur.IndexOfChild(part);
             if (i < 0) throw new KeyNotFoundException($"{cur.TypeName} has no submodule '{part}' (path '{path}')");
             cur = cur._modules[i].Value;
         }
@@ -368,7 +359,7 @@ public abstract class Module
     {
         int id = Interlocked.Increment(ref _nextHookId);
         _preHooks[id] = hook;
-        return new HookHandle(() => _preHooks.Remove(id), id);
+        return new HookHandle(() => RemoveForwardPreHook(id), id);
     }
 
     public HookHandle RegisterForwardPreHook(Func<Module, Tensor, Tensor?> hook) => RegisterForwardPreHook(new LambdaPreHook(hook));
@@ -377,13 +368,16 @@ public abstract class Module
     {
         int id = Interlocked.Increment(ref _nextHookId);
         _hooks[id] = hook;
-        return new HookHandle(() => _hooks.Remove(id), id);
+        return new HookHandle(() => RemoveForwardHook(id), id);
     }
 
     public HookHandle RegisterForwardHook(Func<Module, Tensor, Tensor, Tensor?> hook) => RegisterForwardHook(new LambdaHook(hook));
 
-    /// <summary>Removes a pre-hook by id (as PyTorch's <c>del module._forward_pre_hooks[k]</c>).</summary>
+    /// <summary>Removes a pre-hook by id (as PyTorch's <c>del module._forward_pre_hooks[k]</c>); the handle's Remove does the same.</summary>
     public bool RemoveForwardPreHook(int id) => _preHooks.Remove(id);
+
+    /// <summary>Removes a forward hook by id (as PyTorch's <c>del module._forward_hooks[k]</c>); the handle's Remove does the same.</summary>
+    public bool RemoveForwardHook(int id) => _hooks.Remove(id);
 
     private sealed record LambdaPreHook(Func<Module, Tensor, Tensor?> F) : IForwardPreHook
     {
@@ -397,8 +391,11 @@ public abstract class Module
 
     // ---------- state dict ----------
 
-    /// <summary>Parameters and persistent buffers, PyTorch's order and dotted keys. Values are the live tensors.</summary>
-    public List<KeyValuePair<string, Tensor>> StateDict(string prefix = "")
+    /// <summary>
+    /// Parameters and persistent buffers, PyTorch's order and dotted keys: a read-only snapshot of the keys whose
+    /// values are the live tensors (change the model through its modules, not through this list).
+    /// </summary>
+    public IReadOnlyList<KeyValuePair<string, Tensor>> StateDict(string prefix = "")
     {
         var result = new List<KeyValuePair<string, Tensor>>();
         foreach (var (mp, m) in ModulesWithDuplicates(prefix))
@@ -408,7 +405,7 @@ public abstract class Module
             foreach (var kv in m._buffers)
                 if (kv.Value != null && !m._nonPersistent.Contains(kv.Key)) result.Add(new(Join(mp, kv.Key), kv.Value));
         }
-        return result;
+        return result.AsReadOnly();
     }
 
     /// <summary>

@@ -37,7 +37,7 @@ public sealed partial class Tensor
             var shape = Shapes.Broadcast(_shape, other._shape);
             if (!Shapes.Equal(shape, _shape))
                 throw new ArgumentException($"add_: output with shape {Shapes.Format(_shape)} doesn't match the broadcast shape {Shapes.Format(shape)}");
-            if (other.Numel == 1) ScalarRight(BinOp.Add, Data, other.Data[0], Data);
+            if (other.Numel == 1) Run(BinOp.Add, Data, other.Data, Data);
             else BroadcastApply(BinOp.Add, this, other, this);
         }
         Version++;
@@ -79,9 +79,9 @@ public sealed partial class Tensor
         if (Shapes.Equal(a._shape, b._shape))
         {
             if (op == BinOp.Add) Kernels.ElementwiseKernels.Add(a._storage, a._offset, b._storage, b._offset, o._storage, o._offset, o._numel);
-            else Same(op, a.Data, b.Data, o.Data);
+            else Run(op, a.Data, b.Data, o.Data);
         }
-        else if (b.Numel == 1) ScalarRight(op, a.Data, b.Data[0], o.Data);
+        else if (b.Numel == 1) Run(op, a.Data, b.Data, o.Data);
         else BroadcastApply(op, a, b, o);
 
         return Record(o, name, new[] { a, b }, g =>
@@ -110,25 +110,19 @@ public sealed partial class Tensor
         }, op switch { BinOp.Add or BinOp.Sub => Saved.None, BinOp.Mul => Saved.Inputs, _ => Saved.Inputs | Saved.Output });
     }
 
-    private static void Same(BinOp op, ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> o)
+    /// <summary>
+    /// o = a op b over one run; <paramref name="b"/> of length 1 is a scalar broadcast along it (the same result as
+    /// an element-wise pass when the run has length 1 too).
+    /// </summary>
+    private static void Run(BinOp op, ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> o)
     {
+        bool scalar = b.Length == 1;
         switch (op)
         {
-            case BinOp.Add: TensorPrimitives.Add(a, b, o); break;
-            case BinOp.Sub: TensorPrimitives.Subtract(a, b, o); break;
-            case BinOp.Mul: TensorPrimitives.Multiply(a, b, o); break;
-            default: TensorPrimitives.Divide(a, b, o); break;
-        }
-    }
-
-    private static void ScalarRight(BinOp op, ReadOnlySpan<float> a, float b, Span<float> o)
-    {
-        switch (op)
-        {
-            case BinOp.Add: TensorPrimitives.Add(a, b, o); break;
-            case BinOp.Sub: TensorPrimitives.Subtract(a, b, o); break;
-            case BinOp.Mul: TensorPrimitives.Multiply(a, b, o); break;
-            default: TensorPrimitives.Divide(a, b, o); break;
+            case BinOp.Add: if (scalar) TensorPrimitives.Add(a, b[0], o); else TensorPrimitives.Add(a, b, o); break;
+            case BinOp.Sub: if (scalar) TensorPrimitives.Subtract(a, b[0], o); else TensorPrimitives.Subtract(a, b, o); break;
+            case BinOp.Mul: if (scalar) TensorPrimitives.Multiply(a, b[0], o); else TensorPrimitives.Multiply(a, b, o); break;
+            default: if (scalar) TensorPrimitives.Divide(a, b[0], o); else TensorPrimitives.Divide(a, b, o); break;
         }
     }
 
@@ -148,8 +142,8 @@ public sealed partial class Tensor
         for (int row = 0; row < outer; row++)
         {
             var orow = od.Slice(row * inner, inner);
-            if (ast == 1 && bst == 1) Same(op, ad.Slice(ia, inner), bd.Slice(ib, inner), orow);
-            else if (ast == 1 && bst == 0) ScalarRight(op, ad.Slice(ia, inner), bd[ib], orow);
+            if (ast == 1 && bst == 1) Run(op, ad.Slice(ia, inner), bd.Slice(ib, inner), orow);
+            else if (ast == 1 && bst == 0) Run(op, ad.Slice(ia, inner), bd.Slice(ib, 1), orow);
             else if (ast == 0 && bst == 1)
             {
                 float av = ad[ia];

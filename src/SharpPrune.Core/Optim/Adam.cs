@@ -43,7 +43,7 @@ public abstract class AdamBase : Optimizer
         if (Amsgrad) _maxExpAvgSq[i] ??= Tensor.ZerosLike(param);
 
         int n = p.Length;
-        Span<float> m = Elements(_expAvg[i]!, n), v = Elements(_expAvgSq[i]!, n);
+        Span<float> m = _expAvg[i]!.Data, v = _expAvgSq[i]!.Data;
         Span<float> a = ScratchA(n), b = ScratchB(n);
         int step = ++_steps[i];
         double lr = LearningRate;
@@ -69,7 +69,7 @@ public abstract class AdamBase : Optimizer
         ReadOnlySpan<float> second = v;
         if (Amsgrad)
         {
-            Span<float> mx = Elements(_maxExpAvgSq[i]!, n);
+            Span<float> mx = _maxExpAvgSq[i]!.Data;
             TensorPrimitives.Max(mx, v, mx);
             second = mx;
         }
@@ -122,11 +122,11 @@ public abstract class AdamBase : Optimizer
 
     protected override IEnumerable<KeyValuePair<string, string>> OwnHyperparameters() => new Dictionary<string, string>
     {
-        ["beta1"] = Fmt(Beta1),
-        ["beta2"] = Fmt(Beta2),
-        ["eps"] = Fmt(Eps),
-        ["weight_decay"] = Fmt(WeightDecay),
-        ["amsgrad"] = Fmt(Amsgrad),
+        ["beta1"] = StateText.Format(Beta1),
+        ["beta2"] = StateText.Format(Beta2),
+        ["eps"] = StateText.Format(Eps),
+        ["weight_decay"] = StateText.Format(WeightDecay),
+        ["amsgrad"] = StateText.Format(Amsgrad),
     };
 
     protected override bool SetOwnHyperparameter(string key, string value)
@@ -144,10 +144,10 @@ public abstract class AdamBase : Optimizer
 
     protected override void ValidateHyperparameters()
     {
-        if (!(Eps >= 0)) throw new ArgumentOutOfRangeException("eps", Eps, $"Invalid epsilon value: {Fmt(Eps)}");
-        if (!(Beta1 >= 0 && Beta1 < 1)) throw new ArgumentOutOfRangeException("beta1", Beta1, $"Invalid beta parameter at index 0: {Fmt(Beta1)}");
-        if (!(Beta2 >= 0 && Beta2 < 1)) throw new ArgumentOutOfRangeException("beta2", Beta2, $"Invalid beta parameter at index 1: {Fmt(Beta2)}");
-        if (!(WeightDecay >= 0)) throw new ArgumentOutOfRangeException("weightDecay", WeightDecay, $"Invalid weight_decay value: {Fmt(WeightDecay)}");
+        if (!(Eps >= 0)) throw new ArgumentOutOfRangeException("eps", Eps, $"Invalid epsilon value: {StateText.Format(Eps)}");
+        if (!(Beta1 >= 0 && Beta1 < 1)) throw new ArgumentOutOfRangeException("beta1", Beta1, $"Invalid beta parameter at index 0: {StateText.Format(Beta1)}");
+        if (!(Beta2 >= 0 && Beta2 < 1)) throw new ArgumentOutOfRangeException("beta2", Beta2, $"Invalid beta parameter at index 1: {StateText.Format(Beta2)}");
+        if (!(WeightDecay >= 0)) throw new ArgumentOutOfRangeException("weightDecay", WeightDecay, $"Invalid weight_decay value: {StateText.Format(WeightDecay)}");
     }
 }
 

@@ -55,9 +55,9 @@ public abstract class LRScheduler
         var d = new Dictionary<string, string>
         {
             ["type"] = TypeName,
-            ["last_epoch"] = LastEpoch.ToString(CultureInfo.InvariantCulture),
-            ["base_lr"] = Optimizer.Fmt(BaseLr),
-            ["last_lr"] = Optimizer.Fmt(_lastLr),
+            ["last_epoch"] = StateText.Format(LastEpoch),
+            ["base_lr"] = StateText.Format(BaseLr),
+            ["last_lr"] = StateText.Format(_lastLr),
         };
         foreach (var kv in Settings()) d[kv.Key] = kv.Value;
         return d;
@@ -95,10 +95,8 @@ public abstract class LRScheduler
         state.TryGetValue(key, out var v) ? v : throw new ArgumentException($"scheduler state has no '{key}'", nameof(state));
 
     protected static double ParseDouble(IReadOnlyDictionary<string, string> state, string key) =>
-        double.TryParse(Required(state, key), NumberStyles.Float, CultureInfo.InvariantCulture, out var d)
-            ? d : throw new FormatException($"scheduler state '{key}': cannot parse '{state[key]}'");
+        StateText.ParseDouble("scheduler state", key, Required(state, key));
 
     protected static int ParseInt(IReadOnlyDictionary<string, string> state, string key) =>
-        int.TryParse(Required(state, key), NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var d)
-            ? d : throw new FormatException($"scheduler state '{key}': cannot parse '{state[key]}'");
+        StateText.ParseInt("scheduler state", key, Required(state, key));
 }

@@ -39,7 +39,7 @@ public abstract class Optimizer
         get => _lr;
         set
         {
-            if (!(value >= 0) || double.IsInfinity(value)) throw new ArgumentOutOfRangeException(nameof(value), value, $"Invalid learning rate: {Fmt(value)}");
+            if (!(value >= 0) || double.IsInfinity(value)) throw new ArgumentOutOfRangeException(nameof(value), value, $"Invalid learning rate: {StateText.Format(value)}");
             _lr = value;
         }
     }
@@ -64,7 +64,7 @@ public abstract class Optimizer
             if (g is null) continue;
             if (!Shapes.Equal(g.Shape, p.Shape))
                 throw new InvalidOperationException($"parameter {i}: gradient shape {Shapes.Format(g.Shape)} does not match parameter shape {Shapes.Format(p.Shape)}");
-            UpdateParameter(i, p, Elements(p, _numel[i]), Elements(g, _numel[i]));
+            UpdateParameter(i, p, p.Data, g.Data);
             p.MarkChanged();
         }
         StepCount++;
@@ -73,11 +73,6 @@ public abstract class Optimizer
     /// <summary>Applies one update in place: <paramref name="p"/> is <paramref name="param"/>'s storage, <paramref name="g"/> its gradient.</summary>
     protected abstract void UpdateParameter(int index, Tensor param, Span<float> p, ReadOnlySpan<float> g);
 
-    /// <summary>
-    /// The elements of a tensor of known size. Tensor.Data recomputes the element count through an interface
-    /// enumerator, which allocates; the step loop must not.
-    /// </summary>
-    protected static Span<float> Elements(Tensor t, int numel) => t.Storage.AsSpan(t.Offset, numel);
 
     /// <summary>Zeros the gradients in place, keeping their buffers (PyTorch 1.13's default set_to_none=False).</summary>
     public void ZeroGrad()
@@ -86,7 +81,7 @@ public abstract class Optimizer
         {
             var g = _params[i].Grad;
             if (g is null) continue;
-            if (Shapes.Equal(g.Shape, _params[i].Shape)) { Elements(g, _numel[i]).Clear(); g.MarkChanged(); }
+            if (Shapes.Equal(g.Shape, _params[i].Shape)) { g.Data.Clear(); g.MarkChanged(); }
             else g.Zero_();
         }
     }
@@ -168,8 +163,8 @@ public abstract class Optimizer
     /// <summary>Everything needed to rebuild this optimizer's settings: type, lr, step count and the class's own values.</summary>
     public IReadOnlyDictionary<string, string> Hyperparameters()
     {
-        var d = new Dictionary<string, string> { ["type"] = TypeName, ["lr"] = Fmt(LearningRate), ["step_count"] = StepCount.ToString(CultureInfo.InvariantCulture) };
-        if (InitialLearningRate is { } init) d["initial_lr"] = Fmt(init);
+        var d = new Dictionary<string, string> { ["type"] = TypeName, ["lr"] = StateText.Format(LearningRate), ["step_count"] = StateText.Format(StepCount) };
+        if (InitialLearningRate is { } init) d["initial_lr"] = StateText.Format(init);
         foreach (var kv in OwnHyperparameters()) d[kv.Key] = kv.Value;
         return d;
     }
@@ -207,7 +202,7 @@ public abstract class Optimizer
                 case "type": break;
                 case "lr": LearningRate = ParseDouble(k, v); break;
                 case "initial_lr": InitialLearningRate = ParseDouble(k, v); break;
-                case "step_count": StepCount = int.TryParse(v, NumberStyles.None, CultureInfo.InvariantCulture, out int s) ? s : throw Bad(k, v); break;
+                case "step_count": StepCount = StateText.ParseInt("hyperparameter", k, v, NumberStyles.None); break;
                 default:
                     if (!SetOwnHyperparameter(k, v))
                         throw new ArgumentException($"unknown {TypeName} hyperparameter '{k}'", nameof(values));
@@ -224,21 +219,8 @@ public abstract class Optimizer
     /// <summary>Throws (with PyTorch's messages) if the current values are invalid.</summary>
     protected abstract void ValidateHyperparameters();
 
-    // ---------- formatting ----------
+    // ---------- parsing (StateText holds the one format) ----------
 
-    /// <summary>Round-trip text for a double ("R" keeps every bit).</summary>
-    protected internal static string Fmt(double v) => v.ToString("R", CultureInfo.InvariantCulture);
-    protected internal static string Fmt(bool v) => v ? "true" : "false";
-
-    protected static double ParseDouble(string key, string value) =>
-        double.TryParse(value, NumberStyles.Float, CultureInfo.InvariantCulture, out var d) ? d : throw Bad(key, value);
-
-    protected static bool ParseBool(string key, string value) => value switch
-    {
-        "true" or "True" => true,
-        "false" or "False" => false,
-        _ => throw Bad(key, value),
-    };
-
-    private static FormatException Bad(string key, string value) => new($"hyperparameter '{key}': cannot parse '{value}'");
+    protected static double ParseDouble(string key, string value) => StateText.ParseDouble("hyperparameter", key, value);
+    protected static bool ParseBool(string key, string value) => StateText.ParseBool("hyperparameter", key, value);
 }

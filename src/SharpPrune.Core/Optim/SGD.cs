@@ -36,7 +36,7 @@ public sealed class SGD : Optimizer
         if (Momentum != 0 && !Nesterov && _momentum[index] is { } mb && Fma.IsSupported)
         {
             // The usual step (momentum buffer exists) in one pass instead of four, same roundings as below.
-            FusedMomentumStep(p, g, Elements(mb, n), (float)WeightDecay, (float)Momentum, (float)(1 - Dampening), (float)-LearningRate);
+            FusedMomentumStep(p, g, mb.Data, (float)WeightDecay, (float)Momentum, (float)(1 - Dampening), (float)-LearningRate);
             return;
         }
         if (WeightDecay != 0)
@@ -52,17 +52,17 @@ public sealed class SGD : Optimizer
                 _momentum[index] = buf = new Tensor(d.ToArray(), param.ShapeCopy());
             else
             {
-                Span<float> b = Elements(buf, n);
+                Span<float> b = buf.Data;
                 TensorPrimitives.Multiply(b, (float)Momentum, b);
                 TensorPrimitives.FusedMultiplyAdd(d, (float)(1 - Dampening), b, b);
             }
             if (Nesterov)
             {
                 var s = ScratchA(n); // may already hold d: same-start overlap is allowed
-                TensorPrimitives.FusedMultiplyAdd(Elements(buf, n), (float)Momentum, d, s);
+                TensorPrimitives.FusedMultiplyAdd(buf.Data, (float)Momentum, d, s);
                 d = s;
             }
-            else d = Elements(buf, n);
+            else d = buf.Data;
         }
         TensorPrimitives.FusedMultiplyAdd(d, (float)-LearningRate, p, p);
     }
@@ -116,10 +116,10 @@ public sealed class SGD : Optimizer
 
     protected override IEnumerable<KeyValuePair<string, string>> OwnHyperparameters() => new Dictionary<string, string>
     {
-        ["momentum"] = Fmt(Momentum),
-        ["dampening"] = Fmt(Dampening),
-        ["weight_decay"] = Fmt(WeightDecay),
-        ["nesterov"] = Fmt(Nesterov),
+        ["momentum"] = StateText.Format(Momentum),
+        ["dampening"] = StateText.Format(Dampening),
+        ["weight_decay"] = StateText.Format(WeightDecay),
+        ["nesterov"] = StateText.Format(Nesterov),
     };
 
     protected override bool SetOwnHyperparameter(string key, string value)
@@ -136,8 +136,8 @@ public sealed class SGD : Optimizer
 
     protected override void ValidateHyperparameters()
     {
-        if (!(Momentum >= 0)) throw new ArgumentOutOfRangeException("momentum", Momentum, $"Invalid momentum value: {Fmt(Momentum)}");
-        if (!(WeightDecay >= 0)) throw new ArgumentOutOfRangeException("weightDecay", WeightDecay, $"Invalid weight_decay value: {Fmt(WeightDecay)}");
+        if (!(Momentum >= 0)) throw new ArgumentOutOfRangeException("momentum", Momentum, $"Invalid momentum value: {StateText.Format(Momentum)}");
+        if (!(WeightDecay >= 0)) throw new ArgumentOutOfRangeException("weightDecay", WeightDecay, $"Invalid weight_decay value: {StateText.Format(WeightDecay)}");
         if (double.IsNaN(Dampening)) throw new ArgumentOutOfRangeException("dampening", Dampening, "Invalid dampening value: NaN");
         if (Nesterov && (Momentum <= 0 || Dampening != 0))
             throw new ArgumentException("Nesterov momentum requires a momentum and zero dampening");

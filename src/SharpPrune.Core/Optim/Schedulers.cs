@@ -24,8 +24,8 @@ public sealed class StepLR : LRScheduler
 
     protected override IEnumerable<KeyValuePair<string, string>> Settings() => new Dictionary<string, string>
     {
-        ["step_size"] = StepSize.ToString(CultureInfo.InvariantCulture),
-        ["gamma"] = Optimizer.Fmt(Gamma),
+        ["step_size"] = StateText.Format(StepSize),
+        ["gamma"] = StateText.Format(Gamma),
     };
 
     protected override void LoadSettings(IReadOnlyDictionary<string, string> state)
@@ -68,8 +68,8 @@ public sealed class MultiStepLR : LRScheduler
 
     protected override IEnumerable<KeyValuePair<string, string>> Settings() => new Dictionary<string, string>
     {
-        ["milestones"] = string.Join(",", Milestones.Select(m => m.ToString(CultureInfo.InvariantCulture))),
-        ["gamma"] = Optimizer.Fmt(Gamma),
+        ["milestones"] = string.Join(",", Milestones.Select(m => StateText.Format(m))),
+        ["gamma"] = StateText.Format(Gamma),
     };
 
     protected override void LoadSettings(IReadOnlyDictionary<string, string> state)
@@ -115,8 +115,8 @@ public sealed class CosineAnnealingLR : LRScheduler
 
     protected override IEnumerable<KeyValuePair<string, string>> Settings() => new Dictionary<string, string>
     {
-        ["t_max"] = TMax.ToString(CultureInfo.InvariantCulture),
-        ["eta_min"] = Optimizer.Fmt(EtaMin),
+        ["t_max"] = StateText.Format(TMax),
+        ["eta_min"] = StateText.Format(EtaMin),
     };
 
     protected override void LoadSettings(IReadOnlyDictionary<string, string> state)

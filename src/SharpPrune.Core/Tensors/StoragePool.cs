@@ -1,11 +1,14 @@
 namespace SharpPrune;
 
 /// <summary>
-/// Recycles the float arrays of gradient temporaries that the autograd engine owns and has finished with.
-/// Shapes repeat every training step, so exact-length buckets hit almost always; this keeps the backward pass
-/// from feeding hundreds of megabytes of large-object-heap garbage to the GC each step.
-/// Only the engine returns arrays, and only arrays allocated while its backward pass ran (see
-/// <see cref="Track"/>): nothing a user or a forward closure can still reference is ever recycled.
+/// Exact-length buckets of float arrays for reuse: shapes repeat every step, so a returned activation or gradient
+/// buffer is nearly always rented again by the next allocation of the same size, which keeps training and
+/// inference from feeding hundreds of megabytes of large-object-heap garbage to the GC.
+/// Every array comes from <see cref="Rent"/> (through <see cref="Tensor.Empty"/>). Three places return arrays, each
+/// only when nothing can still read them: the autograd engine, for gradient temporaries born during its backward
+/// pass (<see cref="Track"/>); <see cref="Tensor.ReleaseStorage"/>, for the activations a scoped training forward
+/// handed to its graph, once the backward through them ran; and <see cref="Tensor.Recycle"/>, for an intermediate
+/// activation a container has finished with under no-grad. Tensors whose array went back lose it (later use throws).
 /// </summary>
 internal static class StoragePool
 {

@@ -10,7 +10,6 @@ namespace SharpPrune.Vision.Models;
 /// </summary>
 public sealed class AlexNet : Sequential
 {
-    protected override bool MayRetainTensors => false;
     public AlexNet(int numClasses = 10, Generator? generator = null, float dropout = 0.5f)
         : base(Build(numClasses, generator, dropout)) { }
 

@@ -9,7 +9,6 @@ namespace SharpPrune.Vision.Models;
 /// </summary>
 public sealed class LeNet5 : Sequential
 {
-    protected override bool MayRetainTensors => false;
     public LeNet5(int numClasses = 10, Generator? generator = null) : base(Build(numClasses, generator)) { }
 
     private static IEnumerable<(string, Module)> Build(int numClasses, Generator? g) => new (string, Module)[]
@@ -26,7 +25,6 @@ public sealed class LeNet5 : Sequential
 /// <summary>LeNet-300-100 (LeCun et al. 1998; Han et al. 2015): 784 → 300 → 100 → classes, ReLU between.</summary>
 public sealed class LeNet300_100 : Sequential
 {
-    protected override bool MayRetainTensors => false;
     public LeNet300_100(int numClasses = 10, Generator? generator = null) : base(Build(numClasses, generator)) { }
 
     private static IEnumerable<(string, Module)> Build(int numClasses, Generator? g) => new (string, Module)[]

@@ -10,9 +10,8 @@ namespace SharpPrune.Vision.Models;
 /// conv1 → layer1..3 → bn → ReLU → avg-pool 8 → fc. Init as the reference: convs N(0, √(2/(k²·out))),
 /// BN weight 1 / bias 0, fc PyTorch's default.
 /// </summary>
-public sealed class PreResNet : Module
+public sealed class PreResNet : Container
 {
-    protected override bool MayRetainTensors => false;
     public int Depth { get; }
     public override string TypeName => $"PreResNet{Depth}";
 
@@ -23,19 +22,8 @@ public sealed class PreResNet : Module
         Depth = depth;
         int n = (depth - 2) / 9;
         RegisterModule("conv1", new Conv2d(3, 16, 3, padding: 1, bias: false, generator: generator));
-        int inplanes = 16;
-        int[] planes = { 16, 32, 64 };
-        for (int s = 0; s < 3; s++)
-        {
-            var stage = new Sequential();
-            for (int b = 0; b < n; b++)
-            {
-                int stride = s > 0 && b == 0 ? 2 : 1;
-                stage.Add(new PreActBottleneck(inplanes, planes[s], stride, generator));
-                inplanes = planes[s] * PreActBottleneck.Expansion;
-            }
-            RegisterModule($"layer{s + 1}", stage);
-        }
+        int inplanes = CifarStages.Register(this, n, 16,
+            (inplanes, planes, stride) => (new PreActBottleneck(inplanes, planes, stride, generator), planes * PreActBottleneck.Expansion));
         RegisterModule("bn", new BatchNorm2d(inplanes));
         RegisterModule("relu", new ReLU(inplace: true));
         RegisterModule("avgpool", new AvgPool2d(8));
@@ -43,18 +31,27 @@ public sealed class PreResNet : Module
         ZooInit.ConvFanOutAndBatchNorm(this, bnWeight: 1f, generator);
     }
 
+    private ChildSlot _conv1, _layer1, _layer2, _layer3, _bn, _relu, _avgpool, _fc;
+    // Each reads the registry slot: a child replaced with RegisterModule is what these return and what runs.
+    public Module Conv1 => Child("conv1", ref _conv1);
+    public Module Layer1 => Child("layer1", ref _layer1);
+    public Module Layer2 => Child("layer2", ref _layer2);
+    public Module Layer3 => Child("layer3", ref _layer3);
+    public Module Bn => Child("bn", ref _bn);
+    public Module Relu => Child("relu", ref _relu);
+    public Module AvgPool => Child("avgpool", ref _avgpool);
+    public Module Fc => Child("fc", ref _fc);
+
     protected override Tensor ForwardCore(Tensor input)
     {
-        var x = Chain(input, GetSubmodule("conv1"), GetSubmodule("layer1"), GetSubmodule("layer2"), GetSubmodule("layer3"),
-            GetSubmodule("bn"), GetSubmodule("relu"), GetSubmodule("avgpool"));
-        return GetSubmodule("fc").Forward(x.Flatten(1));
+        var x = Chain(input, Conv1, Layer1, Layer2, Layer3, Bn, Relu, AvgPool);
+        return Fc.Forward(x.Flatten(1));
     }
 }
 
 /// <summary>BN → ReLU → conv1×1 → BN → ReLU → conv3×3 (stride) → BN → ReLU → conv1×1 (×4), plus the shortcut.</summary>
-public sealed class PreActBottleneck : Module
+public sealed class PreActBottleneck : Container
 {
-    protected override bool MayRetainTensors => false;
     public const int Expansion = 4;
 
     public PreActBottleneck(int inplanes, int planes, int stride = 1, Generator? generator = null)
@@ -71,19 +68,27 @@ public sealed class PreActBottleneck : Module
                 new Conv2d(inplanes, planes * Expansion, 1, stride: stride, bias: false, generator: generator)));
     }
 
-    // Children are looked up by name on every call, so a submodule replaced after construction is used.
+    private ChildSlot _bn1, _conv1, _bn2, _conv2, _bn3, _conv3, _relu, _downsample;
+    // Each reads the registry slot: a child replaced with RegisterModule is what these return and what runs.
+    public Module Bn1 => Child("bn1", ref _bn1);
+    public Module Conv1 => Child("conv1", ref _conv1);
+    public Module Bn2 => Child("bn2", ref _bn2);
+    public Module Conv2 => Child("conv2", ref _conv2);
+    public Module Bn3 => Child("bn3", ref _bn3);
+    public Module Conv3 => Child("conv3", ref _conv3);
+    public Module Relu => Child("relu", ref _relu);
+    /// <summary>The 1×1-conv shortcut where the shape changes; null for the identity.</summary>
+    public Module? Downsample => ChildOrNull("downsample", ref _downsample);
+
     protected override Tensor ForwardCore(Tensor x)
     {
         // Under no-grad, intermediates go back to the pool as soon as they are consumed (x itself is the caller's).
-        Module relu = M("relu");
-        var o = Chain(x, M("bn1"), relu, M("conv1"), M("bn2"), relu, M("conv2"), M("bn3"), relu, M("conv3"));
-        if (!NamedChildren().Any(c => c.Name == "downsample")) return o.Add_(x); // o is conv3's fresh output
-        var ds = M("downsample");
+        Module relu = Relu;
+        var o = Chain(x, Bn1, relu, Conv1, Bn2, relu, Conv2, Bn3, relu, Conv3);
+        if (Downsample is not { } ds) return o.Add_(x); // o is conv3's fresh output
         var residual = ds.Forward(x);
         o = o.Add_(residual);
         if (!residual.SharesStorageWith(x)) Recycle(residual, ds, null, o); // a replaced shortcut may return x
         return o;
     }
-
-    private Module M(string name) => GetSubmodule(name);
 }

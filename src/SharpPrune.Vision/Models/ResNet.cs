@@ -11,9 +11,8 @@ namespace SharpPrune.Vision.Models;
 /// Names as PyTorch: conv1, bn1, layer1.0.conv1, layer1.0.bn1, …, fc. Init as the reference: convs
 /// N(0, √(2/(k²·out))), BN weight 1 / bias 0, fc PyTorch's default.
 /// </summary>
-public sealed class ResNet : Module
+public sealed class ResNet : Container
 {
-    protected override bool MayRetainTensors => false;
     public int Depth { get; }
     public override string TypeName => $"ResNet{Depth}";
 
@@ -26,36 +25,33 @@ public sealed class ResNet : Module
         RegisterModule("conv1", new Conv2d(3, 16, 3, padding: 1, bias: false, generator: generator));
         RegisterModule("bn1", new BatchNorm2d(16));
         RegisterModule("relu", new ReLU(inplace: true));
-        int inplanes = 16;
-        int[] planes = { 16, 32, 64 };
-        for (int s = 0; s < 3; s++)
-        {
-            var stage = new Sequential();
-            for (int b = 0; b < n; b++)
-            {
-                int stride = s > 0 && b == 0 ? 2 : 1;
-                stage.Add(new BasicBlock(inplanes, planes[s], stride, generator));
-                inplanes = planes[s];
-            }
-            RegisterModule($"layer{s + 1}", stage);
-        }
+        CifarStages.Register(this, n, 16, (inplanes, planes, stride) => (new BasicBlock(inplanes, planes, stride, generator), planes));
         RegisterModule("avgpool", new AvgPool2d(8));
         RegisterModule("fc", new Linear(64, numClasses, generator: generator));
         ZooInit.ConvFanOutAndBatchNorm(this, bnWeight: 1f, generator);
     }
 
+    private ChildSlot _conv1, _bn1, _relu, _layer1, _layer2, _layer3, _avgpool, _fc;
+    // Each reads the registry slot: a child replaced with RegisterModule is what these return and what runs.
+    public Module Conv1 => Child("conv1", ref _conv1);
+    public Module Bn1 => Child("bn1", ref _bn1);
+    public Module Relu => Child("relu", ref _relu);
+    public Module Layer1 => Child("layer1", ref _layer1);
+    public Module Layer2 => Child("layer2", ref _layer2);
+    public Module Layer3 => Child("layer3", ref _layer3);
+    public Module AvgPool => Child("avgpool", ref _avgpool);
+    public Module Fc => Child("fc", ref _fc);
+
     protected override Tensor ForwardCore(Tensor input)
     {
-        var x = Chain(input, GetSubmodule("conv1"), GetSubmodule("bn1"), GetSubmodule("relu"),
-            GetSubmodule("layer1"), GetSubmodule("layer2"), GetSubmodule("layer3"), GetSubmodule("avgpool"));
-        return GetSubmodule("fc").Forward(x.Flatten(1));
+        var x = Chain(input, Conv1, Bn1, Relu, Layer1, Layer2, Layer3, AvgPool);
+        return Fc.Forward(x.Flatten(1));
     }
 }
 
 /// <summary>conv3×3 → BN → ReLU → conv3×3 → BN, plus the shortcut, then ReLU.</summary>
-public sealed class BasicBlock : Module
+public sealed class BasicBlock : Container
 {
-    protected override bool MayRetainTensors => false;
     public BasicBlock(int inplanes, int planes, int stride = 1, Generator? generator = null)
     {
         RegisterModule("conv1", new Conv2d(inplanes, planes, 3, stride: stride, padding: 1, bias: false, generator: generator));
@@ -67,17 +63,26 @@ public sealed class BasicBlock : Module
             RegisterModule("downsample", new PadShortcut(inplanes, planes, stride));
     }
 
-    // Children are looked up by name on every call, so a submodule replaced after construction is used.
+    private ChildSlot _conv1, _bn1, _relu, _conv2, _bn2, _downsample;
+    // Each reads the registry slot: a child replaced with RegisterModule (a narrower conv, a new shortcut) is what
+    // these return and what runs.
+    public Module Conv1 => Child("conv1", ref _conv1);
+    public Module Bn1 => Child("bn1", ref _bn1);
+    public Module Relu => Child("relu", ref _relu);
+    public Module Conv2 => Child("conv2", ref _conv2);
+    public Module Bn2 => Child("bn2", ref _bn2);
+    /// <summary>The shortcut where the shape changes (a <see cref="PadShortcut"/>); null for the identity.</summary>
+    public Module? Downsample => ChildOrNull("downsample", ref _downsample);
+
     // Under no-grad, intermediates go back to the pool as soon as they are consumed (x itself is the caller's).
     protected override Tensor ForwardCore(Tensor x)
     {
-        Module relu = M("relu"), bn2 = M("bn2");
-        var h = Chain(x, M("conv1"), M("bn1"), relu);
-        var o = Chain(h, M("conv2"), bn2);
-        if (!h.SharesStorageWith(x)) Recycle(h, relu, M("conv2"), null);
-        if (HasChild("downsample"))
+        Module relu = Relu, conv2 = Conv2;
+        var h = Chain(x, Conv1, Bn1, relu);
+        var o = Chain(h, conv2, Bn2);
+        if (!h.SharesStorageWith(x)) Recycle(h, relu, conv2, null);
+        if (Downsample is { } ds)
         {
-            var ds = M("downsample");
             var residual = ds.Forward(x);
             o = o.Add_(residual); // o is bn2's fresh output (as PyTorch's out += shortcut)
             if (!residual.SharesStorageWith(x)) Recycle(residual, ds, null, o); // a replaced shortcut may return x
@@ -85,9 +90,6 @@ public sealed class BasicBlock : Module
         else o = o.Add_(x);
         return relu.Forward(o);
     }
-
-    private Module M(string name) => GetSubmodule(name);
-    private bool HasChild(string name) => NamedChildren().Any(c => c.Name == name);
 }
 
 /// <summary>
@@ -96,7 +98,6 @@ public sealed class BasicBlock : Module
 /// </summary>
 public sealed class PadShortcut : Module
 {
-    protected override bool MayRetainTensors => false;
     public int InChannels { get; }
     public int OutChannels { get; }
     public int Stride { get; }

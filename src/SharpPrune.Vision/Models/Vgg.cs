@@ -13,9 +13,8 @@ namespace SharpPrune.Vision.Models;
 /// Init as the reference: convs N(0, √(2/(9·out))), BatchNorm2d weight 0.5 / bias 0, Linear N(0, 0.01) / bias 0
 /// (BatchNorm1d keeps 1 / 0: the reference's isinstance test only matches BatchNorm2d).
 /// </summary>
-public sealed class Vgg : Module
+public sealed class Vgg : Container
 {
-    protected override bool MayRetainTensors => false;
     private static readonly Dictionary<int, int[]> Configs = new()
     {
         // 0 stands for 'M' (2×2 max-pool).
@@ -30,9 +29,11 @@ public sealed class Vgg : Module
     public IReadOnlyList<int> Config { get; }
     public override string TypeName => $"VGG{Depth}";
 
-    public Sequential Features { get; }
-    public AvgPool2d AvgPool { get; }
-    public Sequential Classifier { get; }
+    private ChildSlot _features, _avgpool, _classifier;
+    // Each reads the registry slot: a child replaced with RegisterModule is what these return and what runs.
+    public Sequential Features => Child<Sequential>("features", ref _features);
+    public Module AvgPool => Child("avgpool", ref _avgpool);
+    public Sequential Classifier => Child<Sequential>("classifier", ref _classifier);
 
     public Vgg(int depth, int numClasses = 10, Generator? generator = null)
         : this(Configs.TryGetValue(depth, out var cfg) ? cfg
@@ -55,9 +56,9 @@ public sealed class Vgg : Module
             features.Add(new ReLU(inplace: true));
             inCh = v;
         }
-        Features = RegisterModule("features", features);
-        AvgPool = RegisterModule("avgpool", new AvgPool2d(2));
-        Classifier = RegisterModule("classifier", new Sequential(
+        RegisterModule("features", features);
+        RegisterModule("avgpool", new AvgPool2d(2));
+        RegisterModule("classifier", new Sequential(
             new Linear(inCh, 512, generator: generator), new BatchNorm1d(512), new ReLU(inplace: true),
             new Linear(512, numClasses, generator: generator)));
 
@@ -68,9 +69,10 @@ public sealed class Vgg : Module
 
     protected override Tensor ForwardCore(Tensor input)
     {
-        var f = Features.Forward(input);
-        var x = AvgPool.Forward(f);
-        Recycle(f, Features, AvgPool, x);
-        return Classifier.Forward(x.Flatten(1));
+        Module features = Child("features", ref _features), avgpool = AvgPool;
+        var f = features.Forward(input);
+        var x = avgpool.Forward(f);
+        Recycle(f, features, avgpool, x);
+        return Child("classifier", ref _classifier).Forward(x.Flatten(1));
     }
 }

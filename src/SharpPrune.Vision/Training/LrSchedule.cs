@@ -5,7 +5,7 @@ namespace SharpPrune.Vision.Training;
 
 /// <summary>
 /// A learning-rate schedule stepped once per epoch:
-/// <c>step:0.5,0.75</c> multiplies the rate by 0.1 at 50% and 75% of the epochs (the seeds' cifar.py),
+/// <c>step:0.5,0.75</c> multiplies the rate by 0.1 at 50% and 75% of the epochs (cifar.py of Liu et al. 2019's pruning code),
 /// <c>multistep:80,120</c> at those epochs, <c>cosine</c> anneals to 0 over the run, <c>none</c> keeps it fixed.
 /// </summary>
 public sealed record LrSchedule(string Kind, int[] Milestones, double Gamma, int Epochs)

@@ -200,11 +200,6 @@ public sealed class Trainer
             _dropouts[i].Generator = new Generator(EpochSeeds.For(Config.Seed, epoch, EpochSeeds.DropoutStream(i)));
     }
 
-    // Written by Checkpoint itself (optimizer/scheduler state, format version): never copied from elsewhere.
-    private static bool IsCheckpointOwned(string key) =>
-        key.StartsWith(Checkpoint.OptimizerPrefix, StringComparison.Ordinal) || key.StartsWith(Checkpoint.SchedulerPrefix, StringComparison.Ordinal)
-        || key.StartsWith("sharpprune.", StringComparison.Ordinal);
-
     private int? _bestEpoch;
 
     private Dictionary<string, string> Metadata(double testAcc, int? bestEpoch, EpochLog? entry)
@@ -212,7 +207,8 @@ public sealed class Trainer
         var meta = new Dictionary<string, string>();
         if (ExtraMetadata is not null)
             foreach (var (k, v) in ExtraMetadata)
-                if (!IsCheckpointOwned(k) && k is not (CheckpointKeys.BestEpoch or CheckpointKeys.EpochLog)) meta[k] = v;
+                // Checkpoint writes the reserved keys itself; best_epoch and epoch_log belong to this run, not the source's.
+                if (!CheckpointKeys.IsReserved(k) && k is not (CheckpointKeys.BestEpoch or CheckpointKeys.EpochLog)) meta[k] = v;
         meta[CheckpointKeys.Model] = Config.Model;
         meta[CheckpointKeys.Dataset] = Config.Dataset;
         meta[CheckpointKeys.NumClasses] = CheckpointKeys.Format(Config.NumClasses);

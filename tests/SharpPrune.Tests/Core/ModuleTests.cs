@@ -221,4 +221,34 @@ public class ModuleTests
         var nonLeaf = Tensor.Ones(1).RequiresGrad_() * 2f;
         Assert.Contains("non-leaf", Assert.Throws<ArgumentException>(() => b.RegisterParameter("p", nonLeaf)).Message);
     }
+
+    [Fact]
+    public void HooksAreRemovedByIdOrHandleAlike()
+    {
+        var m = new ReLU();
+        int pre = 0, post = 0;
+        var h1 = m.RegisterForwardPreHook((_, _) => { pre++; return null; });
+        var h2 = m.RegisterForwardHook((_, _, _) => { post++; return null; });
+        var h3 = m.RegisterForwardHook((_, _, _) => { post += 10; return null; });
+        m.Forward(Tensor.Ones(2));
+        Assert.Equal((1, 11), (pre, post));
+        Assert.True(m.RemoveForwardPreHook(h1.Id));
+        Assert.True(m.RemoveForwardHook(h2.Id));
+        Assert.False(m.RemoveForwardHook(h2.Id));
+        h3.Dispose();
+        Assert.Empty(m.ForwardHooks);
+        m.Forward(Tensor.Ones(2));
+        Assert.Equal((1, 11), (pre, post));
+    }
+
+    [Fact]
+    public void TheStateDictIsAReadOnlyViewOfTheLiveTensors()
+    {
+        var lin = new Linear(2, 3, generator: new Generator(1));
+        var sd = lin.StateDict();
+        Assert.Equal(new[] { "weight", "bias" }, sd.Select(kv => kv.Key));
+        Assert.Same(lin.Weight, sd[0].Value);
+        Assert.IsNotType<List<KeyValuePair<string, Tensor>>>(sd); // cannot be cast back and edited
+        Assert.Throws<NotSupportedException>(() => ((IList<KeyValuePair<string, Tensor>>)sd).Add(new("x", Tensor.Ones(1))));
+    }
 }

@@ -189,6 +189,39 @@ public class RecycleTests
         for (int i = 0; i < 2; i++) Assert.Equal(expected, model.Forward(x).ToArray());
     }
 
+    /// <summary>
+    /// Recycling still happens in the zoo models: the outputs of blocks, pools and linear layers inside their
+    /// containers go back to the pool under no-grad (a spy that breaks its promise sees them released). The spies
+    /// sit on no Conv2d, BatchNorm2d or ReLU, so the fusion runs as usual.
+    /// </summary>
+    [Theory]
+    [InlineData("lenet5", 3)]
+    [InlineData("lenet300", 2)]
+    [InlineData("alexnet", 5)]
+    [InlineData("vgg11", 6)]
+    [InlineData("resnet20", 6)]
+    [InlineData("preresnet110", 33)]
+    public void ZooModelsRecycleTheirIntermediatesUnderNoGrad(string name, int minReleased)
+    {
+        var model = ModelZoo.Create(name, 10, new Generator(4));
+        model.Eval();
+        var seen = new List<Tensor>();
+        foreach (var m in model.Modules().OfType<Sequential>())
+            for (int i = 0; i + 1 < m.Count; i++)
+                if (m[i] is not (Conv2d or BatchNorm2d or ReLU)) m[i].RegisterForwardHook(new OutputSpy(seen));
+        var x = Tensor.Randn(new Generator(6), [2, .. ModelZoo.InputShape(name)]);
+        using var _ = GradMode.NoGrad();
+        model.Forward(x);
+        int released = seen.Count(t => !IsReadable(t));
+        Assert.True(released >= minReleased, $"{name}: {released} of {seen.Count} spied intermediates released, expected >= {minReleased}");
+    }
+
+    private static bool IsReadable(Tensor t)
+    {
+        try { t.ToArray(); return true; }
+        catch (ArgumentException) { return false; }
+    }
+
     private sealed class OutputSpy(List<Tensor> seen) : IForwardHook, IRetainsNoTensors
     {
         // Test-only: deliberately breaks its promise to observe that the storage was recycled.

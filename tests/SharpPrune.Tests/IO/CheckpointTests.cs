@@ -83,7 +83,7 @@ public class CheckpointTests
             "optimizer.0.momentum_buffer", "optimizer.1.momentum_buffer", "optimizer.2.momentum_buffer", "optimizer.3.momentum_buffer" },
             f.Tensors.Select(kv => kv.Key));
         Assert.Equal("mlp", f.Metadata["model"]);
-        Assert.Equal("Sequential", f.Metadata[Checkpoint.ModelTypeKey]);
+        Assert.Equal(CheckpointKeys.FormatVersion, f.Metadata[CheckpointKeys.FormatKey]);
         Assert.Equal("SGD", f.Metadata["optimizer.type"]);
         Assert.Equal("0.05", f.Metadata["optimizer.lr"]);
         Assert.Equal("0.9", f.Metadata["optimizer.momentum"]);

@@ -45,7 +45,7 @@ internal static class TrainingData
     }
 
     /// <summary>Asserts two state dicts have the same keys and bit-identical values.</summary>
-    public static void AssertBitIdentical(List<KeyValuePair<string, Tensor>> expected, List<KeyValuePair<string, Tensor>> actual)
+    public static void AssertBitIdentical(IReadOnlyList<KeyValuePair<string, Tensor>> expected, IReadOnlyList<KeyValuePair<string, Tensor>> actual)
     {
         Assert.Equal(expected.Select(kv => kv.Key), actual.Select(kv => kv.Key));
         for (int i = 0; i < expected.Count; i++)

@@ -106,7 +106,6 @@ public abstract class BatchNormBase : Module
 /// <summary>Batch norm over (N, C) or (N, C, L) inputs, per channel C.</summary>
 public sealed class BatchNorm1d : BatchNormBase
 {
-    protected override bool MayRetainTensors => false;
     public BatchNorm1d(int numFeatures, double eps = 1e-5, double? momentum = 0.1, bool affine = true, bool trackRunningStats = true)
         : base(numFeatures, eps, momentum, affine, trackRunningStats) { }
 
@@ -120,7 +119,6 @@ public sealed class BatchNorm1d : BatchNormBase
 /// <summary>Batch norm over (N, C, H, W) inputs, per channel C.</summary>
 public sealed class BatchNorm2d : BatchNormBase
 {
-    protected override bool MayRetainTensors => false;
     public BatchNorm2d(int numFeatures, double eps = 1e-5, double? momentum = 0.1, bool affine = true, bool trackRunningStats = true)
         : base(numFeatures, eps, momentum, affine, trackRunningStats) { }
 

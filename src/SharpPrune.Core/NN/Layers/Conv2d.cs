@@ -2,7 +2,6 @@ namespace SharpPrune.NN;
 
 public sealed class Conv2d : Module
 {
-    protected override bool MayRetainTensors => false;
     public int InChannels { get; }
     public int OutChannels { get; }
     public (int H, int W) KernelSize { get; }

@@ -2,7 +2,6 @@ namespace SharpPrune.NN;
 
 public sealed class Linear : Module
 {
-    protected override bool MayRetainTensors => false;
     public int InFeatures { get; }
     public int OutFeatures { get; }
 

@@ -3,7 +3,6 @@ namespace SharpPrune.NN;
 /// <summary>2-D max pooling over (N, C, H, W); stride defaults to the kernel size, as in PyTorch.</summary>
 public sealed class MaxPool2d : Module
 {
-    protected override bool MayRetainTensors => false;
     public (int H, int W) KernelSize { get; }
     public (int H, int W) Stride { get; }
     public (int H, int W) Padding { get; }
@@ -27,7 +26,6 @@ public sealed class MaxPool2d : Module
 /// <summary>2-D average pooling (zero padding counted in the divisor, PyTorch's count_include_pad=True).</summary>
 public sealed class AvgPool2d : Module
 {
-    protected override bool MayRetainTensors => false;
     public (int H, int W) KernelSize { get; }
     public (int H, int W) Stride { get; }
     public (int H, int W) Padding { get; }
@@ -51,7 +49,6 @@ public sealed class AvgPool2d : Module
 /// <summary>Average pooling to a fixed output size, with PyTorch's adaptive window bounds.</summary>
 public sealed class AdaptiveAvgPool2d : Module
 {
-    protected override bool MayRetainTensors => false;
     public (int H, int W) OutputSize { get; }
     private readonly bool _square;
 

@@ -1,12 +1,12 @@
 using SharpPrune.NN;
 using SharpPrune.Pruning;
 
-// Shared by examples/PruningTutorial (linked into the console app) and the Pruning tests, so the tests check
-// exactly what the example prints.
+// The example's flow; tests/SharpPrune.Tests/Pruning/Tutorial/PruningTutorialTests.cs references this project and
+// checks exactly what it prints.
 namespace SharpPrune.Examples.PruningTutorial;
 
 /// <summary>
-/// The LeNet of PyTorch's pruning tutorial (seed 002): conv1 1→6 3×3, conv2 6→16 3×3, fc1 16·5·5→120, fc2 120→84,
+/// The LeNet of PyTorch's pruning tutorial: conv1 1→6 3×3, conv2 6→16 3×3, fc1 16·5·5→120, fc2 120→84,
 /// fc3 84→10, with 2×2 max pooling after each conv. The tutorial's comment says 32×32 input, but with fc1 sized
 /// 16·5·5 its forward only works on 28×28 (32×32 gives 16·6·6 = 576 features, in PyTorch too); the tutorial never
 /// runs a forward, this flow runs one on 1×1×28×28.
@@ -69,7 +69,7 @@ public sealed class FooBarPruningMethod : BasePruningMethod
 }
 
 /// <summary>
-/// The walk through torch.nn.utils.prune of seeds 002 (PyTorch's tutorial) and 001, on <see cref="LeNet"/>. Every
+/// PyTorch's torch.nn.utils.prune tutorial and a walk-through of the same API, on <see cref="LeNet"/>. Every
 /// observable the tutorials print (parameter and buffer names, hooks, pruning history, state-dict keys,
 /// sparsities, the custom mask) is written to the output and kept in <see cref="Observations"/> under a key.
 /// </summary>
@@ -122,7 +122,7 @@ public sealed class PruningTutorialFlow
 
     private void Tutorial002(ulong seed)
     {
-        Section("Seed 002: PyTorch's pruning tutorial");
+        Section("PyTorch's pruning tutorial");
         var model = new LeNet(new Generator(seed));
         var module = model.Conv1;
         Observe("002.conv1.named_parameters", Params(module));
@@ -155,7 +155,7 @@ public sealed class PruningTutorialFlow
         var output = model.Forward(Tensor.Randn(new Generator(seed + 2), 1, 1, 28, 28));
         ObserveLine("002.forward", $"forward on 1x1x28x28 -> {Shapes.Format(output.Shape)}");
 
-        Section("Seed 002: pruning multiple parameters");
+        Section("Tutorial: pruning multiple parameters");
         var newModel = new LeNet(new Generator(seed + 3));
         foreach (var (_, m) in newModel.NamedModules())
         {
@@ -164,7 +164,7 @@ public sealed class PruningTutorialFlow
         }
         Observe("002.multi.named_buffers", newModel.NamedBuffers().Select(b => b.Name));
 
-        Section("Seed 002: global pruning");
+        Section("Tutorial: global pruning");
         var gModel = new LeNet(new Generator(seed + 4));
         var layers = new (string Name, Module Module)[] { ("conv1", gModel.Conv1), ("conv2", gModel.Conv2), ("fc1", gModel.Fc1), ("fc2", gModel.Fc2), ("fc3", gModel.Fc3) };
         Prune.GlobalUnstructured(layers.Select(l => (l.Module, "weight")), GlobalPruningMethod.L1Unstructured, 0.2);
@@ -172,7 +172,7 @@ public sealed class PruningTutorialFlow
             ObserveLine($"002.global.{name}", PruningReport.SparsityLine(name + ".weight", m["weight"]!));
         ObserveLine("002.global.all", PruningReport.GlobalSparsityLine(layers.Select(l => l.Module["weight"]!)));
 
-        Section("Seed 002: extending with a custom method");
+        Section("Tutorial: extending with a custom method");
         var fModel = new LeNet(new Generator(seed + 5));
         FooBarPruningMethod.Unstructured(fModel.Fc3, "bias");
         Observe("002.foobar.bias_mask", fModel.Fc3["bias_mask"]!.ToArray().Select(v => v.ToString("0.")));
@@ -181,7 +181,7 @@ public sealed class PruningTutorialFlow
 
     private void Tutorial001(ulong seed)
     {
-        Section("Seed 001: local, iterative, global and custom pruning");
+        Section("Walk-through: local, iterative, global and custom pruning");
         var model = new LeNet(new Generator(seed));
         var module = model.Conv1;
         Observe("001.state_dict_keys.before", Keys(model));

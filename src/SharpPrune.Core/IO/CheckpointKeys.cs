@@ -1,14 +1,29 @@
 using System.Globalization;
-using SharpPrune.IO;
-
-namespace SharpPrune.Vision.Training;
+namespace SharpPrune.IO;
 
 /// <summary>
-/// Metadata keys the trainer writes into checkpoints (next to the optimizer and scheduler state that
-/// <see cref="Checkpoint"/> adds). Every value is a string; numbers use invariant culture, doubles round-trip.
+/// Every metadata key of a checkpoint, in one place: those <see cref="Checkpoint"/> itself writes (format version,
+/// optimizer and scheduler state) and those the trainer and the CLI write and read (model, dataset, epoch, …).
+/// Every value is a string; numbers use invariant culture, doubles round-trip.
 /// </summary>
 public static class CheckpointKeys
 {
+    /// <summary>Prefix of the optimizer's hyper-parameters (metadata) and state tensors.</summary>
+    public const string OptimizerPrefix = "optimizer.";
+    /// <summary>Prefix of the LR scheduler's state (metadata).</summary>
+    public const string SchedulerPrefix = "scheduler.";
+    /// <summary>Prefix of every key <see cref="Checkpoint"/> reserves for itself.</summary>
+    public const string ReservedPrefix = "sharpprune.";
+    /// <summary>The checkpoint format version (<see cref="FormatVersion"/>).</summary>
+    public const string FormatKey = ReservedPrefix + "checkpoint";
+    public const string FormatVersion = "1";
+
+    /// <summary>Keys <see cref="Checkpoint"/> writes itself (optimizer/scheduler state, format version): a caller may not set them.</summary>
+    public static bool IsReserved(string key) =>
+        key.StartsWith(OptimizerPrefix, StringComparison.Ordinal) || key.StartsWith(SchedulerPrefix, StringComparison.Ordinal)
+        || key.StartsWith(ReservedPrefix, StringComparison.Ordinal);
+
+    /// <summary>The zoo name of the model ("resnet56"): what <c>--load</c> rebuilds without <c>--model</c>.</summary>
     public const string Model = "model";
     public const string Dataset = "dataset";
     public const string NumClasses = "num_classes";
