@@ -105,7 +105,8 @@ public class CliReliabilityTests
     [Fact]
     public void Every_zoo_models_classifier_is_its_last_matrix_so_the_class_check_accepts_valid_checkpoints()
     {
-        foreach (var name in ModelZoo.Names)
+        // One of each family (the members differ in depth or width, not in where the classifier sits).
+        foreach (var name in new[] { "lenet5", "lenet300", "alexnet", "vgg11", "resnet20", "preresnet110" })
         {
             var state = ModelZoo.Create(name, 7, new Generator(1)).StateDict();
             var last = state.Last(kv => kv.Value.Dim == 2 && kv.Key.EndsWith(".weight"));
@@ -184,14 +185,14 @@ public class CliReliabilityTests
     }
 
     [Fact]
-    public void A_checkpoint_with_100k_extra_tensors_gives_a_short_error_line()
+    public void A_checkpoint_with_20k_extra_tensors_gives_a_short_error_line()
     {
         var model = ModelZoo.Create("lenet5", 10, new Generator(1));
-        var tensors = model.StateDict().Concat(Enumerable.Range(0, 100_000).Select(i => new KeyValuePair<string, Tensor>($"extra.{i}", Tensor.Zeros(1))));
+        var tensors = model.StateDict().Concat(Enumerable.Range(0, 20_000).Select(i => new KeyValuePair<string, Tensor>($"extra.{i}", Tensor.Zeros(1))));
         string path = Path.Combine(CliRunner.TempDir(), "m.safetensors");
         SafeTensors.Save(path, tensors, new Dictionary<string, string> { [CheckpointKeys.Model] = "lenet5", [CheckpointKeys.NumClasses] = "10" });
         var r = CliRunner.Run("report", "--load", path);
-        AssertError(r, SharpPruneCli.ExitFailure, "and 99,990 more");
+        AssertError(r, SharpPruneCli.ExitFailure, "and 19,990 more");
         Assert.True(r.Err.Length < 2500, $"error of {r.Err.Length} characters");
     }
 }
