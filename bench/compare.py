@@ -1,11 +1,12 @@
 #!/usr/bin/python3
 """Side-by-side speed comparison: SharpPrune (bench/SharpPrune.Bench) vs PyTorch (bench/torch_bench.py).
 
-  /usr/bin/python3 bench/compare.py [--models lenet5,alexnet,vgg16,resnet56] [--threads 2] [--seconds 5] [--no-gemm]
+  /usr/bin/python3 bench/compare.py [--models lenet5,alexnet,vgg16,resnet56] [--threads 2] [--seconds 5] [--no-gemm] [--no-ort]
 
 Builds the bench in Release once, runs both sides model by model (interleaved, so a change in machine load hits
 both alike), then SGEMM vs torch.mm, prints the ratio table and writes every raw JSON line to
-bench/results/<date>.jsonl (first line: run metadata with the machine load).
+bench/results/<date>.jsonl (first line: run metadata with the machine load). Inference also runs in ONNX Runtime
+(our exported ONNX graph of the same model, IntraOpNumThreads = --threads): the third column.
 """
 import argparse
 import datetime
@@ -68,6 +69,7 @@ def main():
     p.add_argument("--rounds", type=int, default=2, help="interleaved rounds; the table shows each side's best")
     p.add_argument("--budget", type=float, default=540, help="start no new round that would end past this many s")
     p.add_argument("--no-gemm", action="store_true")
+    p.add_argument("--no-ort", action="store_true", help="skip the ONNX Runtime inference column")
     p.add_argument("--out", default=None, help="results file (default bench/results/<date>.jsonl)")
     a = p.parse_args()
 
@@ -82,7 +84,7 @@ def main():
                      # torch.mm / nn.Linear speed depends on which libblas the system alternative points at.
                      "torch_blas": os.path.realpath("/usr/lib/x86_64-linux-gnu/libblas.so.3")}}
     rows, loads, rounds = [], [], 0
-    sides = [("ours", ours_cmd), ("torch", torch_cmd)]
+    sides = [("ours", ours_cmd + ([] if a.no_ort else ["--ort"])), ("torch", torch_cmd)]
     t_start = time.monotonic()
     while rounds < a.rounds:
         t_round = time.monotonic()
@@ -122,7 +124,7 @@ def best(rows):
             by[k] = dict(r)
             continue
         b = by[k]
-        if r["train_img_s"] > b["train_img_s"]:
+        if r.get("train_img_s", 0) > b.get("train_img_s", 0):
             b.update(train_img_s=r["train_img_s"], phase_ms=r["phase_ms"],
                      train_cpu_ms_per_step=r.get("train_cpu_ms_per_step"),
                      alloc_mb_per_step=r.get("alloc_mb_per_step", 0))
@@ -130,6 +132,20 @@ def best(rows):
             b.update(infer_img_s=r["infer_img_s"], infer_cpu_ms_per_batch=r.get("infer_cpu_ms_per_batch"))
         b["peak_rss_mb"] = min(b["peak_rss_mb"], r["peak_rss_mb"])
     return by
+
+
+def report_ort(by, models):
+    if not any(k[0] == "onnxruntime" for k in by):
+        return
+    print(f"\ninference, ONNX Runtime running our exported graph (same batch, threads; ratio = ours/ORT, torch/ORT)")
+    print(f"{'model':<9}|{'ours infer':>11} |{'torch infer':>12} |{'ORT infer':>10} |{'ours/ORT':>9} |{'torch/ORT':>10} |{'ORT MB':>7}")
+    for m in models:
+        o, t, r = by.get(("sharpprune", m)), by.get(("torch", m)), by.get(("onnxruntime", m))
+        if not (o and t and r):
+            continue
+        print(f"{m:<9}|{o['infer_img_s']:>11.1f} |{t['infer_img_s']:>12.1f} |{r['infer_img_s']:>10.1f} |"
+              f"{ratio(o['infer_img_s'], r['infer_img_s']):>9.2f} |{ratio(t['infer_img_s'], r['infer_img_s']):>10.2f} |"
+              f"{r['peak_rss_mb']:>7.0f}")
 
 
 def report(rows, gemm, meta, out):
@@ -158,6 +174,7 @@ def report(rows, gemm, meta, out):
               f"{rm:>6.2f} | {flags}")
     print("(img/s from the median step, best round; higher is better, ratio = ours/torch; "
           "MB = peak RSS of a fresh process, lower is better)")
+    report_ort(by, models)
     if gemm:
         g = {}
         for r in gemm:

@@ -50,10 +50,10 @@ VGG_CFG = {
 
 class VGG(nn.Module):
     """rethinking-network-pruning cifar/l1-norm-pruning vgg, with `feature` spelled `features`."""
-    def __init__(self, depth, nc=10):
+    def __init__(self, depth, nc=10, cfg=None):
         super().__init__()
         layers, c = [], 3
-        for v in VGG_CFG[depth]:
+        for v in cfg or VGG_CFG[depth]:
             if v == 'M':
                 layers.append(nn.MaxPool2d(2))
             else:

@@ -19,10 +19,14 @@ public sealed class BenchOptions
     /// <summary>Per-op forward/backward breakdown to stderr (also enabled by SP_BENCH_PROFILE=1).</summary>
     public bool Profile { get; private set; } = Environment.GetEnvironmentVariable("SP_BENCH_PROFILE") == "1";
     public string? Single { get; private set; }
+    /// <summary>Also run each model's exported ONNX graph in ONNX Runtime (inference only).</summary>
+    public bool Ort { get; private set; }
+    /// <summary>Child mode with --single: time this .onnx file in ONNX Runtime instead of our model.</summary>
+    public string? OrtFile { get; private set; }
 
     public const string Usage =
         "usage: SharpPrune.Bench [--models a,b,..] [--threads N] [--seconds S] [--min-steps N] [--warmup N]\n" +
-        "                        [--batch N] [--json] [--gemm] [--gemm-sizes 256,512,..] [--convs] [--profile]\n" +
+        "                        [--batch N] [--json] [--gemm] [--gemm-sizes 256,512,..] [--convs] [--profile] [--ort]\n" +
         "models: " + DefaultModels + "   (--gemm / --convs alone measure only those; add --models to run models too)";
 
     public static BenchOptions Parse(string[] args)
@@ -49,6 +53,8 @@ public sealed class BenchOptions
                 case "--gemm-sizes": o.GemmSizes = Value().Split(',').Select(s => PositiveInt(a, s)).ToArray(); break;
                 case "--profile": o.Profile = true; break;
                 case "--single": o.Single = Value(); break;
+                case "--ort": o.Ort = true; break;
+                case "--ort-file": o.OrtFile = Value(); break;
                 case "-h" or "--help": throw new ArgumentException(Usage);
                 default: throw new ArgumentException($"unknown option '{a}'\n{Usage}");
             }

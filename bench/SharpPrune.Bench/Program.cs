@@ -5,6 +5,7 @@ using SharpPrune.Bench;
 // SharpPrune speed benchmark; the PyTorch side is bench/torch_bench.py, the side-by-side table bench/compare.py.
 //   dotnet run -c Release --project bench/SharpPrune.Bench -- --models lenet5,alexnet,vgg16,resnet56 --threads 2 --json
 //   dotnet run -c Release --project bench/SharpPrune.Bench -- --gemm --json
+//   --ort adds ONNX Runtime running each model's exported ONNX graph (inference, same threads) as a third column
 // Each model runs in a fresh child process (internal --single MODEL) so its peak RSS is its own.
 BenchOptions o;
 try { o = BenchOptions.Parse(args); }
@@ -12,7 +13,7 @@ catch (ArgumentException e) { Console.Error.WriteLine(e.Message); return 2; }
 
 if (o.Single is not null)
 {
-    Console.WriteLine(JsonSerializer.Serialize(ModelBench.Run(o.Single, o)));
+    Console.WriteLine(JsonSerializer.Serialize(o.OrtFile is { } f ? OrtBench.Run(o.Single, f, o) : ModelBench.Run(o.Single, o)));
     return 0;
 }
 
@@ -47,6 +48,16 @@ foreach (var model in o.Models)
     }
     if (o.Json) Console.WriteLine(line);
     rows.Add(JsonDocument.Parse(line).RootElement);
+    if (!o.Ort) continue;
+    string onnx = OrtBench.Export(model);
+    try
+    {
+        var (orc, oline) = RunChild([.. o.ChildArgs(model), "--ort-file", onnx]);
+        if (orc != 0 || oline is null) { Console.Error.WriteLine($"SharpPrune.Bench: {model} in ONNX Runtime failed (exit code {orc})"); failed++; continue; }
+        if (o.Json) Console.WriteLine(oline);
+        else Console.WriteLine($"{model}: ONNX Runtime {JsonDocument.Parse(oline).RootElement.GetProperty("infer_img_s").GetDouble():F1} img/s (our exported graph)");
+    }
+    finally { File.Delete(onnx); }
 }
 if (!o.Json) PrintTable(rows);
 return failed == 0 ? 0 : 1;

@@ -14,20 +14,26 @@ internal static class DataSets
     }
 
     /// <summary>Train and test splits of <paramref name="source"/>; checks that <paramref name="model"/> takes images of the dataset's shape.</summary>
-    public static (ImageDataset Train, ImageDataset Test) Load(DataSource source, string model)
+    public static (ImageDataset Train, ImageDataset Test) Load(DataSource source, string model) =>
+        Load(source, ModelZoo.InputShape(model), ModelZoo.Canonical(model));
+
+    /// <summary>As above, for a model that takes <paramref name="want"/> (C, H, W) samples (an imported ONNX graph).</summary>
+    public static (ImageDataset Train, ImageDataset Test) Load(DataSource source, int[] want, string model)
     {
-        CheckShape(source.Dataset, model);
+        CheckShape(source.Dataset, want, model);
         return Datasets.Load(source);
     }
 
-    /// <summary>A usage error unless <paramref name="model"/> takes images of <paramref name="dataset"/>'s shape.</summary>
-    public static void CheckShape(string dataset, string model)
+    /// <summary>A usage error unless <paramref name="model"/> (a zoo name) takes images of <paramref name="dataset"/>'s shape.</summary>
+    public static void CheckShape(string dataset, string model) => CheckShape(dataset, ModelZoo.InputShape(model), ModelZoo.Canonical(model));
+
+    /// <summary>A usage error unless samples of shape <paramref name="want"/> are <paramref name="dataset"/>'s images.</summary>
+    public static void CheckShape(string dataset, int[] want, string model)
     {
         var info = Info(dataset);
-        int[] want = ModelZoo.InputShape(model);
         if (want[0] != info.Channels || want[1] != info.Height || want[2] != info.Width)
             throw new CliUsageException(
-                $"{ModelZoo.Canonical(model)} takes {want[0]}x{want[1]}x{want[2]} images but {info.Name} has {info.Channels}x{info.Height}x{info.Width}; " +
+                $"{model} takes {want[0]}x{want[1]}x{want[2]} images but {info.Name} has {info.Channels}x{info.Height}x{info.Width}; " +
                 $"use a model for {info.Name} (e.g. {(info.Channels == 1 ? "lenet5" : "vgg16")})");
     }
 

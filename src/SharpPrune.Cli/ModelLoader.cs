@@ -1,5 +1,7 @@
 using SharpPrune.IO;
+using SharpPrune.IO.Torch;
 using SharpPrune.NN;
+using SharpPrune.Onnx;
 using SharpPrune.Pruning;
 using SharpPrune.Vision.Models;
 using SharpPrune.Vision.Training;
@@ -7,8 +9,14 @@ using SharpPrune.Vision.Training;
 namespace SharpPrune.Cli;
 
 /// <summary>A model rebuilt from a checkpoint: architecture from its metadata, weights (and pruning masks) loaded.</summary>
-internal sealed record LoadedModel(Module Model, CheckpointData Checkpoint, string ModelName, string? Dataset, int NumClasses)
+internal sealed record LoadedModel(Module Model, CheckpointData Checkpoint, string ModelName, string? Dataset, int NumClasses, int[]? Input = null)
 {
+    /// <summary>The sample shape (C, H, W): the zoo's for its models, the graph's for an imported ONNX file.</summary>
+    public int[] InputShape => Input ?? ModelZoo.InputShape(ModelName);
+
+    /// <summary>An ONNX graph imported as is (no zoo architecture behind it).</summary>
+    public bool IsOnnx => Model is OnnxGraphModule;
+
     public bool IsPruned => Checkpoint.Model.Any(kv => kv.Key.EndsWith("_mask", StringComparison.Ordinal));
 
     /// <summary>
@@ -33,9 +41,9 @@ internal static class ModelLoader
         if (!File.Exists(path)) throw new CliException($"checkpoint '{path}' does not exist");
         try
         {
-            return Checkpoint.Load(path);
+            return TorchCheckpoints.IsTorchFile(path) ? TorchCheckpoints.ToCheckpointData(path) : Checkpoint.Load(path);
         }
-        catch (Exception e) when (e is SafeTensorsFormatException or InvalidDataException or FormatException or EndOfStreamException or System.Text.Json.JsonException)
+        catch (Exception e) when (e is SafeTensorsFormatException or TorchFormatException or InvalidDataException or FormatException or EndOfStreamException or System.Text.Json.JsonException)
         {
             throw new CliException($"'{path}' is not a valid checkpoint: {ErrorMessages.OneLine(e)}", e);
         }
@@ -49,6 +57,7 @@ internal static class ModelLoader
     /// </summary>
     public static LoadedModel Load(string path, string? modelOverride = null, int? numClassesOverride = null)
     {
+        if (path.EndsWith(".onnx", StringComparison.OrdinalIgnoreCase)) return LoadOnnx(path);
         var ckpt = ReadCheckpoint(path);
         string model = modelOverride ?? ckpt.Get(CheckpointKeys.Model)
             ?? throw new CliException($"{path} does not say which model it holds (no '{CheckpointKeys.Model}' metadata); pass --model ({string.Join(", ", ModelZoo.Names)})");
@@ -57,7 +66,8 @@ internal static class ModelLoader
         else if (ckpt.Get(CheckpointKeys.NumClasses) is not null)
             numClasses = CheckNumClasses(ckpt, path, CheckpointKeys.ParseInt(ckpt, CheckpointKeys.NumClasses), $"its metadata '{CheckpointKeys.NumClasses}'");
         else numClasses = InferNumClasses(ckpt, path);
-        var module = modelOverride is null ? CreateRecorded(model, numClasses, seed: 0, path) : Create(model, numClasses, seed: 0);
+        var module = TorchCheckpoints.CreateWithCfg(model, numClasses, ckpt)
+            ?? (modelOverride is null ? CreateRecorded(model, numClasses, seed: 0, path) : Create(model, numClasses, seed: 0));
         try
         {
             PrunedStateDict.Load(module, ckpt.Model, strict: true);
@@ -67,6 +77,28 @@ internal static class ModelLoader
             throw new CliException($"{path} does not fit a {ModelZoo.Canonical(model)} with {numClasses} classes: {ErrorMessages.OneLine(e)}", e);
         }
         return new LoadedModel(module, ckpt, ModelZoo.Canonical(model), ckpt.Get(CheckpointKeys.Dataset), numClasses);
+    }
+
+    /// <summary>An ONNX file as a module of our layers; its class count is the width of its output.</summary>
+    private static LoadedModel LoadOnnx(string path)
+    {
+        if (!File.Exists(path)) throw new CliException($"ONNX file '{path}' does not exist");
+        try
+        {
+            var model = OnnxImporter.Load(path);
+            int numClasses;
+            using (SharpPrune.Autograd.GradMode.NoGrad())
+                numClasses = model.Forward(Tensor.Zeros(new[] { 1 }.Concat(model.InputShape).ToArray())).Size(1);
+            return new LoadedModel(model, new CheckpointData { SourceName = path }, "onnx", null, numClasses, model.InputShape.ToArray());
+        }
+        catch (OnnxFormatException e) { throw new CliException(ErrorMessages.OneLine(e), e); }
+    }
+
+    /// <summary>Commands that save a SharpPrune checkpoint need a zoo architecture to rebuild it from.</summary>
+    public static void RequireZooModel(LoadedModel loaded, string command)
+    {
+        if (loaded.IsOnnx)
+            throw new CliUsageException($"{command} from an ONNX file is not supported on the command line (its checkpoints must name a zoo model); use the library: OnnxImporter.Load, then prune/train and OnnxExporter.Save");
     }
 
     /// <summary>A freshly initialised zoo model; unknown names list the valid ones.</summary>

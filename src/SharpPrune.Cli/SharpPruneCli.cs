@@ -60,6 +60,7 @@ public static class SharpPruneCli
         root.Subcommands.Add(SummaryCommand.Create(ctx));
         root.Subcommands.Add(PruneCommand.Create(ctx));
         root.Subcommands.Add(ReportCommand.Create(ctx));
+        root.Subcommands.Add(ExportCommand.Create(ctx));
         root.Subcommands.Add(DemoCommand.Create(ctx));
         return root;
     }

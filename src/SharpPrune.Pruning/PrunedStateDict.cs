@@ -36,6 +36,33 @@ public static class PrunedStateDict
         return result;
     }
 
+    /// <summary>
+    /// The state dict an unpruned model of the same shape loads: each <c>X_orig</c>/<c>X_mask</c> pair becomes
+    /// <c>X = X_orig * X_mask</c> (at X_orig's place), as <see cref="Prune.Remove"/> would leave it; other entries
+    /// are passed through. For exporting to tools that know nothing of pruning (PyTorch's plain load_state_dict).
+    /// </summary>
+    public static List<KeyValuePair<string, Tensor>> Baked(IEnumerable<KeyValuePair<string, Tensor>> stateDict)
+    {
+        var entries = stateDict.ToList();
+        var byKey = new Dictionary<string, Tensor>();
+        foreach (var kv in entries) byKey[kv.Key] = kv.Value;
+        var result = new List<KeyValuePair<string, Tensor>>(entries.Count);
+        foreach (var (key, value) in entries)
+        {
+            if (key.EndsWith("_orig", StringComparison.Ordinal) && byKey.TryGetValue(key[..^"_orig".Length] + "_mask", out var mask))
+            {
+                if (!Shapes.Equal(mask.Shape, value.Shape))
+                    throw new ArgumentException($"state dict key '{key}' has shape {Shapes.Format(value.Shape)} but its mask has {Shapes.Format(mask.Shape)}");
+                var baked = new float[value.Numel];
+                System.Numerics.Tensors.TensorPrimitives.Multiply(value.Data, mask.Data, baked);
+                result.Add(new(key[..^"_orig".Length], new Tensor(baked, value.ShapeCopy())));
+            }
+            else if (key.EndsWith("_mask", StringComparison.Ordinal) && byKey.ContainsKey(key[..^"_mask".Length] + "_orig")) continue;
+            else result.Add(new(key, value));
+        }
+        return result;
+    }
+
     private static IReadOnlyList<string> PrepareCore(Module model, IEnumerable<KeyValuePair<string, Tensor?>> entries)
     {
         var all = new Dictionary<string, Tensor?>();

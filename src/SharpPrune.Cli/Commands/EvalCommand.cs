@@ -28,7 +28,7 @@ internal static class EvalCommand
             var source = parse.GetValue(dataDir) is string dir ? DataSets.Resolve(dataset, dir)
                 : loaded.RecordedConfig(dataset) is { } trained ? DataSets.ForRecorded(ctx, trained, null, path, mustMatch: false)
                 : DataSets.Resolve(dataset, null);
-            var (_, test) = DataSets.Load(source, loaded.ModelName);
+            var (_, test) = DataSets.Load(source, loaded.InputShape, loaded.ModelName);
             if (test.NumClasses != loaded.NumClasses)
                 throw new CliUsageException($"{path} holds a {loaded.NumClasses}-class model but {dataset} has {test.NumClasses} classes");
             var testSet = DatasetLimit.Take(test, parse.GetValue(limitTest));

@@ -6,6 +6,7 @@ using System.Text.RegularExpressions;
 using SharpPrune.IO;
 using SharpPrune.NN;
 using SharpPrune.Pruning;
+using SharpPrune.Vision.Training;
 
 namespace SharpPrune.Cli.Commands;
 
@@ -38,12 +39,16 @@ internal static class PruneCommand
             var step = new PruneStep(parse.GetValue(method)!.ToLowerInvariant(), ParseAmount(parse.GetValue(amount)!),
                 ParseNorm(parse.GetValue(n)!), parse.GetValue(dim), parse.GetValue(layers), parse.GetValue(includeBias), (ulong)parse.GetValue(seed));
             var loaded = checkpoint.LoadModel(parse);
+            ModelLoader.RequireZooModel(loaded, "prune");
             var targets = Targets(loaded.Model, step.Layers, step.IncludeBias);
             Apply(step, targets);
 
             string output = OutputPath(parse.GetValue(save)!);
             var meta = CarriedMetadata(loaded.Checkpoint.Metadata);
             meta[HistoryKey] = AppendHistory(meta.GetValueOrDefault(HistoryKey), step, path);
+            // A source without metadata (a PyTorch file, named with --model): the output says what it holds.
+            meta.TryAdd(CheckpointKeys.Model, loaded.ModelName);
+            meta.TryAdd(CheckpointKeys.NumClasses, loaded.NumClasses.ToString(System.Globalization.CultureInfo.InvariantCulture));
             Checkpoint.Save(output, loaded.Model, null, null, meta);
 
             var report = PruningReport.FromModule(loaded.Model);

@@ -22,7 +22,7 @@ internal static class ReportCommand
             {
                 ctx.Out.Write(report.FormatTable());
                 // What the zeros buy at inference: multiply-adds a sparse kernel would still do.
-                int[] input = ModelZoo.InputShape(loaded.ModelName);
+                int[] input = loaded.InputShape;
                 long dense = Flops.Count(loaded.Model, input).TotalMacs, sparse = Flops.Count(loaded.Model, input, countZeros: false).TotalMacs;
                 ctx.Out.WriteLine(string.Format(CultureInfo.InvariantCulture,
                     "Multiply-adds per image (conv + linear): {0:N0} dense, {1:N0} non-zero ({2:F2}x fewer)", dense, sparse, (double)dense / sparse));

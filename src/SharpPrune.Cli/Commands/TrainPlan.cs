@@ -32,6 +32,7 @@ internal sealed record TrainPlan(string Mode, TrainConfig Config, Module Model, 
     public static TrainPlan ForLoad(CliContext ctx, ParseResult parse, TrainOptions o, string path)
     {
         var loaded = ModelLoader.Load(path, parse.GetValue(o.Model));
+        ModelLoader.RequireZooModel(loaded, "train --load");
         string data = parse.GetValue(o.Data) ?? loaded.Dataset
             ?? throw new CliUsageException($"{path} does not record its dataset; pass --data");
         var info = DataSets.Info(data);

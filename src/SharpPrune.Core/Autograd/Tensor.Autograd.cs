@@ -32,4 +32,10 @@ public sealed partial class Tensor
 
     /// <summary>The recorded op's name (PyTorch's grad_fn), or null for a leaf.</summary>
     public string? GradFnName => GradFn?.Name;
+
+    /// <summary>
+    /// The tensors the recorded op read (PyTorch's <c>grad_fn.next_functions</c>, as tensors); empty for a leaf.
+    /// Exporters walk these to recover the op sequence a forward ran (SharpPrune.Onnx's tracer does).
+    /// </summary>
+    public IReadOnlyList<Tensor> GradFnInputs => GradFn?.Inputs ?? Array.Empty<Tensor>();
 }

@@ -1,0 +1,461 @@
+using Google.Protobuf;
+using SharpPrune.Autograd;
+using SharpPrune.NN;
+using SharpPrune.Onnx.Proto;
+using Step = SharpPrune.Onnx.OnnxGraphModule.Step;
+
+namespace SharpPrune.Onnx;
+
+/// <summary>
+/// Reads an ONNX model into an <see cref="OnnxGraphModule"/> of SharpPrune layers. Supported ops (default domain,
+/// opset 11 or newer): Conv, Gemm, BatchNormalization, Relu, MaxPool, AveragePool, GlobalAveragePool, Flatten,
+/// Reshape, Add, Concat, Pad (constant zeros), Identity, Dropout, and the shape arithmetic PyTorch's exporter
+/// emits (Constant, Shape, Gather, Unsqueeze, ConstantOfShape). Anything else: one error listing every unsupported
+/// op. The graph is run once on a zero input while it is built, so shape mismatches are reported at load time.
+/// To add an op: an entry in <see cref="Build"/>'s switch (and its export in <see cref="OnnxOps"/>).
+/// </summary>
+public static class OnnxImporter
+{
+    /// <summary>Largest tensor a graph may compute from shapes (ConstantOfShape) or take as one sample: 2^26 floats.</summary>
+    private const long MaxComputedElements = 1L << 26;
+
+    /// <summary>Protobuf nesting limit (ONNX graphs SharpPrune reads nest only a few levels).</summary>
+    private const int RecursionLimit = 32;
+
+    public static readonly IReadOnlySet<string> SupportedOps = new HashSet<string>
+    {
+        "Conv", "Gemm", "BatchNormalization", "Relu", "MaxPool", "AveragePool", "GlobalAveragePool", "Flatten", "Reshape",
+        "Add", "Concat", "Pad", "Identity", "Dropout", "Constant", "Shape", "Gather", "Unsqueeze", "ConstantOfShape",
+    };
+
+    public static OnnxGraphModule Load(string path)
+    {
+        var info = new FileInfo(path);
+        if (!info.Exists) throw new FileNotFoundException($"ONNX file '{path}' does not exist", path);
+        if (info.Length > Array.MaxLength) throw new OnnxFormatException($"{path}: {info.Length} bytes is larger than SharpPrune reads in one piece");
+        return Read(File.ReadAllBytes(path), path);
+    }
+
+    public static OnnxGraphModule Read(byte[] bytes, string source)
+    {
+        ModelProto model;
+        try
+        {
+            model = ModelProto.Parser.WithDiscardUnknownFields(true).ParseFrom(ReadLimited(bytes));
+        }
+        catch (InvalidProtocolBufferException e)
+        {
+            throw new OnnxFormatException($"{source}: not a valid ONNX model ({e.Message})", e);
+        }
+        return Build(model, source);
+    }
+
+    private static CodedInputStream ReadLimited(byte[] bytes) => CodedInputStream.CreateWithLimits(new MemoryStream(bytes, false), bytes.Length, RecursionLimit);
+
+    private static OnnxGraphModule Build(ModelProto model, string source)
+    {
+        var g = model.Graph ?? throw new OnnxFormatException($"{source}: the model has no graph");
+        long opset = model.OpsetImport.Where(o => o.Domain is "" or "ai.onnx").Select(o => o.Version).DefaultIfEmpty(0).Max();
+        if (opset < 11) throw new OnnxFormatException($"{source}: opset {opset} is older than 11, the oldest SharpPrune reads (re-export with a newer opset)");
+
+        var unsupported = g.Node.Where(n => (n.Domain is not ("" or "ai.onnx")) || !SupportedOps.Contains(n.OpType))
+            .Select(n => n.Domain is "" or "ai.onnx" ? n.OpType : $"{n.Domain}.{n.OpType}").Distinct().ToList();
+        if (unsupported.Count > 0)
+            throw new OnnxFormatException($"{source}: unsupported ONNX ops: {string.Join(", ", unsupported)} (supported: {string.Join(", ", SupportedOps)})");
+
+        var initializers = new Dictionary<string, Tensor>(StringComparer.Ordinal);
+        foreach (var t in g.Initializer)
+        {
+            if (!initializers.TryAdd(t.Name, OnnxTensors.ToTensor(t, source)))
+                throw new OnnxFormatException($"{source}: initializer '{t.Name}' is defined twice");
+        }
+        var inputs = g.Input.Where(i => !initializers.ContainsKey(i.Name)).ToList();
+        if (inputs.Count != 1) throw new OnnxFormatException($"{source}: the graph has {inputs.Count} inputs besides its initializers; SharpPrune imports single-input models");
+        if (g.Output.Count != 1) throw new OnnxFormatException($"{source}: the graph has {g.Output.Count} outputs; SharpPrune imports single-output models");
+        var inputShape = InputShape(inputs[0], source);
+
+        var builder = new Builder(source, initializers);
+        var module = builder.Run(g, inputs[0].Name, inputShape, g.Output[0].Name);
+        return module;
+    }
+
+    private static int[] InputShape(ValueInfoProto input, string source)
+    {
+        var dims = input.Type?.TensorType?.Shape?.Dim;
+        if (dims == null || dims.Count < 2)
+            throw new OnnxFormatException($"{source}: input '{input.Name}' has no shape (batch, …); SharpPrune needs the sample shape");
+        var shape = new int[dims.Count - 1];
+        for (int i = 1; i < dims.Count; i++)
+        {
+            if (!dims[i].HasDimValue || dims[i].DimValue < 1 || dims[i].DimValue > 1 << 20)
+                throw new OnnxFormatException($"{source}: input '{input.Name}' dimension {i} is {(dims[i].HasDimValue ? dims[i].DimValue.ToString() : $"'{dims[i].DimParam}'")}; only the batch dimension may be symbolic");
+            shape[i - 1] = (int)dims[i].DimValue;
+        }
+        if (shape.Aggregate(1L, (p, d) => p * d) > MaxComputedElements)
+            throw new OnnxFormatException($"{source}: input '{input.Name}' of shape ({string.Join(", ", shape)}) per sample exceeds {MaxComputedElements} elements");
+        return shape;
+    }
+
+    /// <summary>Builds the steps and modules, running each node once on a zero sample to check it.</summary>
+    private sealed class Builder(string source, Dictionary<string, Tensor> initializers)
+    {
+        private readonly List<Step> _steps = new();
+        private readonly Dictionary<string, Tensor> _values = new(StringComparer.Ordinal);
+        private readonly Dictionary<string, Tensor> _constants = new(StringComparer.Ordinal);
+        private readonly HashSet<string> _usedInitializers = new(StringComparer.Ordinal);
+        private OnnxGraphModule _module = null!;
+
+        public OnnxGraphModule Run(GraphProto g, string inputName, int[] inputShape, string outputName)
+        {
+            _module = new OnnxGraphModule(inputName, inputShape, outputName, _steps, _constants);
+            using var _ = GradMode.NoGrad();
+            _values[inputName] = Tensor.Zeros(new[] { 1 }.Concat(inputShape).ToArray());
+            foreach (var n in g.Node)
+            {
+                if (n.Output.Count < 1 || n.Output[0].Length == 0) throw Error(n, "has no output");
+                try { Node(n); }
+                catch (Exception e) when (e is ArgumentException or InvalidOperationException or IndexOutOfRangeException or KeyNotFoundException or OverflowException)
+                {
+                    throw Error(n, e.Message, e);
+                }
+            }
+            if (!_values.ContainsKey(outputName)) throw new OnnxFormatException($"{source}: graph output '{outputName}' is not computed by any node");
+            _module.Eval();
+            return _module;
+        }
+
+        private OnnxFormatException Error(NodeProto n, string what, Exception? inner = null) =>
+            new($"{source}: node '{n.Name}' ({n.OpType}): {what}", inner);
+
+        private Tensor Value(NodeProto n, int i) =>
+            i < n.Input.Count && n.Input[i].Length > 0 ? Value(n, n.Input[i]) : throw Error(n, $"input {i} is missing");
+
+        private Tensor Value(NodeProto n, string name)
+        {
+            if (_values.TryGetValue(name, out var v)) return v;
+            if (initializers.TryGetValue(name, out var t)) { _constants[name] = t; _values[name] = t; return t; }
+            throw Error(n, $"input '{name}' is not produced before it is used (the graph must be topologically sorted)");
+        }
+
+        private Tensor Initializer(NodeProto n, int i)
+        {
+            if (i >= n.Input.Count || !initializers.TryGetValue(n.Input[i], out var t))
+                throw Error(n, $"input {i} ('{(i < n.Input.Count ? n.Input[i] : "")}') must be an initializer (a weight), not computed");
+            _usedInitializers.Add(n.Input[i]);
+            return t;
+        }
+
+        private bool HasInput(NodeProto n, int i) => i < n.Input.Count && n.Input[i].Length > 0;
+
+        /// <summary>Adds a step for node <paramref name="n"/> and runs it once on the sample values.</summary>
+        private void Add(NodeProto n, string[] inputs, Func<OnnxGraphModule, Tensor[], Tensor> run)
+        {
+            var ins = inputs.Select(name => Value(n, name)).ToArray();
+            var step = new Step(n.Name, n.Output[0], inputs, run);
+            _values[n.Output[0]] = run(_module, ins);
+            _steps.Add(step);
+        }
+
+        /// <summary>A constant value (shape arithmetic on constants is folded at import; the batch size is not a constant).</summary>
+        private void Constant(NodeProto n, Tensor value) { _values[n.Output[0]] = value; _constants[n.Output[0]] = value; }
+
+        /// <summary>A layer module at a path named after the weight (our exports), else after the node's scope.</summary>
+        private string LayerPath(NodeProto n, string? weightName, string kind)
+        {
+            string? path = null;
+            if (weightName != null && weightName.EndsWith(".weight", StringComparison.Ordinal) && !weightName.Contains("::"))
+                path = weightName[..^".weight".Length];
+            path ??= ScopePath(n.Name);
+            path ??= Sanitize(weightName ?? n.Output[0]);
+            if (path.Length == 0) path = kind;
+            string p = path;
+            for (int i = 2; !_module.PathIsFree(p); i++) p = $"{path}_{i}";
+            return p;
+        }
+
+        /// <summary>PyTorch's node names ("/layer1/layer1.0/conv1/Conv") as a module path ("layer1.0.conv1").</summary>
+        private static string? ScopePath(string nodeName)
+        {
+            var parts = nodeName.Split('/', StringSplitOptions.RemoveEmptyEntries);
+            if (parts.Length < 2) return null;
+            string cur = "";
+            foreach (var s in parts[..^1])
+                cur = cur.Length > 0 && s.StartsWith(cur + ".", StringComparison.Ordinal) ? s : cur.Length == 0 ? s : cur + "." + s;
+            return cur.Split('.').All(p => p.Length > 0) ? Sanitize(cur, keepDots: true) : null;
+        }
+
+        private static string Sanitize(string s, bool keepDots = false) =>
+            new(s.Select(c => char.IsAsciiLetterOrDigit(c) || c == '_' || (keepDots && c == '.') ? c : '_').ToArray());
+
+        private void Layer(NodeProto n, string? weightName, string kind, Module layer)
+        {
+            string path = LayerPath(n, weightName, kind);
+            _module.RegisterAt(path, layer);
+            Add(n, new[] { n.Input[0] }, (m, x) => m.GetSubmodule(path).Forward(x[0]));
+        }
+
+        private void Node(NodeProto n)
+        {
+            var a = new Attributes(n, source);
+            switch (n.OpType)
+            {
+                case "Conv": Conv(n, a); break;
+                case "Gemm": Gemm(n, a); break;
+                case "BatchNormalization": BatchNorm(n, a); break;
+                case "Relu": Add(n, new[] { n.Input[0] }, (_, x) => x[0].Relu()); break;
+                case "MaxPool":
+                    {
+                        var (k, s, p) = Pool(n, a);
+                        if (a.Int("ceil_mode", 0) != 0 || a.Ints("dilations", new long[] { 1, 1 }).Any(d => d != 1) || a.Int("storage_order", 0) != 0)
+                            throw Error(n, "only ceil_mode=0, dilation 1 and row-major storage are supported");
+                        Layer(n, null, "maxpool", new MaxPool2d(k, s, p));
+                        break;
+                    }
+                case "AveragePool":
+                    {
+                        var (k, s, p) = Pool(n, a);
+                        if (a.Int("ceil_mode", 0) != 0) throw Error(n, "only ceil_mode=0 is supported");
+                        if (p != (0, 0) && a.Int("count_include_pad", 0) == 0) throw Error(n, "padding that is left out of the average (count_include_pad=0) is not supported");
+                        Layer(n, null, "avgpool", new AvgPool2d(k, s, p));
+                        break;
+                    }
+                case "GlobalAveragePool": Layer(n, null, "avgpool", new AdaptiveAvgPool2d(1)); break;
+                case "Flatten":
+                    {
+                        long axis = a.Int("axis", 1);
+                        if (axis != 1) throw Error(n, $"Flatten axis {axis}: only axis 1 (keep the batch) is supported");
+                        Layer(n, null, "flatten", new Flatten());
+                        break;
+                    }
+                case "Reshape":
+                    if (a.Int("allowzero", 0) != 0) throw Error(n, "allowzero=1 is not supported");
+                    Add(n, new[] { n.Input[0], n.Input[1] }, (_, x) => Reshape(x[0], OnnxTensors.Ints(x[1])));
+                    break;
+                case "Add": Add(n, new[] { n.Input[0], n.Input[1] }, (_, x) => x[0].Add(x[1])); break;
+                case "Concat":
+                    {
+                        long axis = a.Int("axis", long.MinValue);
+                        if (axis == long.MinValue) throw Error(n, "Concat needs an axis");
+                        var ins = n.Input.ToArray();
+                        if (ins.All(i => IsConstant(i))) { Constant(n, Tensor.Concat(ins.Select((_, i) => Value(n, i)).ToList(), (int)axis)); break; }
+                        Add(n, ins, (_, x) => Tensor.Concat(x, Norm(axis, x[0].Dim)));
+                        break;
+                    }
+                case "Pad": Pad(n, a); break;
+                case "Identity":
+                case "Dropout":
+                    if (n.Output.Count > 1 && n.Output.Skip(1).Any(o => o.Length > 0)) throw Error(n, "a Dropout mask output is not supported");
+                    Add(n, new[] { n.Input[0] }, (_, x) => x[0]);
+                    break;
+                case "Constant": Constant(n, a.ConstantValue()); break;
+                case "Shape":
+                    if (a.Has("start") || a.Has("end")) throw Error(n, "Shape with start/end is not supported");
+                    Add(n, new[] { n.Input[0] }, (_, x) => Tensor.FromArray(x[0].Shape.Select(d => (float)d).ToArray(), x[0].Dim));
+                    break;
+                case "Gather":
+                    {
+                        if (a.Int("axis", 0) != 0) throw Error(n, "only Gather along axis 0 (of a shape) is supported");
+                        Add(n, new[] { n.Input[0], n.Input[1] }, (_, x) => Gather(x[0], x[1]));
+                        break;
+                    }
+                case "Unsqueeze":
+                    {
+                        long[] axes = HasInput(n, 1) ? OnnxTensors.Ints(Value(n, 1)) : a.Ints("axes", Array.Empty<long>());
+                        Add(n, new[] { n.Input[0] }, (_, x) => Unsqueeze(x[0], axes));
+                        break;
+                    }
+                case "ConstantOfShape":
+                    {
+                        float v = a.Has("value") ? a.Tensor("value").ToArray().Single() : 0f;
+                        Add(n, new[] { n.Input[0] }, (_, x) => Tensor.Full(CheckedShape(OnnxTensors.Ints(x[0])), v));
+                        break;
+                    }
+                default: throw Error(n, "unsupported op"); // listed before building
+            }
+        }
+
+        private bool IsConstant(string name) => _constants.ContainsKey(name) || initializers.ContainsKey(name);
+
+        private void Conv(NodeProto n, Attributes a)
+        {
+            var w = Initializer(n, 1);
+            if (w.Dim != 4) throw Error(n, $"weight of shape {Shapes.Format(w.Shape)}: only 2-D convolutions are supported");
+            if (a.String("auto_pad", "NOTSET") != "NOTSET") throw Error(n, "auto_pad is not supported; export with explicit pads");
+            int groups = (int)a.Int("group", 1);
+            var k = a.Ints("kernel_shape", new long[] { w.Size(2), w.Size(3) });
+            if (k.Length != 2 || k[0] != w.Size(2) || k[1] != w.Size(3)) throw Error(n, $"kernel_shape ({string.Join(", ", k)}) does not match the weight {Shapes.Format(w.Shape)}");
+            var s = Pair(n, a.Ints("strides", new long[] { 1, 1 }), "strides");
+            var d = Pair(n, a.Ints("dilations", new long[] { 1, 1 }), "dilations");
+            var p = SymmetricPads(n, a.Ints("pads", new long[] { 0, 0, 0, 0 }));
+            var b = HasInput(n, 2) ? Initializer(n, 2) : null;
+            var conv = new Conv2d(w.Size(1) * groups, w.Size(0), (w.Size(2), w.Size(3)), s, p, d, groups, bias: b != null);
+            Copy(n, conv.Weight, w, "weight");
+            if (b != null) Copy(n, conv.Bias!, b, "bias");
+            Layer(n, n.Input[1], "conv", conv);
+        }
+
+        private void Gemm(NodeProto n, Attributes a)
+        {
+            if (a.Int("transA", 0) != 0 || a.Float("alpha", 1f) != 1f || a.Float("beta", 1f) != 1f)
+                throw Error(n, "only Gemm with transA=0, alpha=1, beta=1 (a linear layer) is supported");
+            var w = Initializer(n, 1);
+            if (w.Dim != 2) throw Error(n, $"weight of shape {Shapes.Format(w.Shape)} is not a matrix");
+            bool transB = a.Int("transB", 0) != 0;
+            int outF = transB ? w.Size(0) : w.Size(1), inF = transB ? w.Size(1) : w.Size(0);
+            var b = HasInput(n, 2) ? Initializer(n, 2) : null;
+            if (b != null && b.Numel != outF) throw Error(n, $"bias of {b.Numel} elements for {outF} outputs (only a per-output bias is supported)");
+            var lin = new Linear(inF, outF, bias: b != null);
+            Copy(n, lin.Weight, transB ? w : Transpose(w), "weight");
+            if (b != null) Copy(n, lin.Bias!, b.Reshape(outF), "bias");
+            Layer(n, n.Input[1], "fc", lin);
+        }
+
+        private void BatchNorm(NodeProto n, Attributes a)
+        {
+            if (a.Int("training_mode", 0) != 0) throw Error(n, "training_mode=1 is not supported");
+            var x = Value(n, 0);
+            Tensor scale = Initializer(n, 1), bias = Initializer(n, 2), mean = Initializer(n, 3), var = Initializer(n, 4);
+            int c = scale.Numel;
+            BatchNormBase bn = x.Dim switch
+            {
+                4 => new BatchNorm2d(c, a.Float("epsilon", 1e-5f)),
+                2 or 3 => new BatchNorm1d(c, a.Float("epsilon", 1e-5f)),
+                _ => throw Error(n, $"input of rank {x.Dim}"),
+            };
+            Copy(n, bn.Weight!, scale, "scale"); Copy(n, bn.Bias!, bias, "B"); Copy(n, bn.RunningMean!, mean, "input_mean"); Copy(n, bn.RunningVar!, var, "input_var");
+            bn.Eval();
+            Layer(n, n.Input[1], "bn", bn);
+        }
+
+        private void Pad(NodeProto n, Attributes a)
+        {
+            if (a.String("mode", "constant") != "constant") throw Error(n, "only constant padding is supported");
+            var x = Value(n, 0);
+            long[] pads = HasInput(n, 1) ? OnnxTensors.Ints(Value(n, 1)) : a.Ints("pads", Array.Empty<long>());
+            if (HasInput(n, 2) && Value(n, 2).ToArray().Any(v => v != 0)) throw Error(n, "only zero padding is supported");
+            if (HasInput(n, 3)) throw Error(n, "Pad with axes is not supported");
+            if (pads.Length != 2 * x.Dim || pads.Any(p => p < 0)) throw Error(n, $"pads ({string.Join(", ", pads)}) for a rank-{x.Dim} input: non-negative begin and end per axis expected");
+            if (pads[0] != 0 || pads[x.Dim] != 0) throw Error(n, "padding the batch axis is not supported");
+            Add(n, new[] { n.Input[0] }, (_, t) => ZeroPad(t[0], pads));
+        }
+
+        /// <summary>Zero padding as concatenation with zeros, so gradients flow and the exporter writes it back as Pad.</summary>
+        private static Tensor ZeroPad(Tensor x, long[] pads)
+        {
+            int rank = x.Dim;
+            for (int axis = 1; axis < rank; axis++)
+            {
+                long before = pads[axis], after = pads[axis + rank];
+                if (before == 0 && after == 0) continue;
+                var parts = new List<Tensor>();
+                if (before > 0) parts.Add(Tensor.Zeros(WithSize(x, axis, (int)before)));
+                parts.Add(x);
+                if (after > 0) parts.Add(Tensor.Zeros(WithSize(x, axis, (int)after)));
+                x = Tensor.Concat(parts, axis);
+            }
+            return x;
+        }
+
+        private static int[] WithSize(Tensor x, int axis, int size) { var s = x.ShapeCopy(); s[axis] = size; return s; }
+
+        private (int H, int W) Pair(NodeProto n, long[] v, string what) =>
+            v.Length == 2 && v.All(x => x >= 1 && x <= 1 << 16) ? ((int)v[0], (int)v[1]) : throw Error(n, $"{what} ({string.Join(", ", v)}): two positive values expected");
+
+        private (int H, int W) SymmetricPads(NodeProto n, long[] p)
+        {
+            if (p.Length != 4 || p.Any(x => x < 0 || x > 1 << 16)) throw Error(n, $"pads ({string.Join(", ", p)}): four non-negative values expected");
+            if (p[0] != p[2] || p[1] != p[3]) throw Error(n, $"asymmetric pads ({string.Join(", ", p)}) are not supported");
+            return ((int)p[0], (int)p[1]);
+        }
+
+        private ((int, int) K, (int, int) S, (int, int) P) Pool(NodeProto n, Attributes a)
+        {
+            if (a.String("auto_pad", "NOTSET") != "NOTSET") throw Error(n, "auto_pad is not supported");
+            var k = Pair(n, a.Ints("kernel_shape", Array.Empty<long>()), "kernel_shape");
+            return (k, Pair(n, a.Ints("strides", new long[] { 1, 1 }), "strides"), SymmetricPads(n, a.Ints("pads", new long[] { 0, 0, 0, 0 })));
+        }
+
+        private void Copy(NodeProto n, Tensor dst, Tensor src, string what)
+        {
+            if (dst.Numel != src.Numel) throw Error(n, $"{what} has {src.Numel} elements ({Shapes.Format(src.Shape)}); the layer needs {Shapes.Format(dst.Shape)}");
+            src.Data.CopyTo(dst.Data);
+        }
+
+        private static Tensor Transpose(Tensor w)
+        {
+            int r = w.Size(0), c = w.Size(1);
+            var t = new float[w.Numel];
+            for (int i = 0; i < r; i++) for (int j = 0; j < c; j++) t[j * r + i] = w.Data[i * c + j];
+            return new Tensor(t, c, r);
+        }
+
+        private static int Norm(long axis, int rank) =>
+            axis >= -rank && axis < rank ? (int)(axis < 0 ? axis + rank : axis) : throw new ArgumentException($"axis {axis} is out of range for rank {rank}");
+
+        private static Tensor Reshape(Tensor x, long[] shape)
+        {
+            var s = new int[shape.Length];
+            for (int i = 0; i < s.Length; i++)
+                s[i] = shape[i] == 0 ? (i < x.Dim ? x.Size(i) : throw new ArgumentException($"reshape 0 at axis {i} of a rank-{x.Dim} input"))
+                    : checked((int)shape[i]);
+            return x.Reshape(s);
+        }
+
+        /// <summary>A shape computed by the graph, refused when negative or larger than <see cref="MaxComputedElements"/>.</summary>
+        private static int[] CheckedShape(long[] dims)
+        {
+            long numel = 1;
+            foreach (long d in dims)
+            {
+                if (d < 0 || d > int.MaxValue) throw new ArgumentException($"computed shape ({string.Join(", ", dims)}) has a dimension out of range");
+                numel *= d;
+                if (numel > MaxComputedElements) throw new ArgumentException($"computed shape ({string.Join(", ", dims)}) exceeds {MaxComputedElements} elements");
+            }
+            return dims.Select(d => (int)d).ToArray();
+        }
+
+        private static Tensor Gather(Tensor data, Tensor indices)
+        {
+            if (data.Dim != 1) throw new ArgumentException($"Gather of a rank-{data.Dim} tensor: only 1-D data (a shape) is supported");
+            var idx = OnnxTensors.Ints(indices).Select(i => (int)(i < 0 ? i + data.Numel : i)).ToArray();
+            foreach (int i in idx) if (i < 0 || i >= data.Numel) throw new ArgumentException($"Gather index {i} is out of range for {data.Numel} elements");
+            var values = idx.Select(i => data.Data[i]).ToArray();
+            return indices.Dim == 0 ? Tensor.Scalar(values[0]) : Tensor.FromArray(values, indices.ShapeCopy());
+        }
+
+        private static Tensor Unsqueeze(Tensor x, long[] axes)
+        {
+            int rank = x.Dim + axes.Length;
+            var norm = axes.Select(a => Norm(a, rank)).OrderBy(a => a).ToArray();
+            var shape = new List<int>(x.Shape);
+            foreach (int a in norm) shape.Insert(a, 1);
+            return x.Reshape(shape.ToArray());
+        }
+    }
+
+    /// <summary>A node's attributes by name, typed on access with a clear error.</summary>
+    private sealed class Attributes(NodeProto n, string source)
+    {
+        private readonly Dictionary<string, AttributeProto> _byName = n.Attribute.GroupBy(x => x.Name).ToDictionary(x => x.Key, x => x.Last());
+
+        public bool Has(string name) => _byName.ContainsKey(name);
+        public long Int(string name, long dflt) => _byName.TryGetValue(name, out var a) ? a.I : dflt;
+        public float Float(string name, float dflt) => _byName.TryGetValue(name, out var a) ? a.F : dflt;
+        public long[] Ints(string name, long[] dflt) => _byName.TryGetValue(name, out var a) ? a.Ints.ToArray() : dflt;
+        public string String(string name, string dflt) => _byName.TryGetValue(name, out var a) ? a.S.ToStringUtf8() : dflt;
+
+        public Tensor Tensor(string name) =>
+            _byName.TryGetValue(name, out var a) && a.T != null ? OnnxTensors.ToTensor(a.T, source)
+                : throw new OnnxFormatException($"{source}: node '{n.Name}' ({n.OpType}) has no tensor attribute '{name}'");
+
+        public Tensor ConstantValue()
+        {
+            if (Has("value")) return Tensor("value");
+            if (_byName.TryGetValue("value_float", out var f)) return SharpPrune.Tensor.Scalar(f.F);
+            if (_byName.TryGetValue("value_int", out var i)) return SharpPrune.Tensor.Scalar(i.I);
+            if (_byName.TryGetValue("value_floats", out var fs)) return SharpPrune.Tensor.FromArray(fs.Floats.ToArray(), fs.Floats.Count);
+            if (_byName.TryGetValue("value_ints", out var iss)) return SharpPrune.Tensor.FromArray(iss.Ints.Select(v => (float)v).ToArray(), iss.Ints.Count);
+            throw new OnnxFormatException($"{source}: Constant node '{n.Name}' has no supported value attribute");
+        }
+    }
+}

@@ -1,0 +1,73 @@
+using SharpPrune.Autograd;
+using SharpPrune.IO;
+using SharpPrune.IO.Torch;
+using SharpPrune.Pruning;
+using SharpPrune.Tests.Cli;
+using SharpPrune.Tests.Core;
+using SharpPrune.Tests.Onnx;
+using SharpPrune.Vision.Models;
+using SharpPrune.Vision.Training;
+
+namespace SharpPrune.Tests.Interop;
+
+/// <summary>The user's flow on the command line: a PyTorch checkpoint in, ONNX and .pt out.</summary>
+public sealed class InteropCliTests
+{
+    [Fact]
+    public void PyTorch_checkpoint_prune_fine_tune_export_onnx_and_onnx_runtime_agrees()
+    {
+        string dir = CliRunner.TempDir();
+        try
+        {
+            string src = TorchCheckpointTests.File("lenet5_dataparallel.pth.tar");
+            string pruned = Path.Combine(dir, "pruned.safetensors"), tuned = Path.Combine(dir, "tuned");
+            CliRunner.Ok("prune", "--load", src, "--model", "lenet5", "--method", "global-l1", "--amount", "0.6", "--save", pruned);
+            CliRunner.Ok("train", "--load", pruned, "--data", "fashion-mnist", "--data-dir", CliRunner.SampleDir, "--epochs", "1",
+                "--batch", "32", "--limit-train", "96", "--limit-test", "32", "--save", tuned);
+            string last = Path.Combine(tuned, CheckpointKeys.LastFile), onnx = Path.Combine(dir, "m.onnx"), pt = Path.Combine(dir, "m.pt");
+            CliRunner.Ok("export", "--load", last, "--format", "onnx", "--out", onnx);
+            CliRunner.Ok("export", "--load", last, "--format", "pt", "--out", pt);
+
+            var model = new LeNet5();
+            PrunedStateDict.Load(model, Checkpoint.Load(last).Model);
+            var bytes = File.ReadAllBytes(onnx);
+            OnnxRuntimeRunner.AssertAgrees(model, bytes, new[] { 1, 28, 28 }, "fine-tuned lenet5");
+            var fc1 = OnnxModelInfo.Initializer(bytes, "fc1.weight").ToArray();
+            Assert.InRange(fc1.Count(v => v == 0) / (double)fc1.Length, 0.3, 1.0); // the masks are baked in
+
+            // The .pt is the baked state dict: an unpruned LeNet-5 loads it and computes the same.
+            var plain = new LeNet5();
+            plain.LoadStateDict(TorchCheckpoint.Load(pt).StateDict);
+            var x = Tensor.Randn(new Generator(2), 5, 1, 28, 28);
+            TensorAssert.Close(OnnxRuntimeRunner.Ours(model, x), OnnxRuntimeRunner.Ours(plain, x), 1e-6, "baked .pt");
+
+            // And the ONNX file loads back with --load for evaluation and a second export.
+            CliRunner.Ok("eval", "--load", onnx, "--data", "fashion-mnist", "--data-dir", CliRunner.SampleDir, "--limit-test", "32");
+            CliRunner.Ok("export", "--load", onnx, "--format", "onnx", "--fold-bn", "--out", Path.Combine(dir, "again.onnx"));
+        }
+        finally { Directory.Delete(dir, true); }
+    }
+
+    [Fact]
+    public void Errors_are_one_line_with_the_right_exit_code()
+    {
+        string dir = CliRunner.TempDir();
+        try
+        {
+            string bad = Path.Combine(dir, "bad.pt");
+            File.WriteAllText(bad, "not a checkpoint");
+            var r = CliRunner.Run("eval", "--load", bad, "--model", "lenet5", "--data", "fashion-mnist");
+            Assert.Equal(1, r.ExitCode);
+            Assert.Contains("not a PyTorch checkpoint", r.Err);
+            r = CliRunner.Run("export", "--model", "lenet5", "--format", "pt", "--fold-bn", "--out", Path.Combine(dir, "x.pt"));
+            Assert.Equal(2, r.ExitCode);
+            r = CliRunner.Run("prune", "--load", TorchCheckpointTests.File("lenet5.onnx"), "--amount", "0.5", "--save", Path.Combine(dir, "p.safetensors"));
+            Assert.Equal(2, r.ExitCode);
+            Assert.Contains("not supported on the command line", r.Err);
+            r = CliRunner.Run("export", "--format", "onnx", "--out", Path.Combine(dir, "x.onnx"));
+            Assert.Equal(2, r.ExitCode);
+            Assert.DoesNotContain(Directory.GetFiles(dir), f => !f.EndsWith("bad.pt")); // failed exports leave no file
+        }
+        finally { Directory.Delete(dir, true); }
+    }
+}
