@@ -39,6 +39,7 @@ internal static class ModelLoader
         if (Directory.Exists(path))
             throw new CliException($"'{path}' is a directory; pass a checkpoint file such as {Path.Combine(path, CheckpointKeys.LastFile)}");
         if (!File.Exists(path)) throw new CliException($"checkpoint '{path}' does not exist");
+        RequireRegular(path);
         try
         {
             return TorchCheckpoints.IsTorchFile(path) ? TorchCheckpoints.ToCheckpointData(path) : Checkpoint.Load(path);
@@ -49,6 +50,13 @@ internal static class ModelLoader
         }
     }
 
+    /// <summary>Refuses a FIFO or device before any reader opens (and blocks on) it: sniffing the format reads it too.</summary>
+    private static void RequireRegular(string path)
+    {
+        try { InputFile.RequireRegular(path, "a checkpoint file"); }
+        catch (InvalidDataException e) { throw new CliException($"'{path}' is not a valid checkpoint: {ErrorMessages.OneLine(e)}", e); }
+    }
+
     /// <summary>
     /// Rebuilds the model a checkpoint was saved from. The architecture and class count come from its metadata
     /// (or <paramref name="modelOverride"/>/<paramref name="numClassesOverride"/> for files without them, e.g.
@@ -57,7 +65,11 @@ internal static class ModelLoader
     /// </summary>
     public static LoadedModel Load(string path, string? modelOverride = null, int? numClassesOverride = null)
     {
-        if (path.EndsWith(".onnx", StringComparison.OrdinalIgnoreCase)) return LoadOnnx(path);
+        if (path.EndsWith(".onnx", StringComparison.OrdinalIgnoreCase))
+        {
+            if (File.Exists(path)) RequireRegular(path);
+            return LoadOnnx(path);
+        }
         var ckpt = ReadCheckpoint(path);
         string model = modelOverride ?? ckpt.Get(CheckpointKeys.Model)
             ?? throw new CliException($"{path} does not say which model it holds (no '{CheckpointKeys.Model}' metadata); pass --model ({string.Join(", ", ModelZoo.Names)})");
