@@ -201,6 +201,20 @@ def report(rows, gemm, meta, out):
                   f"(ratio {ratio(t['train_cpu_ms_per_step'], o['train_cpu_ms_per_step']):.2f})  "
                   f"infer {o['infer_cpu_ms_per_batch']:.0f}/{t['infer_cpu_ms_per_batch']:.0f} "
                   f"(ratio {ratio(t['infer_cpu_ms_per_batch'], o['infer_cpu_ms_per_batch']):.2f})")
+    shrunk = [m for m in models if "-s" in m and m.split("-s")[0] in models]
+    if shrunk:
+        print("\nshrunk (structured-pruned) vs dense, speed-up = shrunk img/s / dense img/s (issue #9 targets for "
+              "vgg16-s50 on our core: train >= 2.0, infer >= 2.5)")
+        for m in shrunk:
+            d = m.split("-s")[0]
+            parts = []
+            for impl, who in (("sharpprune", "ours"), ("torch", "torch")):
+                o, b = by.get((impl, m)), by.get((impl, d))
+                if o and b:
+                    tr, inf = ratio(o["train_img_s"], b["train_img_s"]), ratio(o["infer_img_s"], b["infer_img_s"])
+                    tgt = f" {mark(tr >= 2.0)}/{mark(inf >= 2.5)}" if impl == "sharpprune" and d == "vgg16" else ""
+                    parts.append(f"{who} train {tr:.2f}x infer {inf:.2f}x{tgt}")
+            print(f"  {m:<13} " + "   ".join(parts))
     print(f"\nraw results: {os.path.relpath(out, ROOT)}")
 
 

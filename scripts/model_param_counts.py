@@ -95,21 +95,21 @@ class BasicBlock(nn.Module):
 
 
 class ResNet(nn.Module):
-    def __init__(self, depth, nc=10):
+    def __init__(self, depth, nc=10, planes=(16, 32, 64)):
         super().__init__()
         n = (depth - 2) // 6
-        self.conv1 = nn.Conv2d(3, 16, 3, padding=1, bias=False)
-        self.bn1 = nn.BatchNorm2d(16)
+        c = planes[0]
+        self.conv1 = nn.Conv2d(3, c, 3, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(c)
         self.relu = nn.ReLU(inplace=True)
-        c = 16
-        for s, p in enumerate([16, 32, 64]):
+        for s, p in enumerate(planes):
             blocks = []
             for b in range(n):
                 blocks.append(BasicBlock(c, p, 2 if s > 0 and b == 0 else 1))
                 c = p
             setattr(self, f"layer{s + 1}", nn.Sequential(*blocks))
         self.avgpool = nn.AvgPool2d(8)
-        self.fc = nn.Linear(64, nc)
+        self.fc = nn.Linear(c, nc)
 
     def forward(self, x):
         x = self.layer3(self.layer2(self.layer1(self.relu(self.bn1(self.conv1(x))))))

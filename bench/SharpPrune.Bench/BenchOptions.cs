@@ -1,3 +1,8 @@
+using System.Text.RegularExpressions;
+using SharpPrune.NN;
+using SharpPrune.Pruning.Structured;
+using SharpPrune.Vision.Models;
+
 namespace SharpPrune.Bench;
 
 /// <summary>Command-line options shared by the parent run and the per-model child processes.</summary>
@@ -19,6 +24,11 @@ public sealed class BenchOptions
     /// <summary>Per-op forward/backward breakdown to stderr (also enabled by SP_BENCH_PROFILE=1).</summary>
     public bool Profile { get; private set; } = Environment.GetEnvironmentVariable("SP_BENCH_PROFILE") == "1";
     public string? Single { get; private set; }
+    /// <summary>Pruned-model inference, dense vs sparse kernels (see SparseBench).</summary>
+    public bool Sparse { get; private set; }
+    public bool SparseCrossover { get; private set; }
+    /// <summary>Uniform kept fraction for --sparse models other than alexnet (Han et al.'s per-layer densities).</summary>
+    public double Density { get; private set; } = 0.08;
     /// <summary>Also run each model's exported ONNX graph in ONNX Runtime (inference only).</summary>
     public bool Ort { get; private set; }
     /// <summary>Child mode with --single: time this .onnx file in ONNX Runtime instead of our model.</summary>
@@ -27,6 +37,7 @@ public sealed class BenchOptions
     public const string Usage =
         "usage: SharpPrune.Bench [--models a,b,..] [--threads N] [--seconds S] [--min-steps N] [--warmup N]\n" +
         "                        [--batch N] [--json] [--gemm] [--gemm-sizes 256,512,..] [--convs] [--profile] [--ort]\n" +
+        "                        [--sparse [--density D]] [--sparse-crossover]\n" +
         "models: " + DefaultModels + "   (--gemm / --convs alone measure only those; add --models to run models too)";
 
     public static BenchOptions Parse(string[] args)
@@ -53,6 +64,9 @@ public sealed class BenchOptions
                 case "--gemm-sizes": o.GemmSizes = Value().Split(',').Select(s => PositiveInt(a, s)).ToArray(); break;
                 case "--profile": o.Profile = true; break;
                 case "--single": o.Single = Value(); break;
+                case "--sparse": o.Sparse = true; break;
+                case "--sparse-crossover": o.SparseCrossover = true; break;
+                case "--density": o.Density = double.Parse(Value(), System.Globalization.CultureInfo.InvariantCulture); break;
                 case "--ort": o.Ort = true; break;
                 case "--ort-file": o.OrtFile = Value(); break;
                 case "-h" or "--help": throw new ArgumentException(Usage);
@@ -80,13 +94,30 @@ public sealed class BenchOptions
 }
 
 /// <summary>Benchmark shapes per model (CIFAR-style 3×32×32 except LeNet-5 on 1×28×28), mirrored in bench/torch_models.py.</summary>
-public sealed record ModelSpec(int Batch, int[] Input, int Classes)
+/// <summary>A benchmark model: a zoo model, or a zoo model shrunk by structured pruning (<see cref="ShrinkLayers"/>
+/// non-null: remove <see cref="ShrinkRatio"/> of the channels of every group whose producing layer matches).</summary>
+public sealed record ModelSpec(int Batch, int[] Input, int Classes, string? ZooName = null, double ShrinkRatio = 0, string? ShrinkLayers = null)
 {
     public static readonly IReadOnlyDictionary<string, ModelSpec> All = new Dictionary<string, ModelSpec>
     {
         ["lenet5"] = new(128, new[] { 1, 28, 28 }, 10),
+        ["lenet300"] = new(128, new[] { 1, 28, 28 }, 10),
         ["alexnet"] = new(128, new[] { 3, 32, 32 }, 10),
         ["vgg16"] = new(64, new[] { 3, 32, 32 }, 10),
         ["resnet56"] = new(64, new[] { 3, 32, 32 }, 10),
+        // The shrunk models (issue #9): VGG-16 with half of every conv's channels removed (the VGG repository's
+        // --ar 0.5: cfg halved, classifier 256 -> 512 -> 10), ResNet-56 with half of every prunable group
+        // (stage widths 8/16/32, block convs halved). torch_models.py builds the same architectures.
+        ["vgg16-s50"] = new(64, new[] { 3, 32, 32 }, 10, "vgg16", 0.5, @"features\.\d+"),
+        ["resnet56-s50"] = new(64, new[] { 3, 32, 32 }, 10, "resnet56", 0.5, ".*"),
     };
+
+    public Module Create(string name)
+    {
+        var model = ModelZoo.Create(ZooName ?? name, Classes, new Generator(0));
+        if (ShrinkLayers is null) return model;
+        Shrink.Apply(model, Tensor.Zeros(new[] { 1 }.Concat(Input).ToArray()),
+            new ShrinkOptions { Ratio = ShrinkRatio, Layers = new Regex($"^(?:{ShrinkLayers})$") });
+        return model;
+    }
 }

@@ -18,7 +18,7 @@ public static class ModelBench
         Parallelism.MaxThreads = o.Threads;
         var spec = ModelSpec.All[name];
         int batch = o.Batch > 0 ? o.Batch : spec.Batch;
-        var model = ModelZoo.Create(name, spec.Classes, new Generator(0));
+        var model = spec.Create(name);
         long parameters = model.Parameters().Sum(p => (long)p.Numel);
 
         var dataGen = new Generator(1);

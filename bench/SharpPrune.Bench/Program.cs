@@ -17,6 +17,13 @@ if (o.Single is not null)
     return 0;
 }
 
+if (o.Sparse || o.SparseCrossover)
+{
+    if (o.SparseCrossover) foreach (var r in SparseBench.Crossover(o)) Console.WriteLine(o.Json ? JsonSerializer.Serialize(r) : SparseBench.Format(r));
+    if (o.Sparse) foreach (var r in SparseBench.Models(o)) Console.WriteLine(o.Json ? JsonSerializer.Serialize(r) : SparseBench.Format(r));
+    return 0;
+}
+
 if (o.Gemm)
 {
     foreach (var (n, gflops) in GemmBench.Run(o.GemmSizes, o.Threads))

@@ -37,6 +37,12 @@ internal static class DataSets
                 $"use a model for {info.Name} (e.g. {(info.Channels == 1 ? "lenet5" : "vgg16")})");
     }
 
+    /// <summary>The data to evaluate a loaded checkpoint on: <paramref name="dataDirOption"/> when given, else what its run recorded.</summary>
+    public static DataSource ForCheckpoint(CliContext ctx, LoadedModel loaded, string dataset, string? dataDirOption, string path) =>
+        dataDirOption is string dir ? Resolve(dataset, dir)
+        : loaded.RecordedConfig(dataset) is { } trained ? ForRecorded(ctx, trained, null, path, mustMatch: false)
+        : Resolve(dataset, null);
+
     /// <summary>The files <paramref name="dataDir"/> (or, without it, the default location) holds for <paramref name="dataset"/>.</summary>
     public static DataSource Resolve(string dataset, string? dataDir) => Datasets.Resolve(Info(dataset).Name, dataDir);
 

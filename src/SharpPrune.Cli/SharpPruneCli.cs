@@ -59,7 +59,10 @@ public static class SharpPruneCli
         root.Subcommands.Add(EvalCommand.Create(ctx));
         root.Subcommands.Add(SummaryCommand.Create(ctx));
         root.Subcommands.Add(PruneCommand.Create(ctx));
+        root.Subcommands.Add(ShrinkCommand.Create(ctx));
         root.Subcommands.Add(ReportCommand.Create(ctx));
+        root.Subcommands.Add(QuantizeCommand.Create(ctx));
+        root.Subcommands.Add(CompressCommand.Create(ctx));
         root.Subcommands.Add(ExportCommand.Create(ctx));
         root.Subcommands.Add(DemoCommand.Create(ctx));
         return root;

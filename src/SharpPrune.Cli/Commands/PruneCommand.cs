@@ -7,6 +7,7 @@ using SharpPrune.IO;
 using SharpPrune.NN;
 using SharpPrune.Pruning;
 using SharpPrune.Vision.Training;
+using SharpPrune.Vision.Models;
 
 namespace SharpPrune.Cli.Commands;
 
@@ -46,6 +47,7 @@ internal static class PruneCommand
             string output = OutputPath(parse.GetValue(save)!);
             var meta = CarriedMetadata(loaded.Checkpoint.Metadata);
             meta[HistoryKey] = AppendHistory(meta.GetValueOrDefault(HistoryKey), step, path);
+            meta[ModelArchitecture.MetadataKey] = ModelArchitecture.Describe(loaded.Model);
             // A source without metadata (a PyTorch file, named with --model): the output says what it holds.
             meta.TryAdd(CheckpointKeys.Model, loaded.ModelName);
             meta.TryAdd(CheckpointKeys.NumClasses, loaded.NumClasses.ToString(System.Globalization.CultureInfo.InvariantCulture));

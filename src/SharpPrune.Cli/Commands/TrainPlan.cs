@@ -63,6 +63,7 @@ internal sealed record TrainPlan(string Mode, TrainConfig Config, Module Model, 
 
         ModelLoader.CheckNumClasses(ckpt, file, cfg.NumClasses, $"its '{CheckpointKeys.Config}' num_classes");
         var model = ModelLoader.CreateRecorded(cfg.Model, cfg.NumClasses, cfg.Seed, file);
+        if (ckpt.Get(ModelArchitecture.MetadataKey) is { } architecture) ModelArchitecture.Apply(model, architecture, file); // a shrunk run
         PrunedStateDict.Prepare(model, ckpt.Model); // a pruned run resumes with the same reparametrisation
         string save = parse.GetValue(o.Save) ?? Path.GetDirectoryName(Path.GetFullPath(file))!;
         int done = CheckpointKeys.ParseInt(ckpt, CheckpointKeys.Epoch);
@@ -101,6 +102,7 @@ internal sealed record TrainPlan(string Mode, TrainConfig Config, Module Model, 
             Schedule = parse.GetValue(o.Schedule)!,
             Seed = (ulong)parse.GetValue(o.Seed),
             LabelSmoothing = (float)parse.GetValue(o.LabelSmoothing),
+            BnL1 = parse.GetValue(o.BnL1),
             LimitTrain = parse.GetValue(o.LimitTrain),
             LimitTest = parse.GetValue(o.LimitTest),
             DataDir = DataDirOption(parse, o),
@@ -129,6 +131,7 @@ internal sealed record TrainPlan(string Mode, TrainConfig Config, Module Model, 
         Check(o.Schedule, v => v == saved.Schedule, saved.Schedule);
         Check(o.Seed, v => (ulong)v == saved.Seed, saved.Seed);
         Check(o.LabelSmoothing, v => (float)v == saved.LabelSmoothing, saved.LabelSmoothing);
+        Check(o.BnL1, v => v == saved.BnL1, saved.BnL1);
         Check(o.LimitTrain, v => v == saved.LimitTrain, saved.LimitTrain);
         Check(o.LimitTest, v => v == saved.LimitTest, saved.LimitTest);
     }

@@ -35,7 +35,8 @@ public sealed partial class Tensor
 
     /// <summary>
     /// The tensors the recorded op read (PyTorch's <c>grad_fn.next_functions</c>, as tensors); empty for a leaf.
-    /// Exporters walk these to recover the op sequence a forward ran (SharpPrune.Onnx's tracer does).
+    /// Exporters walk these to recover the op sequence a forward ran (SharpPrune.Onnx's tracer does), structured
+    /// pruning to find which channels are coupled.
     /// </summary>
     public IReadOnlyList<Tensor> GradFnInputs => GradFn?.Inputs ?? Array.Empty<Tensor>();
 }

@@ -44,6 +44,10 @@ public static class CheckpointKeys
     /// <summary><see cref="Generator.Default"/>'s state (see <see cref="Checkpoint.FormatRngState"/>).</summary>
     public const string DefaultRng = "rng.default";
 
+    /// <summary>Every layer's channel widths as JSON (Vision's ModelArchitecture): how a structured-pruned (shrunk)
+    /// model is rebuilt before its weights load.</summary>
+    public const string Architecture = "architecture";
+
     public const string LastFile = "last.safetensors";
     public const string BestFile = "best.safetensors";
 

@@ -49,6 +49,8 @@ public static partial class Datasets
     public static DataSource Resolve(string name, string? dataDir)
     {
         var info = DatasetInfo.Get(name);
+        // Fashion-MNIST's files, converted when loaded.
+        if (info.Name == DatasetInfo.FashionMnist3x32) return Resolve("fashion-mnist", dataDir) with { Dataset = info.Name };
         if (dataDir is null)
         {
             if (info.Name != "fashion-mnist") throw NoDataDir(info);
@@ -70,6 +72,11 @@ public static partial class Datasets
     {
         ArgumentNullException.ThrowIfNull(source);
         var info = DatasetInfo.Get(source.Dataset);
+        if (info.Name == DatasetInfo.FashionMnist3x32)
+        {
+            var (train, test) = Load(source with { Dataset = "fashion-mnist" });
+            return (ToThreeChannels32(train), ToThreeChannels32(test));
+        }
         if (source.IsSample) return LoadFashionMnistSample(source.Directory);
         return info.Name switch
         {
@@ -77,6 +84,30 @@ public static partial class Datasets
             "cifar10" => LoadCifar10(source.Directory),
             _ => LoadCifar100(source.Directory),
         };
+    }
+
+    /// <summary>
+    /// A 1×28×28 dataset as 3×32×32 (zero padding of 2 on every side, the grey channel copied to all three), so the
+    /// CIFAR models take it: what "fashion-mnist-3x32" loads.
+    /// </summary>
+    public static ImageDataset ToThreeChannels32(ImageDataset source)
+    {
+        if (source.Channels != 1 || source.Height != 28 || source.Width != 28)
+            throw new ArgumentException($"{source.Name}: expected 1x28x28 images to pad to 3x32x32, got {source.Channels}x{source.Height}x{source.Width}");
+        const int size = 32, pad = 2, plane = size * size;
+        var pixels = new byte[source.Count * 3 * plane];
+        var labels = new int[source.Count];
+        for (int n = 0; n < source.Count; n++)
+        {
+            var src = source.Pixels(n);
+            var dst = pixels.AsSpan(n * 3 * plane, 3 * plane);
+            for (int y = 0; y < 28; y++)
+                src.Slice(y * 28, 28).CopyTo(dst.Slice((y + pad) * size + pad, 28));
+            dst[..plane].CopyTo(dst.Slice(plane, plane));
+            dst[..plane].CopyTo(dst.Slice(2 * plane, plane));
+            labels[n] = source.Label(n);
+        }
+        return new ImageDataset($"{source.Name} (3x32x32)", pixels, labels, 3, size, size, source.NumClasses);
     }
 
     public static (ImageDataset Train, ImageDataset Test) LoadCifar10(string dataDir)

@@ -94,19 +94,46 @@ public sealed class BasicBlock : Container
 
 /// <summary>
 /// Option-A shortcut: average-pool by the stride (as the reference's AvgPool2d(2, 2)) and append zero channels
-/// up to the block's width. No parameters; unlike the reference, the gradient flows through it.
+/// up to the block's width. No parameters; unlike the reference, the gradient flows through it. After channel
+/// pruning it carries the kept input channels to the positions <see cref="OutputSources"/> names (the rest zeros).
 /// </summary>
-public sealed class PadShortcut : Module
+public sealed class PadShortcut : Module, IChannelRouting
 {
     public int InChannels { get; }
     public int OutChannels { get; }
     public int Stride { get; }
+    private readonly int[]? _sources; // null: input channel i at output i, zeros after
+    private readonly int[]? _gather;  // _sources with -1 replaced by InChannels (the appended zero channel)
 
-    public PadShortcut(int inChannels, int outChannels, int stride)
+    public PadShortcut(int inChannels, int outChannels, int stride, IReadOnlyList<int>? outputSources = null)
     {
         if (outChannels < inChannels) throw new ArgumentException($"PadShortcut: out_channels ({outChannels}) must be >= in_channels ({inChannels})");
         if (stride < 1) throw new ArgumentException($"PadShortcut: stride must be >= 1, got {stride}");
         InChannels = inChannels; OutChannels = outChannels; Stride = stride;
+        if (outputSources is null) return;
+        if (outputSources.Count != outChannels)
+            throw new ArgumentException($"PadShortcut: {outputSources.Count} output sources for {outChannels} output channels");
+        var seen = new HashSet<int>();
+        foreach (var src in outputSources)
+            if (src < -1 || src >= inChannels || (src >= 0 && !seen.Add(src)))
+                throw new ArgumentException($"PadShortcut: output source {src} is not -1 or a distinct input channel in [0, {inChannels})");
+        if (seen.Count != inChannels) throw new ArgumentException($"PadShortcut: every input channel must reach the output ({seen.Count} of {inChannels} do)");
+        _sources = outputSources.ToArray();
+        if (!_sources.Select((v, i) => v == (i < inChannels ? i : -1)).All(b => b))
+            _gather = _sources.Select(v => v < 0 ? inChannels : v).ToArray();
+    }
+
+    public IReadOnlyList<int> OutputSources => _sources ?? Enumerable.Range(0, OutChannels).Select(i => i < InChannels ? i : -1).ToArray();
+
+    public Module WithChannels(IReadOnlyList<int> keptInputs, IReadOnlyList<int> keptOutputs)
+    {
+        var sources = OutputSources;
+        var newIndex = new Dictionary<int, int>();
+        for (int i = 0; i < keptInputs.Count; i++) newIndex[keptInputs[i]] = i;
+        var mapped = keptOutputs.Select(o => sources[o] < 0 ? -1
+            : newIndex.TryGetValue(sources[o], out int n) ? n
+            : throw new ArgumentException($"PadShortcut: kept output channel {o} carries input channel {sources[o]}, which is not kept")).ToArray();
+        return new PadShortcut(keptInputs.Count, keptOutputs.Count, Stride, mapped);
     }
 
     protected override Tensor ForwardCore(Tensor x)
@@ -114,10 +141,12 @@ public sealed class PadShortcut : Module
         if (x.Dim != 4 || x.Size(1) != InChannels)
             throw new ArgumentException($"PadShortcut: expected input (N, {InChannels}, H, W), got {Shapes.Format(x.Shape)}");
         if (Stride > 1) x = F.AvgPool2d(x, (Stride, Stride), (Stride, Stride), (0, 0));
+        if (_gather is not null)
+            return Tensor.Concat(new[] { x, Tensor.Zeros(x.Size(0), 1, x.Size(2), x.Size(3)) }, 1).IndexSelect(1, _gather);
         if (OutChannels == InChannels) return x;
         var zeros = Tensor.Zeros(x.Size(0), OutChannels - InChannels, x.Size(2), x.Size(3));
         return Tensor.Concat(new[] { x, zeros }, 1);
     }
 
-    public override string ExtraRepr() => $"{InChannels}, {OutChannels}, stride={Stride}";
+    public override string ExtraRepr() => $"{InChannels}, {OutChannels}, stride={Stride}" + (_gather is null ? "" : ", channel map");
 }

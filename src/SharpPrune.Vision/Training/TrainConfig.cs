@@ -24,6 +24,9 @@ public sealed record TrainConfig
     [JsonPropertyName("schedule")] public string Schedule { get; init; } = "step:0.5,0.75";
     [JsonPropertyName("seed")] public ulong Seed { get; init; } = 1;
     [JsonPropertyName("label_smoothing")] public float LabelSmoothing { get; init; }
+    /// <summary>Network slimming (Liu et al. 2017): λ of the L1 penalty λ·Σ|γ| on every BatchNorm scale, added to
+    /// the gradient as λ·sign(γ) (as the paper's code), so BN-scale channel pruning has small γ to find. 0: off.</summary>
+    [JsonPropertyName("bn_l1")] public double BnL1 { get; init; }
     /// <summary>Train on the first N training images only (quick runs, tests).</summary>
     [JsonPropertyName("limit_train")] public int? LimitTrain { get; init; }
     /// <summary>Evaluate on the first N test images only.</summary>
@@ -79,6 +82,7 @@ public sealed record TrainConfig
         Check(Lr > 0 && double.IsFinite(Lr), $"learning rate must be > 0, got {Lr}");
         Check(Momentum >= 0 && Momentum < 1, $"momentum must be in [0, 1), got {Momentum}");
         Check(WeightDecay >= 0 && double.IsFinite(WeightDecay), $"weight decay must be >= 0, got {WeightDecay}");
+        Check(BnL1 >= 0 && double.IsFinite(BnL1), $"bn-l1 must be >= 0, got {BnL1}");
         Check(LabelSmoothing >= 0 && LabelSmoothing <= 1, $"label smoothing must be in [0, 1], got {LabelSmoothing}");
         Check(LimitTrain is null or >= 1, $"limit-train must be >= 1, got {LimitTrain}");
         Check(LimitTest is null or >= 1, $"limit-test must be >= 1, got {LimitTest}");

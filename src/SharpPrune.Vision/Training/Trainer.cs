@@ -4,6 +4,7 @@ using SharpPrune.Kernels;
 using SharpPrune.NN;
 using SharpPrune.Optim;
 using SharpPrune.Vision.Data;
+using SharpPrune.Vision.Models;
 
 namespace SharpPrune.Vision.Training;
 
@@ -158,6 +159,7 @@ public sealed class Trainer
             float value = loss.Item();
             if (!float.IsFinite(value)) throw new TrainingDivergedException(epoch + 1, b + 1, "loss", value, lr);
             loss.Backward();
+            if (Config.BnL1 > 0) AddBatchNormL1Gradient((float)Config.BnL1);
             Optimizer.Step();
             lossSum += (double)value * batch.Count;
             correct += Metrics.CountCorrect(logits, batch.Labels);
@@ -189,6 +191,17 @@ public sealed class Trainer
         return entry;
     }
 
+    /// <summary>Network slimming: the subgradient λ·sign(γ) of λ·Σ|γ| over every BatchNorm's scale.</summary>
+    private void AddBatchNormL1Gradient(float lambda)
+    {
+        foreach (var bn in _model.Modules().OfType<BatchNormBase>())
+        {
+            if (bn.Weight is not { Grad: Tensor g } w) continue;
+            var gd = g.Data; var wd = w.Data;
+            for (int i = 0; i < wd.Length; i++) gd[i] += lambda * MathF.Sign(wd[i]);
+        }
+    }
+
     /// <summary>
     /// Dropout masks become a function of (seed, epoch), as the data loader's shuffle and augmentation already are.
     /// <see cref="Generator.Default"/> is global and left alone (nothing in training draws from it); its state is
@@ -216,6 +229,7 @@ public sealed class Trainer
         meta[CheckpointKeys.BestAcc] = CheckpointKeys.Format(BestAccuracy);
         meta[CheckpointKeys.TestAcc] = CheckpointKeys.Format(testAcc);
         meta[CheckpointKeys.Config] = Config.ToJson();
+        meta[ModelArchitecture.MetadataKey] = ModelArchitecture.Describe(_model); // layer widths: a shrunk model reloads
         meta[CheckpointKeys.Threads] = CheckpointKeys.Format(Parallelism.MaxThreads);
         meta[CheckpointKeys.DefaultRng] = Checkpoint.FormatRngState(Generator.Default);
         if (bestEpoch is int be) meta[CheckpointKeys.BestEpoch] = CheckpointKeys.Format(be);

@@ -8,8 +8,8 @@ public class DatasetsTests
     public void Unknown_name_lists_the_valid_ones()
     {
         var e = Assert.Throws<ArgumentException>(() => Datasets.Load("imagenet", "/tmp"));
-        Assert.Contains("unknown dataset 'imagenet'; valid names: mnist, fashion-mnist, cifar10, cifar100", e.Message);
-        Assert.Equal(["mnist", "fashion-mnist", "cifar10", "cifar100"], Datasets.Names);
+        Assert.Contains("unknown dataset 'imagenet'; valid names: mnist, fashion-mnist, fashion-mnist-3x32, cifar10, cifar100", e.Message);
+        Assert.Equal(["mnist", "fashion-mnist", "fashion-mnist-3x32", "cifar10", "cifar100"], Datasets.Names);
     }
 
     [Theory]
