@@ -160,9 +160,8 @@ internal static class ModelLoader
     public static int CheckNumClasses(CheckpointData ckpt, string path, int numClasses, string source)
     {
         var (key, rows) = Classifier(ckpt);
-        if (key is null)
-            throw new CliException($"{path}: holds no 2-D classifier weight (no '*.weight' or '*.weight_orig' matrix), so it is not a zoo model's checkpoint");
-        if (numClasses != rows)
+        // No plain classifier matrix (e.g. a quantized checkpoint stores it otherwise): nothing to check against here.
+        if (key is not null && numClasses != rows)
             throw new CliException($"{path}: {source} says {numClasses} classes but its classifier weight '{MessageText.Name(key)}' has {rows} rows");
         return numClasses;
     }
