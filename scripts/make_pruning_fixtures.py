@@ -203,5 +203,37 @@ def main():
     print(f"wrote {len(tensors)} tensors, {len(meta)} cases to {os.path.relpath(path)}")
 
 
+def write_nuc_cases():
+    """ln_structured(n='nuc') into nuc_masks.safetensors (its own generator, so masks.safetensors stays as it was).
+
+    torch 1.13 computes torch.norm(t, p='nuc', dim=<the dims other than dim>), a matrix norm: only a 3-D tensor
+    leaves the two dims it needs; on 2-D and 4-D tensors it raises "nuclear norm requires a 'dim' argument of
+    size 2" (the C# test checks that refusal). Per case <case>: .input, .mask and .norms (float64 nuclear norms
+    of the channels, the sum of each channel matrix's singular values).
+    """
+    g = torch.Generator().manual_seed(4321)
+    out, info = {}, {}
+    cases = [("nuc_dim0", (6, 4, 5), 0, 0.5), ("nuc_dim1", (3, 8, 5), 1, 3), ("nuc_dim-1", (4, 3, 7), -1, 0.5),
+             ("nuc_dim2_square", (5, 4, 4), 2, 0.25), ("nuc_dim0_rank1", (6, 1, 9), 0, 2)]
+    for case, shape, dim, amount in cases:
+        while True:
+            t = torch.randn(*shape, generator=g)
+            dims = [d for d in range(t.dim()) if d != dim % t.dim()]
+            n = torch.norm(t.double(), p="nuc", dim=dims)
+            v = n.sort().values
+            if bool(((v[1:] - v[:-1]) > 1e-4 * v[1:]).all()):
+                break
+        m = holder(t)
+        prune.ln_structured(m, "weight", amount=amount, n="nuc", dim=dim)
+        info["case." + case] = f"ln_structured(amount={amount!r}, n='nuc', dim={dim})"
+        out[case + ".input"] = t.contiguous()
+        out[case + ".mask"] = mask_of(m).contiguous()
+        out[case + ".norms"] = n.contiguous()
+    path = os.path.join(OUT, "nuc_masks.safetensors")
+    save(path, out, metadata=info)
+    print(f"wrote {len(out)} tensors, {len(info)} cases to {os.path.relpath(path)}")
+
+
 if __name__ == "__main__":
     main()
+    write_nuc_cases()

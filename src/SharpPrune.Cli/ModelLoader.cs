@@ -21,15 +21,14 @@ internal sealed record LoadedModel(Module Model, CheckpointData Checkpoint, stri
     public bool IsPruned => Checkpoint.Model.Any(kv => kv.Key.EndsWith("_mask", StringComparison.Ordinal));
 
     /// <summary>
-    /// The data folder the checkpoint's training run read <paramref name="dataset"/> from, if it recorded one. Using it
-    /// by default keeps the evaluation on the run's own test split (the shipped sample's last 2,000 images, not the
-    /// full set's test images, 8,000 of which the sample trains on).
+    /// The training configuration the checkpoint recorded, when it trained on <paramref name="dataset"/>: its data
+    /// (see <see cref="DataSets.ForRecorded"/>) keeps an evaluation on the run's own test split.
     /// </summary>
-    public string? RecordedDataDir(string dataset)
+    public TrainConfig? RecordedConfig(string dataset)
     {
         if (Checkpoint.Get(CheckpointKeys.Config) is not { } json) return null;
         var cfg = TrainConfig.FromJson(json, Checkpoint.SourceName);
-        return cfg.Dataset == dataset ? cfg.DataDir : null;
+        return cfg.Dataset == dataset ? cfg : null;
     }
 }
 
@@ -41,6 +40,7 @@ internal static class ModelLoader
         if (Directory.Exists(path))
             throw new CliException($"'{path}' is a directory; pass a checkpoint file such as {Path.Combine(path, CheckpointKeys.LastFile)}");
         if (!File.Exists(path)) throw new CliException($"checkpoint '{path}' does not exist");
+        RequireRegular(path);
         if (IsSpz(path))
         {
             var spz = ReadSpz(path);
@@ -54,6 +54,13 @@ internal static class ModelLoader
         {
             throw new CliException($"'{path}' is not a valid checkpoint: {ErrorMessages.OneLine(e)}", e);
         }
+    }
+
+    /// <summary>Refuses a FIFO or device before any reader opens (and blocks on) it: sniffing the format reads it too.</summary>
+    private static void RequireRegular(string path)
+    {
+        try { InputFile.RequireRegular(path, "a checkpoint file"); }
+        catch (InvalidDataException e) { throw new CliException($"'{path}' is not a valid checkpoint: {ErrorMessages.OneLine(e)}", e); }
     }
 
     /// <summary>True when <paramref name="path"/> is a compressed model (.spz magic), whatever its extension.</summary>
@@ -80,13 +87,21 @@ internal static class ModelLoader
     /// </summary>
     public static LoadedModel Load(string path, string? modelOverride = null, int? numClassesOverride = null)
     {
-        if (path.EndsWith(".onnx", StringComparison.OrdinalIgnoreCase)) return LoadOnnx(path);
+        if (path.EndsWith(".onnx", StringComparison.OrdinalIgnoreCase))
+        {
+            if (File.Exists(path)) RequireRegular(path);
+            return LoadOnnx(path);
+        }
         var ckpt = ReadCheckpoint(path);
         string model = modelOverride ?? ckpt.Get(CheckpointKeys.Model)
             ?? throw new CliException($"{path} does not say which model it holds (no '{CheckpointKeys.Model}' metadata); pass --model ({string.Join(", ", ModelZoo.Names)})");
-        int numClasses = numClassesOverride
-            ?? (ckpt.Get(CheckpointKeys.NumClasses) is not null ? CheckpointKeys.ParseInt(ckpt, CheckpointKeys.NumClasses) : InferNumClasses(ckpt, path));
-        var module = TorchCheckpoints.CreateWithCfg(model, numClasses, ckpt) ?? Create(model, numClasses, seed: 0);
+        int numClasses;
+        if (numClassesOverride is int given) numClasses = CheckNumClasses(ckpt, path, given, "--num-classes");
+        else if (ckpt.Get(CheckpointKeys.NumClasses) is not null)
+            numClasses = CheckNumClasses(ckpt, path, CheckpointKeys.ParseInt(ckpt, CheckpointKeys.NumClasses), $"its metadata '{CheckpointKeys.NumClasses}'");
+        else numClasses = InferNumClasses(ckpt, path);
+        var module = TorchCheckpoints.CreateWithCfg(model, numClasses, ckpt)
+            ?? (modelOverride is null ? CreateRecorded(model, numClasses, seed: 0, path) : Create(model, numClasses, seed: 0));
         try
         {
             if (ckpt.Get(ModelArchitecture.MetadataKey) is { } architecture)
@@ -130,10 +145,37 @@ internal static class ModelLoader
         return ModelZoo.Create(model, numClasses, new Generator(seed));
     }
 
+    /// <summary>A zoo model named by a checkpoint: an unknown name is a problem of the file (exit 1), not of the command line.</summary>
+    public static Module CreateRecorded(string model, int numClasses, ulong seed, string path)
+    {
+        if (!ModelZoo.Contains(model))
+            throw new CliException($"{path} holds a model named '{MessageText.Name(model)}', which is not in the zoo ({string.Join(", ", ModelZoo.Names)}); pass --model to choose the architecture");
+        return Create(model, numClasses, seed);
+    }
+
+    /// <summary>
+    /// Checks a class count (from metadata or an option) against the classifier tensor before a model is built, so a
+    /// small file whose metadata says 25,000,000 classes fails at once instead of allocating gigabytes for the classifier.
+    /// </summary>
+    public static int CheckNumClasses(CheckpointData ckpt, string path, int numClasses, string source)
+    {
+        var (key, rows) = Classifier(ckpt);
+        // No plain classifier matrix (e.g. a quantized checkpoint stores it otherwise): nothing to check against here.
+        if (key is not null && numClasses != rows)
+            throw new CliException($"{path}: {source} says {numClasses} classes but its classifier weight '{MessageText.Name(key)}' has {rows} rows");
+        return numClasses;
+    }
+
+    private static (string? Key, int Rows) Classifier(CheckpointData ckpt)
+    {
+        var last = ckpt.Model.LastOrDefault(kv => kv.Value.Dim == 2 && (kv.Key.EndsWith(".weight") || kv.Key.EndsWith(".weight_orig")));
+        return last.Value is null ? (null, 0) : (last.Key, last.Value.Size(0));
+    }
+
     /// <summary>Without metadata, the class count is the row count of the last 2-D weight (the classifier).</summary>
     private static int InferNumClasses(CheckpointData ckpt, string path)
     {
-        var last = ckpt.Model.LastOrDefault(kv => kv.Value.Dim == 2 && (kv.Key.EndsWith(".weight") || kv.Key.EndsWith(".weight_orig")));
-        return last.Value?.Size(0) ?? throw new CliException($"{path}: cannot tell the number of classes; pass --num-classes");
+        var (key, rows) = Classifier(ckpt);
+        return key is not null ? rows : throw new CliException($"{path}: cannot tell the number of classes; pass --num-classes");
     }
 }

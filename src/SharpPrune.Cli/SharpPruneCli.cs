@@ -33,7 +33,7 @@ public static class SharpPruneCli
         }
         if (parse.Action is ParseErrorAction)
         {
-            foreach (var error in parse.Errors) stderr.WriteLine($"sharpprune: error: {error.Message}");
+            foreach (var error in parse.Errors) stderr.WriteLine($"sharpprune: error: {ErrorMessages.ParseError(error.Message)}");
             string path = string.Join(" ", CommandPath(parse.CommandResult.Command));
             stderr.WriteLine($"Run '{path} --help' for usage.");
             return ExitUsage;

@@ -75,12 +75,11 @@ internal static class DemoCommand
             return 0;
         }
 
-        private TrainConfig Config(int n, string? initFrom) => new()
+        private TrainConfig Config(int n, string? initFrom) => new TrainConfig
         {
             Model = Model, Dataset = Dataset, NumClasses = 10, Epochs = n, BatchSize = 64, Optimizer = "sgd",
             Lr = 0.05, Momentum = 0.9, WeightDecay = 5e-4, Schedule = "cosine", Seed = 1, InitFrom = initFrom,
-            DataDir = _sampleDir, // recorded, so eval/train --load of these checkpoints use the sample's split too
-        };
+        }.WithData(Datasets.Resolve(Dataset, _sampleDir)); // recorded, so eval/train --load of these checkpoints use the sample's split too
 
         private void Train()
         {

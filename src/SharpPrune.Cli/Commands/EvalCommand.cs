@@ -27,7 +27,8 @@ internal static class EvalCommand
             string dataset = parse.GetValue(data) ?? loaded.Dataset
                 ?? throw new CliUsageException($"{path} does not record its dataset; pass --data");
             dataset = DataSets.Info(dataset).Name;
-            var (_, test) = DataSets.Load(dataset, parse.GetValue(dataDir) ?? loaded.RecordedDataDir(dataset), loaded.InputShape, loaded.ModelName);
+            var source = DataSets.ForCheckpoint(ctx, loaded, dataset, parse.GetValue(dataDir), path);
+            var (_, test) = DataSets.Load(source, loaded.InputShape, loaded.ModelName);
             if (test.NumClasses != loaded.NumClasses)
                 throw new CliUsageException($"{path} holds a {loaded.NumClasses}-class model but {dataset} has {test.NumClasses} classes");
             if (parse.GetValue(sparse))
@@ -45,7 +46,7 @@ internal static class EvalCommand
                 {
                     checkpoint = path, model = loaded.ModelName, dataset = testSet.Name,
                     loss = r.Loss, accuracy = r.Accuracy, correct = r.Correct, count = r.Count,
-                }));
+                }, FiniteOrNullConverter.Options)); // a diverged model's NaN/inf loss is null
             else
                 ctx.Out.WriteLine(string.Format(CultureInfo.InvariantCulture, "{0} on {1}: test loss {2:F4}, accuracy {3:F2}% ({4}/{5})",
                     loaded.ModelName, testSet.Name, r.Loss, r.Accuracy, r.Correct, r.Count));

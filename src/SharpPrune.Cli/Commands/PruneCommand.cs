@@ -28,7 +28,7 @@ internal static class PruneCommand
         var amount = CliOptions.String("--amount", "How much: a fraction in [0, 1] (0.9 = 90%) or, without a decimal point, a count per tensor (3)");
         var rates = CliOptions.String("--rates", "A fraction per layer in one call, instead of --amount and --layers: 'conv1=0.16,conv2=0.62,fc2=0.9497'");
         var quality = CliOptions.OptionalDouble("--quality", "For threshold: prune entries below quality x the std of the layer's weights (0.7 takes ~45% of a Gaussian layer)", 0, 100);
-        var n = CliOptions.String("--n", "Norm for ln-structured: a number, inf, -inf or fro", "2");
+        var n = CliOptions.String("--n", "Norm for ln-structured: a number, inf, -inf, fro or nuc (PyTorch's p)", "2");
         var dim = CliOptions.Int("--dim", "Dimension of the channels for structured methods (0 = output channels)", 0, -8, 7);
         var layers = CliOptions.String("--layers", "Regular expression a layer's full name must match, e.g. 'features\\.\\d+|classifier\\.0' [default: all Conv2d and Linear layers]");
         var includeBias = CliOptions.Flag("--include-bias", "Prune the biases too");
@@ -41,7 +41,7 @@ internal static class PruneCommand
             string path = checkpoint.Path(parse);
             string methodName = parse.GetValue(method)!.ToLowerInvariant();
             var (how, layerRates, q) = HowMuch(PruneMethods.Get(methodName), parse.GetValue(amount), parse.GetValue(rates), parse.GetValue(quality), parse.GetValue(layers));
-            var step = new PruneStep(methodName, how, parse.GetValue(n)!, parse.GetValue(dim), parse.GetValue(layers), parse.GetValue(includeBias),
+            var step = new PruneStep(methodName, how, ParseNorm(parse.GetValue(n)!), parse.GetValue(dim), parse.GetValue(layers), parse.GetValue(includeBias),
                 (ulong)parse.GetValue(seed), q, layerRates);
             var loaded = checkpoint.LoadModel(parse);
             ModelLoader.RequireZooModel(loaded, "prune");
@@ -100,6 +100,25 @@ internal static class PruneCommand
         return string.Join("|", rates.Rates.Select(r => Regex.Escape(r.Layer)));
     }
 
+    /// <summary>
+    /// PyTorch's n, checked before the checkpoint is read and written canonically ("inf", "-inf", "fro", "nuc" or the
+    /// number's round-trip form): float('inf') is valid in PyTorch, so "inf" is accepted exactly as 1e400 (which
+    /// overflows to it) is. <see cref="PruneMethods"/> turns it back into the method's argument.
+    /// </summary>
+    internal static string ParseNorm(string text)
+    {
+        string t = text.Trim().ToLowerInvariant();
+        switch (t)
+        {
+            case "inf" or "+inf" or "infinity" or "+infinity": return "inf";
+            case "-inf" or "-infinity": return "-inf";
+            case "fro" or "nuc": return t;
+        }
+        if (double.TryParse(t, NumberStyles.Float, CultureInfo.InvariantCulture, out double p) && !double.IsNaN(p))
+            return double.IsInfinity(p) ? (p > 0 ? "inf" : "-inf") : p.ToString("R", CultureInfo.InvariantCulture);
+        throw new CliUsageException($"--n must be a number, inf, -inf, fro or nuc, got '{MessageText.Name(text)}'");
+    }
+
     /// <summary>PyTorch's two meanings: "0.9" (or 1e-1) is a fraction, "3" a count.</summary>
     private static Amount ParseAmount(string text)
     {
@@ -147,7 +166,12 @@ internal static class PruneCommand
         var gen = new Generator(s.Seed);
         if (spec.Global)
         {
-            Prune.GlobalUnstructured(targets.Select(t => (t.Module, t.Name)), spec.Create(s, "", gen));
+            try { Prune.GlobalUnstructured(targets.Select(t => (t.Module, t.Name)), spec.Create(s, "", gen)); }
+            catch (ArgumentException e)
+            {
+                // Same exit code as a local method's bad amount: the value does not fit the selected layers.
+                throw new CliUsageException($"cannot prune {targets.Count} tensors with {s.Describe()}: {ErrorMessages.OneLine(e)}");
+            }
             return;
         }
         foreach (var t in targets)

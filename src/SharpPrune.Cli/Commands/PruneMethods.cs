@@ -29,8 +29,13 @@ internal static class PruneMethods
         new("random-unstructured", "random entries of each tensor", false, Uses.Seed,
             (s, layer, g) => new RandomUnstructured(s.AmountFor(layer), g)),
         new("ln-structured", "the channels along --dim of smallest --n norm in each tensor", false, Uses.Norm | Uses.Dim,
-            (s, layer, _) => double.TryParse(s.N, NumberStyles.Float, CultureInfo.InvariantCulture, out double p)
-                ? new LnStructured(s.AmountFor(layer), p, s.Dim) : new LnStructured(s.AmountFor(layer), s.N, s.Dim)),
+            (s, layer, _) => s.N switch // canonical (PruneCommand.ParseNorm): inf, -inf, fro, nuc or a number
+            {
+                "inf" => new LnStructured(s.AmountFor(layer), double.PositiveInfinity, s.Dim),
+                "-inf" => new LnStructured(s.AmountFor(layer), double.NegativeInfinity, s.Dim),
+                "fro" or "nuc" => new LnStructured(s.AmountFor(layer), s.N, s.Dim),
+                _ => new LnStructured(s.AmountFor(layer), double.Parse(s.N, NumberStyles.Float, CultureInfo.InvariantCulture), s.Dim),
+            }),
         new("random-structured", "random channels along --dim of each tensor", false, Uses.Dim | Uses.Seed,
             (s, layer, g) => new RandomStructured(s.AmountFor(layer), s.Dim, g)),
         new("threshold", "the entries of each tensor below --quality x the standard deviation of its weights (Han et al. 2015)", false, Uses.Quality,

@@ -69,7 +69,7 @@ internal static class ShrinkCommand
             if (dataset is not null)
             {
                 dataset = DataSets.Info(dataset).Name;
-                var (tr, te) = DataSets.Load(dataset, parse.GetValue(dataDir) ?? loaded.RecordedDataDir(dataset), loaded.ModelName);
+                var (tr, te) = DataSets.Load(DataSets.ForCheckpoint(ctx, loaded, dataset, parse.GetValue(dataDir), path), loaded.ModelName);
                 if (te.NumClasses != loaded.NumClasses)
                     throw new CliUsageException($"{path} holds a {loaded.NumClasses}-class model but {dataset} has {te.NumClasses} classes");
                 train = tr;

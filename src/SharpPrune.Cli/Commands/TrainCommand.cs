@@ -24,10 +24,10 @@ internal static class TrainCommand
         if (resume is not null && load is not null)
             throw new CliUsageException("--resume and --load cannot be combined: --resume continues a run, --load starts a new one from a checkpoint's weights");
         var plan = resume is not null ? TrainPlan.ForResume(ctx, parse, o, resume)
-                 : load is not null ? TrainPlan.ForLoad(parse, o, load)
+                 : load is not null ? TrainPlan.ForLoad(ctx, parse, o, load)
                  : TrainPlan.Fresh(parse, o);
         var cfg = plan.Config;
-        var (train, test) = DataSets.Load(cfg.Dataset, cfg.DataDir, cfg.Model);
+        var (train, test) = DataSets.Load(cfg.RecordedData()!, cfg.Model);
 
         var agp = GradualPruningCallback.For(plan.Model, cfg);
         var progress = new TrainingDisplay.Relay();

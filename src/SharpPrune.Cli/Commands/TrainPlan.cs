@@ -23,11 +23,13 @@ internal sealed record TrainPlan(string Mode, TrainConfig Config, Module Model, 
         var info = DataSets.Info(data);
         var cfg = FromOptions(parse, o, ModelZoo.Contains(model) ? ModelZoo.Canonical(model) : model, info.Name, info.NumClasses);
         var module = ModelLoader.Create(cfg.Model, cfg.NumClasses, cfg.Seed);
+        DataSets.CheckShape(info.Name, cfg.Model);
+        cfg = cfg.WithData(DataSets.Resolve(info.Name, DataDirOption(parse, o))); // recorded: eval and resume read the same files
         return new TrainPlan("training", cfg, module, parse.GetValue(o.Save) ?? Path.Combine("runs", $"{cfg.Model}-{cfg.Dataset}"));
     }
 
     /// <summary>A new run starting from a checkpoint's weights (and masks, if it is pruned).</summary>
-    public static TrainPlan ForLoad(ParseResult parse, TrainOptions o, string path)
+    public static TrainPlan ForLoad(CliContext ctx, ParseResult parse, TrainOptions o, string path)
     {
         var loaded = ModelLoader.Load(path, parse.GetValue(o.Model));
         ModelLoader.RequireZooModel(loaded, "train --load");
@@ -37,7 +39,10 @@ internal sealed record TrainPlan(string Mode, TrainConfig Config, Module Model, 
         if (info.NumClasses != loaded.NumClasses)
             throw new CliUsageException($"{path} holds a {loaded.NumClasses}-class model but {info.Name} has {info.NumClasses} classes");
         var cfg = FromOptions(parse, o, loaded.ModelName, info.Name, info.NumClasses);
-        cfg = cfg with { InitFrom = path, DataDir = cfg.DataDir ?? loaded.RecordedDataDir(info.Name) };
+        var source = DataDirOption(parse, o) is string dir ? DataSets.Resolve(info.Name, dir)
+            : loaded.RecordedConfig(info.Name) is { } trained ? DataSets.ForRecorded(ctx, trained, null, path, mustMatch: false)
+            : DataSets.Resolve(info.Name, null);
+        cfg = (cfg with { InitFrom = path }).WithData(source);
         string save = parse.GetValue(o.Save)
             ?? Path.Combine(Path.GetDirectoryName(Path.GetFullPath(path))!, Path.GetFileNameWithoutExtension(path) + "-retrain");
         string mode = loaded.IsPruned ? $"retraining pruned {path} (masks kept)" : $"training from the weights of {path}";
@@ -51,15 +56,13 @@ internal sealed record TrainPlan(string Mode, TrainConfig Config, Module Model, 
         var ckpt = ModelLoader.ReadCheckpoint(file);
         var saved = TrainConfig.FromJson(CheckpointKeys.Required(ckpt, CheckpointKeys.Config), file);
         RejectChangedSettings(parse, o, saved);
-        var cfg = saved with
-        {
-            Epochs = CliOptions.Given(parse, o.Epochs) ? parse.GetValue(o.Epochs) : saved.Epochs,
-            DataDir = DataDirOption(parse, o) ?? saved.DataDir,
-        };
+        var cfg = (saved with { Epochs = CliOptions.Given(parse, o.Epochs) ? parse.GetValue(o.Epochs) : saved.Epochs })
+            .WithData(DataSets.ForRecorded(ctx, saved, DataDirOption(parse, o), file, mustMatch: true));
         MatchThreads(ctx, parse, ckpt);
         if (ckpt.Get(CheckpointKeys.DefaultRng) is { } rng) Checkpoint.RestoreRngState(Generator.Default, rng);
 
-        var model = ModelLoader.Create(cfg.Model, cfg.NumClasses, cfg.Seed);
+        ModelLoader.CheckNumClasses(ckpt, file, cfg.NumClasses, $"its '{CheckpointKeys.Config}' num_classes");
+        var model = ModelLoader.CreateRecorded(cfg.Model, cfg.NumClasses, cfg.Seed, file);
         if (ckpt.Get(ModelArchitecture.MetadataKey) is { } architecture) ModelArchitecture.Apply(model, architecture, file); // a shrunk run
         PrunedStateDict.Prepare(model, ckpt.Model); // a pruned run resumes with the same reparametrisation
         string save = parse.GetValue(o.Save) ?? Path.GetDirectoryName(Path.GetFullPath(file))!;

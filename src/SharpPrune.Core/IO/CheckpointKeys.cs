@@ -31,6 +31,10 @@ public static class CheckpointKeys
     public const string Epoch = "epoch";
     /// <summary>Best test accuracy so far, percent.</summary>
     public const string BestAcc = "best_acc";
+    /// <summary>The epoch (1-based) whose weights best.safetensors holds.</summary>
+    public const string BestEpoch = "best_epoch";
+    /// <summary>The saved epoch's <c>log.jsonl</c> line, so that resume can restore a line a crash kept from the log.</summary>
+    public const string EpochLog = "epoch_log";
     /// <summary>Test accuracy after the saved epoch, percent.</summary>
     public const string TestAcc = "test_acc";
     /// <summary>The <see cref="TrainConfig"/> as JSON.</summary>
@@ -52,11 +56,11 @@ public static class CheckpointKeys
 
     public static int ParseInt(CheckpointData c, string key) =>
         int.TryParse(Required(c, key), NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out int v)
-            ? v : throw new InvalidDataException($"{c.SourceName}: metadata '{key}' is not an integer: '{c.Get(key)}'");
+            ? v : throw new InvalidDataException($"{c.SourceName}: metadata '{key}' is not an integer: '{MessageText.Name(c.Get(key))}'");
 
     public static double ParseDouble(CheckpointData c, string key) =>
         double.TryParse(Required(c, key), NumberStyles.Float, CultureInfo.InvariantCulture, out double v)
-            ? v : throw new InvalidDataException($"{c.SourceName}: metadata '{key}' is not a number: '{c.Get(key)}'");
+            ? v : throw new InvalidDataException($"{c.SourceName}: metadata '{key}' is not a number: '{MessageText.Name(c.Get(key))}'");
 
     public static string Required(CheckpointData c, string key) =>
         c.Get(key) ?? throw new InvalidDataException($"{c.SourceName}: metadata has no '{key}' (not a checkpoint written by 'sharpprune train'?)");

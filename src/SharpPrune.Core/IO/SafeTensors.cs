@@ -56,6 +56,7 @@ public static class SafeTensors
     public static SafeTensorsFile Load(string path)
     {
         EnsureLittleEndian();
+        InputFile.RequireRegular(path, "a safetensors file");
         using var fs = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
         try
         {

@@ -20,6 +20,9 @@ internal static class SafeTensorsHeader
     public const long MaxHeaderBytes = 100_000_000;
     public const string MetadataKey = "__metadata__";
 
+    /// <summary>JSON nesting the header may have: serde_json's recursion limit, which the safetensors crate parses with.</summary>
+    public const int MaxJsonDepth = 128;
+
     /// <summary>Checks the 8-byte length prefix against the file size and returns the header length.</summary>
     public static int ReadHeaderLength(ReadOnlySpan<byte> prefix, long fileLength, string source)
     {
@@ -42,7 +45,7 @@ internal static class SafeTensorsHeader
         JsonDocument doc;
         try
         {
-            doc = JsonDocument.Parse(json, new JsonDocumentOptions { MaxDepth = 16 });
+            doc = JsonDocument.Parse(json, new JsonDocumentOptions { MaxDepth = MaxJsonDepth });
         }
         catch (JsonException e)
         {
@@ -59,7 +62,7 @@ internal static class SafeTensorsHeader
             foreach (var prop in root.EnumerateObject())
             {
                 if (!seen.Add(prop.Name))
-                    throw new SafeTensorsFormatException($"{source}: duplicate entry '{prop.Name}' in the header");
+                    throw new SafeTensorsFormatException($"{source}: duplicate entry '{MessageText.Name(prop.Name)}' in the header");
                 if (prop.Name == MetadataKey) ReadMetadata(prop.Value, metadata, source);
                 else entries.Add(ReadEntry(prop.Name, prop.Value, bufferLength, source));
             }
@@ -75,15 +78,15 @@ internal static class SafeTensorsHeader
         foreach (var kv in value.EnumerateObject())
         {
             if (kv.Value.ValueKind != JsonValueKind.String)
-                throw new SafeTensorsFormatException($"{source}: {MetadataKey} entry '{kv.Name}' must be a string, got {Kind(kv.Value)}");
+                throw new SafeTensorsFormatException($"{source}: {MetadataKey} entry '{MessageText.Name(kv.Name)}' must be a string, got {Kind(kv.Value)}");
             if (!metadata.TryAdd(kv.Name, kv.Value.GetString()!))
-                throw new SafeTensorsFormatException($"{source}: duplicate {MetadataKey} entry '{kv.Name}'");
+                throw new SafeTensorsFormatException($"{source}: duplicate {MetadataKey} entry '{MessageText.Name(kv.Name)}'");
         }
     }
 
     private static SafeTensorsEntry ReadEntry(string name, JsonElement e, long bufferLength, string source)
     {
-        string where = $"{source}: tensor '{name}'";
+        string where = $"{source}: tensor '{MessageText.Name(name)}'";
         if (e.ValueKind != JsonValueKind.Object)
             throw new SafeTensorsFormatException($"{where}: entry must be an object with dtype, shape and data_offsets, got {Kind(e)}");
 
@@ -92,7 +95,7 @@ internal static class SafeTensorsHeader
             throw new SafeTensorsFormatException($"{where}: dtype must be a string, got {Kind(dtypeEl)}");
         string dtypeName = dtypeEl.GetString()!;
         if (!DTypes.TryParse(dtypeName, out var dtype))
-            throw new SafeTensorsFormatException($"{where}: unknown dtype '{dtypeName}' (supported: {DTypes.Names})");
+            throw new SafeTensorsFormatException($"{where}: unknown dtype '{MessageText.Name(dtypeName)}' (supported: {DTypes.Names})");
 
         var shapeEl = Field(e, "shape", where);
         if (shapeEl.ValueKind != JsonValueKind.Array)
@@ -165,10 +168,10 @@ internal static class SafeTensorsHeader
         {
             if (x.Begin < expected)
                 throw new SafeTensorsFormatException(
-                    $"{source}: tensor '{x.Name}' data_offsets [{x.Begin}, {x.End}] overlap tensor '{prev!.Name}' [{prev.Begin}, {prev.End}]");
+                    $"{source}: tensor '{MessageText.Name(x.Name)}' data_offsets [{x.Begin}, {x.End}] overlap tensor '{MessageText.Name(prev!.Name)}' [{prev.Begin}, {prev.End}]");
             if (x.Begin > expected)
                 throw new SafeTensorsFormatException(
-                    $"{source}: tensor '{x.Name}' starts at byte {x.Begin} but the previous tensor ends at {expected}; bytes [{expected}, {x.Begin}) belong to no tensor");
+                    $"{source}: tensor '{MessageText.Name(x.Name)}' starts at byte {x.Begin} but the previous tensor ends at {expected}; bytes [{expected}, {x.Begin}) belong to no tensor");
             expected = x.End;
             prev = x;
         }

@@ -422,12 +422,14 @@ public abstract class Module
         var errors = new List<string>();
         if (strict)
         {
-            if (unexpected.Count > 0) errors.Add("Unexpected key(s) in state_dict: " + string.Join(", ", unexpected.Select(k => $"\"{k}\"")));
-            if (missing.Count > 0) errors.Add("Missing key(s) in state_dict: " + string.Join(", ", missing.Select(k => $"\"{k}\"")));
+            if (unexpected.Count > 0) errors.Add("Unexpected key(s) in state_dict: " + MessageText.List(unexpected, k => $"\"{k}\""));
+            if (missing.Count > 0) errors.Add("Missing key(s) in state_dict: " + MessageText.List(missing, k => $"\"{k}\""));
         }
+        int mismatches = 0;
         foreach (var (k, t) in own)
-            if (given.TryGetValue(k, out var v) && !Shapes.Equal(v.Shape, t.Shape))
-                errors.Add($"size mismatch for {k}: copying a param with shape {Shapes.Format(v.Shape)} from checkpoint, the shape in current model is {Shapes.Format(t.Shape)}");
+            if (given.TryGetValue(k, out var v) && !Shapes.Equal(v.Shape, t.Shape) && ++mismatches <= MessageText.MaxItems)
+                errors.Add($"size mismatch for {MessageText.Name(k)}: copying a param with shape {Shapes.Format(v.Shape)} from checkpoint, the shape in current model is {Shapes.Format(t.Shape)}");
+        if (mismatches > MessageText.MaxItems) errors.Add($"… and {mismatches - MessageText.MaxItems:N0} more size mismatches");
         if (errors.Count > 0)
             throw new StateDictException($"Error(s) in loading state_dict for {TypeName}:\n\t" + string.Join("\n\t", errors), missing, unexpected);
         using (GradMode.NoGrad())

@@ -9,6 +9,9 @@ internal static class CifarFormat
 {
     public const int ImageBytes = 3 * 32 * 32;
 
+    /// <summary>Most records one file may hold (CIFAR's largest has 50,000), to bound what a hostile .gz can expand to.</summary>
+    public const long MaxRecordsPerFile = 100_000;
+
     /// <summary>Reads and concatenates files of records with <paramref name="labelBytes"/> leading label bytes;
     /// <paramref name="classes"/>[k] is the class count of label byte k, <paramref name="use"/> the one kept.</summary>
     public static ImageDataset Read(string name, IReadOnlyList<string> paths, string format, int[] classes, int use)
@@ -18,8 +21,12 @@ internal static class CifarFormat
         long total = 0;
         foreach (var path in paths)
         {
-            var file = DataFile.Read(path);
+            // No header to say how much a .gz holds: allow the largest CIFAR file (train.bin, 50,000 records) with room to spare.
+            long max = MaxRecordsPerFile * recordSize;
+            var file = DataFile.Read(path, 0, _ => max, max);
             long len = file.Bytes.Length;
+            if (len > max)
+                throw new InvalidDataException($"{file.FileName}: {file.What} holds more than {MaxRecordsPerFile:N0} {format} records ({max:N0} bytes), more than any {format} file");
             if (len == 0) throw new InvalidDataException($"{file.FileName}: {file.What} is empty, expected {format} records of {recordSize} bytes");
             if (len % recordSize != 0)
                 throw new InvalidDataException(

@@ -1,6 +1,15 @@
 namespace SharpPrune.Vision.Data;
 
 /// <summary>
+/// The files a dataset is read from: <paramref name="Directory"/> (a full path) and whether it is the shipped
+/// Fashion-MNIST sample (train = its first 8,000 test images, test = the rest) rather than the dataset's own splits.
+/// </summary>
+public sealed record DataSource(string Dataset, string Directory, bool IsSample)
+{
+    public override string ToString() => IsSample ? $"the shipped {Dataset} sample in {Directory}" : $"{Dataset} in {Directory}";
+}
+
+/// <summary>
 /// Loads the supported datasets from their original binary files: "mnist", "fashion-mnist" (IDX, raw or .gz),
 /// "cifar10", "cifar100" (the "binary version" .bin files).
 /// </summary>
@@ -30,24 +39,50 @@ public static partial class Datasets
     /// sample (<see cref="SampleDirectory"/>), which is split into train = its first 8,000 test images and
     /// test = its last 2,000. Passing the sample's own directory (data/fashion-mnist-sample) gives the same split.
     /// </summary>
-    public static (ImageDataset Train, ImageDataset Test) Load(string name, string? dataDir)
+    public static (ImageDataset Train, ImageDataset Test) Load(string name, string? dataDir) => Load(Resolve(name, dataDir));
+
+    /// <summary>
+    /// Which files <see cref="Load(string, string?)"/> would read for <paramref name="name"/> and <paramref name="dataDir"/>:
+    /// the folder (full path) and whether it is the shipped Fashion-MNIST sample. A checkpoint records this so that a
+    /// later evaluation or resumed run reads the same images even after the full set is installed.
+    /// </summary>
+    public static DataSource Resolve(string name, string? dataDir)
     {
         var info = DatasetInfo.Get(name);
+        // Fashion-MNIST's files, converted when loaded.
+        if (info.Name == DatasetInfo.FashionMnist3x32) return Resolve("fashion-mnist", dataDir) with { Dataset = info.Name };
+        if (dataDir is null)
+        {
+            if (info.Name != "fashion-mnist") throw NoDataDir(info);
+            if (DataDirectory.HasAll(DebianFashionMnistDirectory, IdxFiles, allowGz: true))
+                return new DataSource(info.Name, DebianFashionMnistDirectory, IsSample: false);
+            return SampleDirectory is string sample
+                ? new DataSource(info.Name, sample, IsSample: true)
+                : throw new FileNotFoundException(
+                    $"fashion-mnist: no data directory given, the full set is not installed at {DebianFashionMnistDirectory} " +
+                    $"(Debian package dataset-fashion-mnist) and the repository's data/{SampleFolder} was not found; " +
+                    $"pass --data-dir with {string.Join(", ", IdxFiles)} (raw or .gz)");
+        }
+        bool sampleLayout = info.Name == "fashion-mnist" && IsSampleDirectory(dataDir) && !DataDirectory.HasAll(dataDir, IdxFiles, allowGz: true);
+        return new DataSource(info.Name, Path.GetFullPath(dataDir), sampleLayout);
+    }
+
+    /// <summary>Loads the train and test splits from a resolved <paramref name="source"/>.</summary>
+    public static (ImageDataset Train, ImageDataset Test) Load(DataSource source)
+    {
+        ArgumentNullException.ThrowIfNull(source);
+        var info = DatasetInfo.Get(source.Dataset);
         if (info.Name == DatasetInfo.FashionMnist3x32)
         {
-            var (train, test) = Load("fashion-mnist", dataDir);
+            var (train, test) = Load(source with { Dataset = "fashion-mnist" });
             return (ToThreeChannels32(train), ToThreeChannels32(test));
         }
-        if (dataDir is null)
-            return info.Name == "fashion-mnist" ? LoadDefaultFashionMnist() : throw NoDataDir(info);
+        if (source.IsSample) return LoadFashionMnistSample(source.Directory);
         return info.Name switch
         {
-            "mnist" => LoadIdx(info, dataDir),
-            "fashion-mnist" => IsSampleDirectory(dataDir) && !DataDirectory.HasAll(dataDir, IdxFiles, allowGz: true)
-                ? LoadFashionMnistSample(dataDir)
-                : LoadIdx(info, dataDir),
-            "cifar10" => LoadCifar10(dataDir),
-            _ => LoadCifar100(dataDir),
+            "mnist" or "fashion-mnist" => LoadIdx(info, source.Directory),
+            "cifar10" => LoadCifar10(source.Directory),
+            _ => LoadCifar100(source.Directory),
         };
     }
 
@@ -104,18 +139,6 @@ public static partial class Datasets
             throw new InvalidDataException($"{dir}: the sample has {all.Count} images, need more than {SampleTrainCount} to split");
         return (all.Subset(0, SampleTrainCount, $"fashion-mnist-sample/train (t10k 0..{SampleTrainCount - 1})"),
                 all.Subset(SampleTrainCount, all.Count - SampleTrainCount, $"fashion-mnist-sample/test (t10k {SampleTrainCount}..{all.Count - 1})"));
-    }
-
-    private static (ImageDataset, ImageDataset) LoadDefaultFashionMnist()
-    {
-        if (DataDirectory.HasAll(DebianFashionMnistDirectory, IdxFiles, allowGz: true))
-            return LoadIdx(DatasetInfo.Get("fashion-mnist"), DebianFashionMnistDirectory);
-        string? sample = SampleDirectory;
-        if (sample is not null) return LoadFashionMnistSample(sample);
-        throw new FileNotFoundException(
-            $"fashion-mnist: no data directory given, the full set is not installed at {DebianFashionMnistDirectory} " +
-            $"(Debian package dataset-fashion-mnist) and the repository's data/{SampleFolder} was not found; " +
-            $"pass --data-dir with {string.Join(", ", IdxFiles)} (raw or .gz)");
     }
 
     private static Exception NoDataDir(DatasetInfo info) => new ArgumentException(info.Name switch

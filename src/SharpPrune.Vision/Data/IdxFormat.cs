@@ -13,21 +13,24 @@ internal static class IdxFormat
 
     public readonly record struct Images(ReadOnlyMemory<byte> Pixels, int Count, int Rows, int Cols, string FileName);
 
+    /// <summary>The largest IDX file we read: its pixels must fit in one array.</summary>
+    private static readonly long MaxFileLength = Array.MaxLength;
+
     public static Images ReadImages(string path)
     {
-        var file = DataFile.Read(path);
+        var file = DataFile.Read(path, 16, h => DeclaredImagesLength(h, Path.GetFileName(path)), MaxFileLength);
         var b = file.Bytes.Span;
         CheckMagic(file, b, ImagesMagic, "images (idx3-ubyte)", 16);
         int count = ReadDim(file, b, 4, "image count"), rows = ReadDim(file, b, 8, "rows"), cols = ReadDim(file, b, 12, "columns");
         if (rows == 0 || cols == 0) throw new InvalidDataException($"{file.FileName}: header declares empty {rows}x{cols} images");
-        long expected = 16 + (long)count * rows * cols;
+        long expected = DeclaredImagesLength(b, file.FileName)!.Value;
         CheckLength(file, expected, $"{count} images of {rows}x{cols}");
         return new Images(file.Bytes.Slice(16, (int)(expected - 16)), count, rows, cols, file.FileName);
     }
 
     public static int[] ReadLabels(string path, int numClasses)
     {
-        var file = DataFile.Read(path);
+        var file = DataFile.Read(path, 8, DeclaredLabelsLength, MaxFileLength);
         var b = file.Bytes.Span;
         CheckMagic(file, b, LabelsMagic, "labels (idx1-ubyte)", 8);
         int count = ReadDim(file, b, 4, "label count");
@@ -41,6 +44,32 @@ internal static class IdxFormat
             labels[i] = v;
         }
         return labels;
+    }
+
+    /// <summary>
+    /// 16 + count × rows × cols for a valid images header, null for one the reader rejects anyway. The product is
+    /// checked: 2^30 × 2^30 × 16 wraps a long to 0, which would pass for an empty file.
+    /// </summary>
+    private static long? DeclaredImagesLength(ReadOnlySpan<byte> h, string fileName)
+    {
+        if (h.Length < 16 || BinaryPrimitives.ReadInt32BigEndian(h) != ImagesMagic) return null;
+        int count = BinaryPrimitives.ReadInt32BigEndian(h[4..]), rows = BinaryPrimitives.ReadInt32BigEndian(h[8..]), cols = BinaryPrimitives.ReadInt32BigEndian(h[12..]);
+        if (count < 0 || rows < 0 || cols < 0) return null;
+        try
+        {
+            long length = checked(16 + (long)count * rows * cols);
+            if (length <= MaxFileLength) return length;
+        }
+        catch (OverflowException) { }
+        throw new InvalidDataException(
+            $"{fileName}: header declares {count} images of {rows}x{cols}, more than {MaxFileLength:N0} bytes: no IDX file we can read is that large (corrupt header?)");
+    }
+
+    private static long? DeclaredLabelsLength(ReadOnlySpan<byte> h)
+    {
+        if (h.Length < 8 || BinaryPrimitives.ReadInt32BigEndian(h) != LabelsMagic) return null;
+        int count = BinaryPrimitives.ReadInt32BigEndian(h[4..]);
+        return count < 0 ? null : 8L + count;
     }
 
     private static void CheckMagic(DataFile file, ReadOnlySpan<byte> b, int magic, string kind, int headerSize)

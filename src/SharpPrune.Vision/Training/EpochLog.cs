@@ -4,7 +4,8 @@ using SharpPrune.IO;
 
 namespace SharpPrune.Vision.Training;
 
-/// <summary>One line of <c>log.jsonl</c>: the results of one finished epoch. Accuracies are percentages.</summary>
+/// <summary>One line of <c>log.jsonl</c>: the results of one finished epoch. Accuracies are percentages; a non-finite
+/// loss (a diverged run) is written as <c>null</c> and read back as NaN.</summary>
 public sealed record EpochLog(
     [property: JsonPropertyName("epoch")] int Epoch,
     [property: JsonPropertyName("lr")] double Lr,
@@ -15,7 +16,7 @@ public sealed record EpochLog(
     [property: JsonPropertyName("epoch_seconds")] double EpochSeconds,
     [property: JsonPropertyName("images_per_second")] double ImagesPerSecond)
 {
-    private static readonly JsonSerializerOptions Options = new() { WriteIndented = false };
+    private static JsonSerializerOptions Options => FiniteOrNullConverter.Options;
 
     public string ToJson() => JsonSerializer.Serialize(this, Options);
 
@@ -28,7 +29,13 @@ public static class EpochLogFile
 {
     public const string FileName = "log.jsonl";
 
-    public static void Append(string path, EpochLog entry) => File.AppendAllText(path, entry.ToJson() + "\n");
+    /// <summary>Adds a line by rewriting the file atomically: a crash mid-write leaves the previous log whole.</summary>
+    public static void Append(string path, EpochLog entry)
+    {
+        string existing = File.Exists(path) ? File.ReadAllText(path) : "";
+        if (existing.Length > 0 && !existing.EndsWith('\n')) existing += "\n";
+        AtomicFile.WriteAllText(path, existing + entry.ToJson() + "\n");
+    }
 
     public static List<EpochLog> Read(string path)
     {

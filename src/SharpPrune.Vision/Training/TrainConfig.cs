@@ -33,10 +33,26 @@ public sealed record TrainConfig
     [JsonPropertyName("limit_test")] public int? LimitTest { get; init; }
     /// <summary>Where the dataset was read from (null: the default location), so that a resumed run reads the same files.</summary>
     [JsonPropertyName("data_dir")] public string? DataDir { get; init; }
+    /// <summary>
+    /// What <see cref="DataDir"/> holds: <see cref="SampleSource"/> (the shipped Fashion-MNIST sample, split 8,000 /
+    /// 2,000) or <see cref="FilesSource"/> (the dataset's own train and test files); null in checkpoints written
+    /// before it was recorded.
+    /// </summary>
+    [JsonPropertyName("data_source")] public string? DataSource { get; init; }
     /// <summary>The checkpoint whose weights the run started from (pruned-model retraining), if any.</summary>
     [JsonPropertyName("init_from")] public string? InitFrom { get; init; }
     /// <summary>Gradual pruning during the run (Zhu &amp; Gupta's AGP), as given to <c>--agp</c>; null: none.</summary>
     [JsonPropertyName("agp")] public string? Agp { get; init; }
+
+    public const string SampleSource = "sample", FilesSource = "files";
+
+    /// <summary>The recorded data (null when the configuration predates <see cref="DataSource"/>).</summary>
+    public Data.DataSource? RecordedData() => DataSource is null || DataDir is null
+        ? null : new Data.DataSource(Dataset, DataDir, DataSource == SampleSource);
+
+    /// <summary>This configuration with <paramref name="source"/> recorded as its data.</summary>
+    public TrainConfig WithData(Data.DataSource source) =>
+        this with { DataDir = source.Directory, DataSource = source.IsSample ? SampleSource : FilesSource };
 
     private static readonly JsonSerializerOptions JsonOptions = new()
     {
@@ -74,6 +90,7 @@ public sealed record TrainConfig
         Check(LimitTest is null or >= 1, $"limit-test must be >= 1, got {LimitTest}");
         Check(Optimizers.Names.Contains(Optimizer), $"unknown optimizer '{Optimizer}'; valid: {string.Join(", ", Optimizers.Names)}");
         LrSchedule.Parse(Schedule, Epochs); // throws with the accepted forms
+        Check(DataSource is null or SampleSource or FilesSource, $"data source must be '{SampleSource}' or '{FilesSource}', got '{DataSource}'");
     }
 
     private static void Check(bool ok, string message)

@@ -86,19 +86,62 @@ public sealed class Trainer
             throw new InvalidDataException($"{checkpoint.SourceName} has scheduler state but the run's schedule is '{Config.Schedule}'");
         CompletedEpochs = epoch;
         BestAccuracy = CheckpointKeys.ParseDouble(checkpoint, CheckpointKeys.BestAcc);
+        _resumedFrom = checkpoint;
+        _bestEpoch = checkpoint.Get(CheckpointKeys.BestEpoch) is null ? null : CheckpointKeys.ParseInt(checkpoint, CheckpointKeys.BestEpoch);
     }
+
+    private CheckpointData? _resumedFrom;
 
     /// <summary>Trains the remaining epochs; returns when done or after <see cref="StopAfterEpochs"/>.</summary>
     public TrainResult Run()
     {
         Directory.CreateDirectory(_saveDir);
+        // A process killed while writing leaves its temp files; nothing else would ever remove them.
+        foreach (var target in new[] { LastCheckpointPath, BestCheckpointPath, LogPath }) AtomicFile.DeleteStaleTemps(target);
         // Lines after the checkpoint we continue from would otherwise be repeated by the re-run epochs.
-        if (CompletedEpochs > 0) EpochLogFile.TruncateAfter(LogPath, CompletedEpochs);
+        if (CompletedEpochs > 0)
+        {
+            EpochLogFile.TruncateAfter(LogPath, CompletedEpochs);
+            RepairAfterCrash();
+        }
         else if (File.Exists(LogPath)) File.Delete(LogPath);
         EpochLog? last = null;
         while (CompletedEpochs < Config.Epochs && !(CompletedEpochs >= StopAfterEpochs))
             last = RunEpoch(CompletedEpochs);
         return new TrainResult(CompletedEpochs, BestAccuracy, last, LastCheckpointPath, BestCheckpointPath);
+    }
+
+    /// <summary>
+    /// An epoch ends by writing last, then best (when it improved), then the log line. A crash after last leaves the
+    /// others behind; in the final epoch nothing re-runs to rewrite them. The resumed checkpoint records whether its
+    /// epoch was the best and its log line, so this brings best and the log to what an uninterrupted run ends with.
+    /// </summary>
+    private void RepairAfterCrash()
+    {
+        if (_resumedFrom is not { } ckpt) return;
+        if (ckpt.Get(CheckpointKeys.BestEpoch) is not null && CheckpointKeys.ParseInt(ckpt, CheckpointKeys.BestEpoch) == CompletedEpochs
+            && BestCheckpointEpoch() != CompletedEpochs)
+            Checkpoint.Save(BestCheckpointPath, _model, null, null, Metadata(CheckpointKeys.ParseDouble(ckpt, CheckpointKeys.TestAcc), CompletedEpochs, null));
+        if (ckpt.Get(CheckpointKeys.EpochLog) is { } line
+            && !(File.Exists(LogPath) && EpochLogFile.Read(LogPath).Any(e => e.Epoch == CompletedEpochs)))
+        {
+            EpochLog entry;
+            try { entry = EpochLog.FromJson(line); }
+            catch (System.Text.Json.JsonException e) { throw new InvalidDataException($"{ckpt.SourceName}: metadata '{CheckpointKeys.EpochLog}' is not an epoch record ({e.Message})", e); }
+            EpochLogFile.Append(LogPath, entry);
+        }
+    }
+
+    /// <summary>The epoch best.safetensors was saved at, or null when it is missing or unreadable.</summary>
+    private int? BestCheckpointEpoch()
+    {
+        if (!File.Exists(BestCheckpointPath)) return null;
+        try
+        {
+            var best = Checkpoint.Load(BestCheckpointPath);
+            return best.Get(CheckpointKeys.Epoch) is null ? null : CheckpointKeys.ParseInt(best, CheckpointKeys.Epoch);
+        }
+        catch (Exception e) when (e is IOException or InvalidDataException) { return null; }
     }
 
     private EpochLog RunEpoch(int epoch)
@@ -118,9 +161,7 @@ public sealed class Trainer
             var logits = _model.Forward(batch.Images);
             var loss = F.CrossEntropy(logits, batch.Labels, Config.LabelSmoothing);
             float value = loss.Item();
-            if (!float.IsFinite(value))
-                throw new InvalidOperationException(
-                    $"training diverged: loss is {value} at epoch {epoch + 1}, batch {b + 1} (learning rate {lr:G4}); try a smaller --lr");
+            if (!float.IsFinite(value)) throw new TrainingDivergedException(epoch + 1, b + 1, "loss", value, lr);
             loss.Backward();
             if (Config.BnL1 > 0) AddBatchNormL1Gradient((float)Config.BnL1);
             Optimizer.Step();
@@ -138,12 +179,19 @@ public sealed class Trainer
 
         CompletedEpochs = epoch + 1;
         bool isBest = eval.Accuracy > BestAccuracy;
-        if (isBest) BestAccuracy = eval.Accuracy;
-        // last first: if we die between the two writes, the resumed run re-does this epoch and rewrites best.
-        Checkpoint.Save(LastCheckpointPath, _model, Optimizer, Scheduler, Metadata(eval.Accuracy));
-        if (isBest) Checkpoint.Save(BestCheckpointPath, _model, null, null, Metadata(eval.Accuracy));
+        if (isBest)
+        {
+            BestAccuracy = eval.Accuracy;
+            _bestEpoch = CompletedEpochs;
+        }
+        // last first: if we die after it, the resumed run repairs best and the log from what last records
+        // (RepairAfterCrash); if we die before, it re-does this epoch.
+        Checkpoint.Save(LastCheckpointPath, _model, Optimizer, Scheduler, Metadata(eval.Accuracy, _bestEpoch, entry));
+        if (isBest) Checkpoint.Save(BestCheckpointPath, _model, null, null, Metadata(eval.Accuracy, _bestEpoch, null));
         EpochLogFile.Append(LogPath, entry);
         Progress?.EpochDone(entry, isBest);
+        // The epoch is recorded (its non-finite test loss as null); continuing from weights that give it is pointless.
+        if (!double.IsFinite(eval.Loss)) throw new TrainingDivergedException(epoch + 1, null, "test loss", eval.Loss, lr);
         return entry;
     }
 
@@ -169,12 +217,15 @@ public sealed class Trainer
             _dropouts[i].Generator = new Generator(EpochSeeds.For(Config.Seed, epoch, EpochSeeds.DropoutStream(i)));
     }
 
-    private Dictionary<string, string> Metadata(double testAcc)
+    private int? _bestEpoch;
+
+    private Dictionary<string, string> Metadata(double testAcc, int? bestEpoch, EpochLog? entry)
     {
         var meta = new Dictionary<string, string>();
         if (ExtraMetadata is not null)
             foreach (var (k, v) in ExtraMetadata)
-                if (!CheckpointKeys.IsReserved(k)) meta[k] = v; // Checkpoint writes those itself
+                // Checkpoint writes the reserved keys itself; best_epoch and epoch_log belong to this run, not the source's.
+                if (!CheckpointKeys.IsReserved(k) && k is not (CheckpointKeys.BestEpoch or CheckpointKeys.EpochLog)) meta[k] = v;
         meta[CheckpointKeys.Model] = Config.Model;
         meta[CheckpointKeys.Dataset] = Config.Dataset;
         meta[CheckpointKeys.NumClasses] = CheckpointKeys.Format(Config.NumClasses);
@@ -185,6 +236,19 @@ public sealed class Trainer
         meta[ModelArchitecture.MetadataKey] = ModelArchitecture.Describe(_model); // layer widths: a shrunk model reloads
         meta[CheckpointKeys.Threads] = CheckpointKeys.Format(Parallelism.MaxThreads);
         meta[CheckpointKeys.DefaultRng] = Checkpoint.FormatRngState(Generator.Default);
+        if (bestEpoch is int be) meta[CheckpointKeys.BestEpoch] = CheckpointKeys.Format(be);
+        if (entry is not null) meta[CheckpointKeys.EpochLog] = entry.ToJson();
         return meta;
     }
+}
+
+/// <summary>A loss became NaN or infinite: the message says where and what to do.</summary>
+public sealed class TrainingDivergedException(int epoch, int? step, string what, double value, double lr)
+    : InvalidOperationException(
+        $"training diverged at epoch {epoch}{(step is int s ? $" step {s}" : "")}: {what} is {Describe(value)} — lower the learning rate (it was {lr.ToString("G4", System.Globalization.CultureInfo.InvariantCulture)})")
+{
+    public int Epoch { get; } = epoch;
+    public int? Step { get; } = step;
+
+    private static string Describe(double v) => double.IsNaN(v) ? "NaN" : v > 0 ? "+inf" : "-inf";
 }

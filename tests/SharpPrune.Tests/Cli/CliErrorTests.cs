@@ -26,7 +26,7 @@ public class CliErrorTests
     [InlineData("--momentum", "1", "--momentum must be in [0, 1), got 1")]
     [InlineData("--optim", "rmsprop", "--optim must be one of sgd, adam, adamw, got 'rmsprop'")]
     [InlineData("--schedule", "steps:0.5", "invalid learning-rate schedule 'steps:0.5'")]
-    [InlineData("--batch", "many", "Cannot parse argument 'many' for option '--batch'")]
+    [InlineData("--batch", "many", "--batch: 'many' is not an integer")]
     public void Bad_option_values_name_the_option_and_the_valid_range(string option, string value, string expected)
     {
         var r = CliRunner.Run("train", "--model", "lenet5", "--data", "fashion-mnist", option, value);

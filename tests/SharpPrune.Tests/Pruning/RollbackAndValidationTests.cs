@@ -125,7 +125,10 @@ public class RollbackAndValidationTests
         Assert.Equal("Structured pruning can only be applied to multidimensional tensors. Found tensor of shape (2,) with 1 dims", e.Message);
         var d = Assert.Throws<ArgumentOutOfRangeException>(() => Prune.LnStructured(m, "weight", 1, 2, dim: 2));
         Assert.Equal("Invalid index 2 for tensor of size (2, 3)", d.Message);
-        Assert.Throws<ArgumentException>(() => new LnStructured(1, "nuc", 0));
+        // "nuc" is a matrix norm: on a 2-D weight PyTorch raises, and so do we (issue 13: it is supported for 3-D).
+        var nuc = Assert.Throws<ArgumentException>(() => Prune.LnStructured(m, "weight", 1, "nuc", dim: 0));
+        Assert.StartsWith("nuclear norm requires a 'dim' argument of size 2", nuc.Message);
+        Assert.Throws<ArgumentException>(() => new LnStructured(1, "spectral", 0));
     }
 
     [Fact]
