@@ -125,7 +125,7 @@ internal static class OnnxOps
         var m = (PadShortcut)c.Module;
         var sources = m.OutputSources;
         CheckRouting(c, m, sources);
-        bool plain = IsPlain(m, sources);
+        bool plain = !m.RoutesChannels;
         string cur = x;
         if (m.Stride > 1)
         {
@@ -149,14 +149,6 @@ internal static class OnnxOps
         g.Node("Pad", c.Path + ".pad", new[] { cur, g.Int64Initializer(c.Path + ".pads", 0, 0, 0, 0, 0, 1, 0, 0) }, padded, String("mode", "constant"));
         string index = g.Int64Initializer(c.Path + ".channels", sources.Select(src => (long)(src < 0 ? m.InChannels : src)).ToArray());
         g.Node("Gather", c.Path, new[] { padded, index }, y, Int("axis", 1));
-    }
-
-    /// <summary>True when output channel o carries input channel o for every o below InChannels, zeros after.</summary>
-    private static bool IsPlain(PadShortcut m, IReadOnlyList<int> sources)
-    {
-        for (int o = 0; o < sources.Count; o++)
-            if (sources[o] != (o < m.InChannels ? o : -1)) return false;
-        return true;
     }
 
     /// <summary>The traced output must be the pooled input routed by <paramref name="sources"/>, bit for bit.</summary>
