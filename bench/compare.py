@@ -2,6 +2,7 @@
 """Side-by-side speed comparison: SharpPrune (bench/SharpPrune.Bench) vs PyTorch (bench/torch_bench.py).
 
   /usr/bin/python3 bench/compare.py [--models lenet5,alexnet,vgg16,resnet56] [--threads 2] [--seconds 5] [--no-gemm] [--no-ort]
+                                    [--isa native|avx2]
 
 Builds the bench in Release once, runs both sides model by model (interleaved, so a change in machine load hits
 both alike), then SGEMM vs torch.mm, prints the ratio table and writes every raw JSON line to
@@ -48,6 +49,32 @@ def json_lines(cmd):
     return rows
 
 
+# Environment that caps each side's vector ISA (oneDNN reads ONEDNN_MAX_CPU_ISA, older builds DNNL_MAX_CPU_ISA).
+ISA_CAPS = {
+    "native": {},
+    "avx2": {"SP_MAX_ISA": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2", "DNNL_MAX_CPU_ISA": "AVX2",
+             "OPENBLAS_CORETYPE": "Haswell", "MKL_ENABLE_INSTRUCTIONS": "AVX2"},
+}
+
+
+def cpu_info():
+    """CPU model and its SIMD flags (/proc/cpuinfo, as lscpu shows them), for the results metadata."""
+    model, flags = platform.processor(), []
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                key, _, val = line.partition(":")
+                if key.strip() == "model name" and val.strip():
+                    model = val.strip()
+                elif key.strip() == "flags":
+                    flags = val.split()
+                    break
+    except OSError:
+        pass
+    simd = [x for x in flags if x.startswith(("sse", "ssse", "avx", "fma", "f16c", "amx")) or x == "popcnt"]
+    return {"cpu_model": model, "cpu_simd_flags": simd}
+
+
 def load():
     return [round(x, 2) for x in os.getloadavg()]
 
@@ -69,11 +96,15 @@ def main():
     p.add_argument("--rounds", type=int, default=2, help="interleaved rounds; the table shows each side's best")
     p.add_argument("--budget", type=float, default=540, help="start no new round that would end past this many s")
     p.add_argument("--no-gemm", action="store_true")
+    p.add_argument("--isa", choices=["native", "avx2"], default="native",
+                   help="cap both sides' vector ISA: avx2 sets SP_MAX_ISA=avx2 (ours) and ONEDNN_MAX_CPU_ISA=AVX2, "
+                        "OPENBLAS_CORETYPE=Haswell (torch), so a machine with AVX-512 also measures the AVX2 paths")
     p.add_argument("--no-ort", action="store_true", help="skip the ONNX Runtime inference column")
     p.add_argument("--out", default=None, help="results file (default bench/results/<date>.jsonl)")
     a = p.parse_args()
 
     dll = build()
+    os.environ.update(ISA_CAPS[a.isa])  # inherited by every child process of both sides
     common = ["--threads", str(a.threads), "--seconds", str(a.seconds), "--min-steps", str(a.min_steps), "--json"]
     ours_cmd = ["dotnet", dll]
     torch_cmd = ["/usr/bin/python3", os.path.join(HERE, "torch_bench.py")]
@@ -82,7 +113,8 @@ def main():
                      "load_before": load(), "threads": a.threads, "seconds": a.seconds, "command": " ".join(sys.argv),
                      "git": sh(["git", "rev-parse", "--short", "HEAD"], stdout=subprocess.PIPE).stdout.strip(),
                      # torch.mm / nn.Linear speed depends on which libblas the system alternative points at.
-                     "torch_blas": os.path.realpath("/usr/lib/x86_64-linux-gnu/libblas.so.3")}}
+                     "torch_blas": os.path.realpath("/usr/lib/x86_64-linux-gnu/libblas.so.3"),
+                     "isa": a.isa, "isa_env": ISA_CAPS[a.isa], **cpu_info()}}
     rows, loads, rounds = [], [], 0
     sides = [("ours", ours_cmd + ([] if a.no_ort else ["--ort"])), ("torch", torch_cmd)]
     t_start = time.monotonic()
@@ -154,7 +186,8 @@ def report(rows, gemm, meta, out):
     print(f"\nSharpPrune vs PyTorch {meta['date']}  threads={meta['threads']}  cpus={meta['cpus']}  "
           f"rounds={meta['rounds']} (best of)  load 1-min during runs {min(meta['load_1min_during'])}-"
           f"{max(meta['load_1min_during'])}  torch BLAS {meta['torch_blas']}\n"
-          f"load before {meta['load_before']} after {meta['load_after']}  ({meta['elapsed_s']} s)")
+          f"load before {meta['load_before']} after {meta['load_after']}  ({meta['elapsed_s']} s)\n"
+          f"CPU {meta.get('cpu_model')}  ISA cap {meta.get('isa', 'native')} {meta.get('isa_env', {})}")
     hdr = (f"{'model':<9}|{'ours train':>11} |{'torch train':>12} |{'ratio':>6} |{'ours infer':>11} |"
            f"{'torch infer':>12} |{'ratio':>6} |{'ours MB':>8} |{'torch MB':>9} |{'ratio':>6} | targets")
     print(hdr + "\n" + "-" * len(hdr))

@@ -20,6 +20,7 @@ SHRUNK = {
 
 SPECS = {
     "lenet5": {"batch": 128, "input": (1, 28, 28), "classes": 10},
+    "lenet300": {"batch": 128, "input": (1, 28, 28), "classes": 10},
     "alexnet": {"batch": 128, "input": (3, 32, 32), "classes": 10},
     "vgg16": {"batch": 64, "input": (3, 32, 32), "classes": 10},
     "resnet56": {"batch": 64, "input": (3, 32, 32), "classes": 10},

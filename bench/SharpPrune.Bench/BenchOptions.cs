@@ -20,10 +20,18 @@ public sealed class BenchOptions
     public bool Json { get; private set; }
     public bool Gemm { get; private set; }
     public bool Convs { get; private set; }
+    /// <summary>Single-thread SGEMM per vector ISA (AVX2 vs AVX-512), interleaved, process CPU time: a kernel
+    /// comparison that holds on a loaded machine.</summary>
+    public bool IsaCompare { get; private set; }
     public int[] GemmSizes { get; private set; } = { 256, 512, 1024, 2048 };
     /// <summary>Per-op forward/backward breakdown to stderr (also enabled by SP_BENCH_PROFILE=1).</summary>
     public bool Profile { get; private set; } = Environment.GetEnvironmentVariable("SP_BENCH_PROFILE") == "1";
     public string? Single { get; private set; }
+    /// <summary>Pruned-model inference, dense vs sparse kernels (see SparseBench).</summary>
+    public bool Sparse { get; private set; }
+    public bool SparseCrossover { get; private set; }
+    /// <summary>Uniform kept fraction for --sparse models other than alexnet (Han et al.'s per-layer densities).</summary>
+    public double Density { get; private set; } = 0.08;
     /// <summary>Also run each model's exported ONNX graph in ONNX Runtime (inference only).</summary>
     public bool Ort { get; private set; }
     /// <summary>Child mode with --single: time this .onnx file in ONNX Runtime instead of our model.</summary>
@@ -31,7 +39,9 @@ public sealed class BenchOptions
 
     public const string Usage =
         "usage: SharpPrune.Bench [--models a,b,..] [--threads N] [--seconds S] [--min-steps N] [--warmup N]\n" +
-        "                        [--batch N] [--json] [--gemm] [--gemm-sizes 256,512,..] [--convs] [--profile] [--ort]\n" +
+        "                        [--batch N] [--json] [--gemm] [--gemm-sizes 256,512,..] [--convs] [--isa-compare] [--profile] [--ort]\n" +
+        "                        [--sparse [--density D]] [--sparse-crossover]\n" +
+        "env: SP_MAX_ISA=avx512|avx2|portable caps the vector ISA of our kernels\n" +
         "models: " + DefaultModels + "   (--gemm / --convs alone measure only those; add --models to run models too)";
 
     public static BenchOptions Parse(string[] args)
@@ -55,9 +65,13 @@ public sealed class BenchOptions
                 case "--json": o.Json = true; break;
                 case "--gemm": o.Gemm = true; break;
                 case "--convs": o.Convs = true; break;
+                case "--isa-compare": o.IsaCompare = true; break;
                 case "--gemm-sizes": o.GemmSizes = Value().Split(',').Select(s => PositiveInt(a, s)).ToArray(); break;
                 case "--profile": o.Profile = true; break;
                 case "--single": o.Single = Value(); break;
+                case "--sparse": o.Sparse = true; break;
+                case "--sparse-crossover": o.SparseCrossover = true; break;
+                case "--density": o.Density = double.Parse(Value(), System.Globalization.CultureInfo.InvariantCulture); break;
                 case "--ort": o.Ort = true; break;
                 case "--ort-file": o.OrtFile = Value(); break;
                 case "-h" or "--help": throw new ArgumentException(Usage);
@@ -92,6 +106,7 @@ public sealed record ModelSpec(int Batch, int[] Input, int Classes, string? ZooN
     public static readonly IReadOnlyDictionary<string, ModelSpec> All = new Dictionary<string, ModelSpec>
     {
         ["lenet5"] = new(128, new[] { 1, 28, 28 }, 10),
+        ["lenet300"] = new(128, new[] { 1, 28, 28 }, 10),
         ["alexnet"] = new(128, new[] { 3, 32, 32 }, 10),
         ["vgg16"] = new(64, new[] { 3, 32, 32 }, 10),
         ["resnet56"] = new(64, new[] { 3, 32, 32 }, 10),

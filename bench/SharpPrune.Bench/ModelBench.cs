@@ -64,6 +64,7 @@ public static class ModelBench
             ["model"] = name,
             ["batch"] = batch,
             ["threads"] = o.Threads,
+            ["isa"] = KernelIsa.ProcessCap.ToString(),
             ["params"] = parameters,
             ["steps"] = train.Steps,
             ["infer_steps"] = infer.Steps,

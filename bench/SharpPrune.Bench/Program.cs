@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Text.Json;
 using SharpPrune.Bench;
+using SharpPrune.Kernels;
 
 // SharpPrune speed benchmark; the PyTorch side is bench/torch_bench.py, the side-by-side table bench/compare.py.
 //   dotnet run -c Release --project bench/SharpPrune.Bench -- --models lenet5,alexnet,vgg16,resnet56 --threads 2 --json
@@ -10,10 +11,27 @@ using SharpPrune.Bench;
 BenchOptions o;
 try { o = BenchOptions.Parse(args); }
 catch (ArgumentException e) { Console.Error.WriteLine(e.Message); return 2; }
+try { _ = KernelIsa.ProcessCap; } // SP_MAX_ISA: a bad value is a usage error, not a stack trace
+catch (InvalidOperationException e) { Console.Error.WriteLine(e.Message); return 2; }
 
 if (o.Single is not null)
 {
     Console.WriteLine(JsonSerializer.Serialize(o.OrtFile is { } f ? OrtBench.Run(o.Single, f, o) : ModelBench.Run(o.Single, o)));
+    return 0;
+}
+
+if (o.IsaCompare)
+{
+    foreach (var r in IsaCompare.Run(o.GemmSizes))
+        Console.WriteLine(o.Json ? JsonSerializer.Serialize(r)
+            : $"{r["what"],-28} 1 thread {r["isa"],-7}: {r["gflops_cpu"],7:F1} GFLOP/s (CPU time, best of {r["rounds"]})");
+    if (!o.Gemm && !o.ModelsGiven && !o.Convs) return 0;
+}
+
+if (o.Sparse || o.SparseCrossover)
+{
+    if (o.SparseCrossover) foreach (var r in SparseBench.Crossover(o)) Console.WriteLine(o.Json ? JsonSerializer.Serialize(r) : SparseBench.Format(r));
+    if (o.Sparse) foreach (var r in SparseBench.Models(o)) Console.WriteLine(o.Json ? JsonSerializer.Serialize(r) : SparseBench.Format(r));
     return 0;
 }
 
@@ -22,7 +40,8 @@ if (o.Gemm)
     foreach (var (n, gflops) in GemmBench.Run(o.GemmSizes, o.Threads))
         Console.WriteLine(o.Json
             ? JsonSerializer.Serialize(new Dictionary<string, object>
-                { ["impl"] = "sharpprune", ["gemm_n"] = n, ["threads"] = o.Threads, ["gflops"] = Math.Round(gflops, 2) })
+                { ["impl"] = "sharpprune", ["gemm_n"] = n, ["threads"] = o.Threads, ["gflops"] = Math.Round(gflops, 2),
+                    ["isa"] = KernelIsa.ProcessCap.ToString() })
             : $"Sgemm n={n,5}: {gflops,8:F2} GFLOP/s ({o.Threads} threads)");
     if (!o.ModelsGiven && !o.Convs) return 0;
 }

@@ -5,11 +5,11 @@ using SharpPrune.Vision.Training;
 namespace SharpPrune.Cli;
 
 /// <summary>
-/// Training progress for the console. On a terminal, one status line on stderr is redrawn in place (at most
-/// a few times a second); when stderr is redirected, nothing per batch is written, so logs get only the plain
-/// per-epoch lines printed to stdout.
+/// Plain training progress (see <see cref="TrainingDisplay"/> for the progress bars): the per-epoch lines on
+/// stdout and, when stderr is a terminal and <paramref name="statusLine"/> is on, one status line on stderr redrawn
+/// in place (at most a few times a second); when stderr is redirected, nothing per batch is written.
 /// </summary>
-internal sealed class ConsoleProgress(CliContext ctx) : ITrainingProgress
+internal sealed class ConsoleProgress(CliContext ctx, bool statusLine = true) : ITrainingProgress
 {
     private static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
     private readonly Stopwatch _sinceDraw = Stopwatch.StartNew();
@@ -20,7 +20,7 @@ internal sealed class ConsoleProgress(CliContext ctx) : ITrainingProgress
 
     public void BatchDone(int epoch, int batch, int batches, double loss, double accuracy, double imagesPerSecond)
     {
-        if (!ctx.ErrIsTerminal || (_sinceDraw.ElapsedMilliseconds < 200 && batch != batches)) return;
+        if (!statusLine || !ctx.ErrIsTerminal || (_sinceDraw.ElapsedMilliseconds < 200 && batch != batches)) return;
         _sinceDraw.Restart();
         string line = string.Format(Inv, "epoch {0}/{1} [{2}/{3}] loss {4:F4} acc {5:F2}% {6:F0} img/s",
             epoch, _epochs, batch, batches, loss, accuracy, imagesPerSecond);

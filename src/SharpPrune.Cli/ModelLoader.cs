@@ -3,6 +3,7 @@ using SharpPrune.IO.Torch;
 using SharpPrune.NN;
 using SharpPrune.Onnx;
 using SharpPrune.Pruning;
+using SharpPrune.Pruning.Compression;
 using SharpPrune.Vision.Models;
 using SharpPrune.Vision.Training;
 
@@ -40,6 +41,11 @@ internal static class ModelLoader
         if (Directory.Exists(path))
             throw new CliException($"'{path}' is a directory; pass a checkpoint file such as {Path.Combine(path, CheckpointKeys.LastFile)}");
         if (!File.Exists(path)) throw new CliException($"checkpoint '{path}' does not exist");
+        if (IsSpz(path))
+        {
+            var spz = ReadSpz(path);
+            return new CheckpointData { Model = [.. spz.StateDict], Metadata = new(spz.Metadata), SourceName = path };
+        }
         try
         {
             return TorchCheckpoints.IsTorchFile(path) ? TorchCheckpoints.ToCheckpointData(path) : Checkpoint.Load(path);
@@ -48,6 +54,22 @@ internal static class ModelLoader
         {
             throw new CliException($"'{path}' is not a valid checkpoint: {ErrorMessages.OneLine(e)}", e);
         }
+    }
+
+    /// <summary>True when <paramref name="path"/> is a compressed model (.spz magic), whatever its extension.</summary>
+    public static bool IsSpz(string path)
+    {
+        Span<byte> head = stackalloc byte[8];
+        using var f = File.OpenRead(path);
+        return f.ReadAtLeast(head, head.Length, throwOnEndOfStream: false) == head.Length && SpzFile.HasMagic(head);
+    }
+
+    /// <summary>Reads a .spz file, with a one-line error when it is corrupt.</summary>
+    public static SpzContents ReadSpz(string path)
+    {
+        try { return SpzFile.ReadFile(path); }
+        catch (InvalidDataException e) // the reader's message starts with the path: say it once
+        { throw new CliException($"'{path}' is not a valid .spz file: {ErrorMessages.OneLine(e.InnerException as InvalidDataException ?? e)}", e); }
     }
 
     /// <summary>

@@ -55,14 +55,19 @@ public static class SharpPruneCli
         root.Options.Add(ctx.Verbose);
         ctx.Threads.Recursive = true;
         root.Options.Add(ctx.Threads);
+        root.Options.Add(ctx.NoProgress);
         root.Subcommands.Add(TrainCommand.Create(ctx));
         root.Subcommands.Add(EvalCommand.Create(ctx));
         root.Subcommands.Add(SummaryCommand.Create(ctx));
         root.Subcommands.Add(PruneCommand.Create(ctx));
         root.Subcommands.Add(ShrinkCommand.Create(ctx));
         root.Subcommands.Add(ReportCommand.Create(ctx));
+        root.Subcommands.Add(QuantizeCommand.Create(ctx));
+        root.Subcommands.Add(CompressCommand.Create(ctx));
         root.Subcommands.Add(ExportCommand.Create(ctx));
         root.Subcommands.Add(DemoCommand.Create(ctx));
+        root.Subcommands.Add(RunCommand.Create(ctx));
+        root.Subcommands.Add(SensitivityCommand.Create(ctx));
         return root;
     }
 
@@ -74,6 +79,7 @@ public static class SharpPruneCli
             try
             {
                 if (parse.GetValue(ctx.Threads) is int threads) Parallelism.MaxThreads = threads;
+                ctx.NoProgressGiven = parse.GetValue(ctx.NoProgress);
                 return body(parse);
             }
             catch (Exception e)

@@ -25,14 +25,16 @@ public static class PrunedStateDict
 
     /// <summary>
     /// <see cref="Prepare(Module, IEnumerable{KeyValuePair{string, Tensor}})"/>, then <see cref="Module.LoadStateDict"/>,
-    /// then refreshes each pruned attribute so <c>module["weight"]</c> shows the loaded <c>orig * mask</c> at once.
+    /// then refreshes each pruned attribute (and weight-shared one, see <see cref="SharedStateDict"/>) so <c>module["weight"]</c> shows the loaded <c>orig * mask</c> at once.
     /// </summary>
     public static LoadResult Load(Module model, IEnumerable<KeyValuePair<string, Tensor>> stateDict, bool strict = true)
     {
         var entries = stateDict.ToList();
+        SharedStateDict.Prepare(model, entries); // X_codebook/X_indices keys of a quantized model
         Prepare(model, entries);
         var result = model.LoadStateDict(entries, strict);
         Prune.Refresh(model);
+        WeightSharing.Refresh(model);
         return result;
     }
 

@@ -57,6 +57,19 @@ public sealed class PruningReport
                     continue;
                 }
             }
+            if (leaf.EndsWith(SharedWeight.CodebookSuffix, StringComparison.Ordinal))
+            {
+                // A weight-shared tensor is reported as the weight it computes (codebook values at the kept entries).
+                string stem = leaf[..^SharedWeight.CodebookSuffix.Length];
+                var module = model.GetSubmodule(path);
+                if (WeightSharing.Find(module, stem) is { } hook)
+                {
+                    Tensor w;
+                    using (Autograd.GradMode.NoGrad()) w = hook.Compute(module);
+                    rows.Add(new PruningReportRow(fullName[..^SharedWeight.CodebookSuffix.Length], w.CountNonZero(), w.Numel, w.ShapeCopy()));
+                    continue;
+                }
+            }
             rows.Add(new PruningReportRow(fullName, p.CountNonZero(), p.Numel, p.ShapeCopy()));
         }
         return new PruningReport(rows);

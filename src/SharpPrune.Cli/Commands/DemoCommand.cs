@@ -86,9 +86,10 @@ internal static class DemoCommand
         {
             _model = ModelLoader.Create(Model, 10, seed: 1);
             var cfg = Config(epochs, null);
-            var trainer = new Trainer(_model, cfg, _train, _test, Path.Combine(saveDir, "dense")) { Progress = new ConsoleProgress(ctx) };
+            var progress = new TrainingDisplay.Relay();
+            var trainer = new Trainer(_model, cfg, _train, _test, Path.Combine(saveDir, "dense")) { Progress = progress };
             ctx.Out.WriteLine($"{trainer.TrainImages} training / {trainer.TestImages} test images, sgd lr {cfg.Lr}, cosine schedule");
-            trainer.Run();
+            TrainingDisplay.Run(ctx, progress, trainer.Run);
         }
 
         private double Evaluate(string what)
@@ -117,8 +118,9 @@ internal static class DemoCommand
         private void Retrain()
         {
             var cfg = Config(retrainEpochs, Path.Combine(saveDir, "pruned.safetensors")) with { Lr = 0.01 };
-            var trainer = new Trainer(_model, cfg, _train, _test, Path.Combine(saveDir, "retrain")) { Progress = new ConsoleProgress(ctx) };
-            trainer.Run();
+            var progress = new TrainingDisplay.Relay();
+            var trainer = new Trainer(_model, cfg, _train, _test, Path.Combine(saveDir, "retrain")) { Progress = progress };
+            TrainingDisplay.Run(ctx, progress, trainer.Run);
         }
     }
 }

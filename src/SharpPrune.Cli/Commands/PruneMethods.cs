@@ -12,7 +12,7 @@ internal static class PruneMethods
 {
     /// <summary>The options of a <see cref="PruneStep"/> a method reads besides the amount.</summary>
     [Flags]
-    public enum Uses { None = 0, Norm = 1, Dim = 2, Seed = 4 }
+    public enum Uses { None = 0, Norm = 1, Dim = 2, Seed = 4, Quality = 8 }
 
     /// <param name="Name">What <c>--method</c> takes.</param>
     /// <param name="Help">One phrase for <c>--help</c>.</param>
@@ -25,14 +25,16 @@ internal static class PruneMethods
     public static readonly IReadOnlyList<Spec> All =
     [
         new("l1-unstructured", "the smallest-magnitude entries of each tensor", false, Uses.None,
-            (s, _, _) => new L1Unstructured(s.Amount)),
+            (s, layer, _) => new L1Unstructured(s.AmountFor(layer))),
         new("random-unstructured", "random entries of each tensor", false, Uses.Seed,
-            (s, _, g) => new RandomUnstructured(s.Amount, g)),
+            (s, layer, g) => new RandomUnstructured(s.AmountFor(layer), g)),
         new("ln-structured", "the channels along --dim of smallest --n norm in each tensor", false, Uses.Norm | Uses.Dim,
-            (s, _, _) => double.TryParse(s.N, NumberStyles.Float, CultureInfo.InvariantCulture, out double p)
-                ? new LnStructured(s.Amount, p, s.Dim) : new LnStructured(s.Amount, s.N, s.Dim)),
+            (s, layer, _) => double.TryParse(s.N, NumberStyles.Float, CultureInfo.InvariantCulture, out double p)
+                ? new LnStructured(s.AmountFor(layer), p, s.Dim) : new LnStructured(s.AmountFor(layer), s.N, s.Dim)),
         new("random-structured", "random channels along --dim of each tensor", false, Uses.Dim | Uses.Seed,
-            (s, _, g) => new RandomStructured(s.Amount, s.Dim, g)),
+            (s, layer, g) => new RandomStructured(s.AmountFor(layer), s.Dim, g)),
+        new("threshold", "the entries of each tensor below --quality x the standard deviation of its weights (Han et al. 2015)", false, Uses.Quality,
+            (s, _, _) => new ThresholdUnstructured(s.Quality!.Value)),
         new("global-l1", "the smallest-magnitude entries of all selected tensors ranked together", true, Uses.None,
             (s, _, _) => new L1Unstructured(s.Amount)),
         new("global-random", "random entries of all selected tensors together", true, Uses.Seed,

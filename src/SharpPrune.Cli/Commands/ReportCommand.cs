@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using SharpPrune.Pruning;
+using SharpPrune.Pruning.Compression;
 using SharpPrune.Vision.Models;
 
 namespace SharpPrune.Cli.Commands;
@@ -15,12 +16,16 @@ internal static class ReportCommand
         var cmd = new Command("report", "Print the non-zero weights per layer and the compression rate") { checkpoint.Load, json, checkpoint.Model, checkpoint.NumClasses };
         SharpPruneCli.SetHandler(cmd, ctx, parse =>
         {
+            string path = checkpoint.Path(parse);
             var loaded = checkpoint.LoadModel(parse);
             var report = PruningReport.FromModule(loaded.Model);
-            if (parse.GetValue(json)) ctx.Out.WriteLine(report.ToJson());
+            // A .spz file also gets Deep Compression's table (bits and ratios from its real bytes).
+            var compressed = ModelLoader.IsSpz(path) ? CompressionReport.FromFile(ModelLoader.ReadSpz(path)) : null;
+            if (parse.GetValue(json)) ctx.Out.WriteLine(compressed?.ToJson() ?? report.ToJson());
             else
             {
                 ctx.Out.Write(report.FormatTable());
+                if (compressed is not null) ctx.Out.Write("\n" + compressed.FormatTable());
                 // What the zeros buy at inference: multiply-adds a sparse kernel would still do.
                 int[] input = loaded.InputShape;
                 long dense = Flops.Count(loaded.Model, input).TotalMacs, sparse = Flops.Count(loaded.Model, input, countZeros: false).TotalMacs;

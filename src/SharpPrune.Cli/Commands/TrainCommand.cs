@@ -29,9 +29,12 @@ internal static class TrainCommand
         var cfg = plan.Config;
         var (train, test) = DataSets.Load(cfg.Dataset, cfg.DataDir, cfg.Model);
 
+        var agp = GradualPruningCallback.For(plan.Model, cfg);
+        var progress = new TrainingDisplay.Relay();
         var trainer = new Trainer(plan.Model, cfg, train, test, plan.SaveDir)
         {
-            Progress = new ConsoleProgress(ctx),
+            Progress = progress,
+            Callback = agp,
             ExtraMetadata = plan.ExtraMetadata,
             StopAfterEpochs = parse.GetValue(o.StopAfter),
         };
@@ -40,10 +43,11 @@ internal static class TrainCommand
         if (plan.ResumeFrom is null && File.Exists(trainer.LastCheckpointPath))
             ctx.Err.WriteLine($"note: starting over in {plan.SaveDir}, replacing the run there (to continue it instead: --resume {plan.SaveDir})");
         ctx.Out.WriteLine(plan.Headline(trainer));
-        var result = trainer.Run();
+        var result = TrainingDisplay.Run(ctx, progress, trainer.Run);
         ctx.Out.WriteLine(result.CompletedEpochs < cfg.Epochs
             ? $"stopped after epoch {result.CompletedEpochs}/{cfg.Epochs}; continue with: sharpprune train --resume {plan.SaveDir}"
             : $"done: {TrainPlan.Epochs(cfg.Epochs)}, best test accuracy {result.BestAccuracy:F2}%");
+        if (agp is not null) ctx.Out.WriteLine(agp.Describe());
         ctx.Out.WriteLine($"checkpoints: {result.LastCheckpoint}, {result.BestCheckpoint}; log: {trainer.LogPath}");
         return 0;
     }

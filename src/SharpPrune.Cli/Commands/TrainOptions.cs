@@ -21,6 +21,7 @@ internal sealed class TrainOptions
     public readonly Option<string> Resume = CliOptions.String("--resume", "Continue an interrupted run from its folder or its last.safetensors (bit-identical to an uninterrupted run)");
     public readonly Option<string> Load = CliOptions.String("--load", "Start from a checkpoint's weights, e.g. a pruned model to fine-tune (masks are kept)");
     public readonly Option<double> LabelSmoothing = CliOptions.Double("--label-smoothing", "Label smoothing of the cross-entropy loss", 0, 0, 1);
+    public readonly Option<string> Agp = CliOptions.String("--agp", $"Gradual pruning while training (Zhu & Gupta 2017): {SharpPrune.Pruning.Schedules.AgpSpec.Form}, e.g. 'final=0.9,end=6'");
     public readonly Option<double> BnL1 = CliOptions.Double("--bn-l1", "Network slimming: L1 penalty on BatchNorm scales (e.g. 1e-4), for --criterion bn-scale in shrink", 0, 0, 1);
     public readonly Option<int?> LimitTrain = CliOptions.OptionalInt("--limit-train", "Use only the first N training images", 1, hidden: true);
     public readonly Option<int?> LimitTest = CliOptions.OptionalInt("--limit-test", "Use only the first N test images", 1, hidden: true);
@@ -33,11 +34,17 @@ internal sealed class TrainOptions
             try { LrSchedule.Parse(r.GetValueOrDefault<string>() ?? "", 100); }
             catch (ArgumentException e) { r.AddError("--schedule: " + e.Message); }
         });
+        Agp.Validators.Add(r =>
+        {
+            if (r.GetValueOrDefault<string>() is not { } text) return;
+            try { SharpPrune.Pruning.Schedules.AgpSpec.Parse(text); }
+            catch (ArgumentException e) { r.AddError("--agp: " + e.Message); }
+        });
     }
 
     public void AddTo(Command cmd)
     {
-        foreach (Option opt in new Option[] { Model, Data, DataDir, Epochs, Batch, Optim, Lr, Momentum, Wd, Schedule, Seed, Save, Resume, Load, LabelSmoothing, BnL1, LimitTrain, LimitTest, StopAfter })
+        foreach (Option opt in new Option[] { Model, Data, DataDir, Epochs, Batch, Optim, Lr, Momentum, Wd, Schedule, Seed, Save, Resume, Load, LabelSmoothing, BnL1, Agp, LimitTrain, LimitTest, StopAfter })
             cmd.Options.Add(opt);
     }
 }

@@ -103,6 +103,7 @@ internal sealed record TrainPlan(string Mode, TrainConfig Config, Module Model, 
             LimitTrain = parse.GetValue(o.LimitTrain),
             LimitTest = parse.GetValue(o.LimitTest),
             DataDir = DataDirOption(parse, o),
+            Agp = parse.GetValue(o.Agp),
         };
     }
 
@@ -131,6 +132,7 @@ internal sealed record TrainPlan(string Mode, TrainConfig Config, Module Model, 
         Check(o.BnL1, v => v == saved.BnL1, saved.BnL1);
         Check(o.LimitTrain, v => v == saved.LimitTrain, saved.LimitTrain);
         Check(o.LimitTest, v => v == saved.LimitTest, saved.LimitTest);
+        Check(o.Agp, v => v == saved.Agp, saved.Agp);
     }
 
     /// <summary>Gradient reductions are split per thread, so the last bits depend on the thread count: resume with the saved one.</summary>

@@ -21,9 +21,10 @@ namespace SharpPrune.Kernels;
 /// images, 8 pixels per vector, reduced once per group.</item>
 /// </list>
 /// Used for groups = 1, output width a multiple of 8 and output plane a multiple of 16, on AVX2/FMA (the input
-/// gradient: stride 1 only).
+/// gradient: stride 1 only). With AVX-512 the forward (and so the input gradient) pairs 16-pixel tiles into
+/// 32-pixel zmm tiles (DirectConvAvx512.cs).
 /// </summary>
-internal static unsafe class DirectConv
+internal static unsafe partial class DirectConv
 {
     /// <summary>
     /// Test/bench hook: null = automatic choice, true/false = force this path on/off where supported. Per thread
@@ -233,6 +234,7 @@ internal static unsafe class DirectConv
         public void Run(float* xp, float* y, int t0, int t1)
         {
             int ow = L.OW, wp = L.Wq, ohw = L.OHW;
+            bool wide = KernelIsa.UseAvx512;
             for (int b = 0; b < kBlocks; b++)
             {
                 int k0 = b * kb, kc = Math.Min(kb, k - k0);
@@ -241,6 +243,23 @@ internal static unsafe class DirectConv
                 float* packB = pack + (nint)packedRows * k0; // panels of block b follow those of earlier blocks
                 for (int t = t0; t < t1; t++)
                 {
+                    if (wide && t + 1 < t1)
+                    {
+                        // Two 16-pixel tiles at once as one 32-pixel AVX-512 tile.
+                        int q0 = t * TileP;
+                        float* aw = packB;
+                        for (int r0 = 0; r0 < COut; )
+                        {
+                            int pr = PanelRows(COut - r0), mr = Math.Min(pr, COut - r0);
+                            var e = new Epilogue(!first, biasB == null ? null : biasB + r0, last && scale != null ? scale + r0 : null,
+                                last && scale != null ? shift + r0 : null, last && relu);
+                            Tile32(pr, kc, aw, off + k0, xp, q0, ow, wp, y + (nint)r0 * ohw + q0, ohw, mr, e);
+                            aw += (nint)pr * kc;
+                            r0 += pr;
+                        }
+                        t++;
+                        continue;
+                    }
                     int p0 = t * TileP, p1 = p0 + 8;
                     int y0 = p0 / ow, y1 = p1 / ow;
                     float* b0 = xp + (nint)y0 * wp + (p0 - y0 * ow);
@@ -459,6 +478,7 @@ internal static unsafe class DirectConv
                 for (int x = 0; x < L.OW; x += 8)
                     xoff[v++] = (int)(i * L.PaddedImg) + y * L.Wq + x;
 
+        bool wide = KernelIsa.UseAvx512;
         for (int r0 = 0; r0 < cout; r0 += 4)
         {
             int mr = Math.Min(4, cout - r0);
@@ -470,8 +490,12 @@ internal static unsafe class DirectConv
             for (int k0 = 0; k0 < K; k0 += 3)
             {
                 int nk = Math.Min(3, K - k0);
-                WeightKernel4x3(vecs, xoff, g0, g1, g2, g3, xp + off[k0], xp + off[k0 + Math.Min(1, nk - 1)],
-                    xp + off[k0 + Math.Min(2, nk - 1)], dst + (nint)r0 * K + k0, K, mr, nk);
+                float* x0 = xp + off[k0], x1 = xp + off[k0 + Math.Min(1, nk - 1)], x2 = xp + off[k0 + Math.Min(2, nk - 1)];
+                float* d = dst + (nint)r0 * K + k0;
+                // vecs is even: every image's plane is a multiple of 16 pixels (Supported).
+                if (!wide) WeightKernel4x3(vecs, xoff, g0, g1, g2, g3, x0, x1, x2, d, K, mr, nk);
+                else if (L.OW % 16 == 0) WeightKernel4x3Avx512<Contiguous16>(vecs, xoff, g0, g1, g2, g3, x0, x1, x2, d, K, mr, nk);
+                else WeightKernel4x3Avx512<Halves16>(vecs, xoff, g0, g1, g2, g3, x0, x1, x2, d, K, mr, nk);
             }
         }
     }

@@ -43,9 +43,12 @@ public static unsafe partial class Gemm
     internal static bool? ForceSmall { get => KernelSwitches.Current.GemmSmall; set => KernelSwitches.Current.GemmSmall = value; }
 
     /// <summary>Test hook, per thread (<see cref="KernelSwitches"/>): force the portable (non-FMA) code paths.</summary>
-    internal static bool ForcePortable { get => KernelSwitches.Current.ForcePortable; set => KernelSwitches.Current.ForcePortable = value; }
+    internal static bool ForcePortable { get => KernelIsa.Active == CpuIsa.Portable; set => MaxIsa = value ? CpuIsa.Portable : null; }
 
-    internal static bool UseFma => Fma.IsSupported && Avx2.IsSupported && !ForcePortable;
+    /// <summary>Test/bench hook, per thread (<see cref="KernelSwitches"/>): cap the vector ISA (null = the process default).</summary>
+    internal static CpuIsa? MaxIsa { get => KernelSwitches.Current.MaxIsa; set => KernelSwitches.Current.MaxIsa = value; }
+
+    internal static bool UseFma => KernelIsa.UseAvx2;
 
     public static void Sgemm(bool transA, bool transB, int m, int n, int k, float alpha,
         ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b, int ldb, float beta, Span<float> c, int ldc)
@@ -233,6 +236,7 @@ public static unsafe partial class Gemm
     private static void MacroKernel(bool fma, int mc, int nc, int kc, float alpha, float* pa, float* pb,
         float beta, float* c, nint ldc)
     {
+        if (fma && KernelIsa.UseAvx512) { MacroKernel512(mc, nc, kc, alpha, pa, pb, beta, c, ldc); return; }
         for (int jr = 0; jr < nc; jr += NR)
         {
             int nr = Math.Min(NR, nc - jr);

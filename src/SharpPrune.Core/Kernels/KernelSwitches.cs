@@ -5,15 +5,15 @@ namespace SharpPrune.Kernels;
 /// GEMM, the direct convolution; GEMM cache blocking). Per thread, and handed by <see cref="Parallelism"/> to the
 /// workers of the caller's parallel loops, so a test that forces a path sees it in every thread its kernel runs on
 /// and cannot change another test's results. Set them through the owning kernel's properties
-/// (<c>Gemm.ForcePortable</c>, <c>Gemm.ForceSmall</c>, <c>Gemm.KC/MC/NC</c>, <c>DirectConv.Force</c>), in a
+/// (<c>KernelIsa</c> via <c>Gemm.MaxIsa</c>, <c>Gemm.ForcePortable</c>, <c>Gemm.ForceSmall</c>, <c>Gemm.KC/MC/NC</c>, <c>DirectConv.Force</c>), in a
 /// try/finally that restores the default.
 /// </summary>
 internal struct KernelSwitches
 {
     [ThreadStatic] internal static KernelSwitches Current;
 
-    /// <summary>Force the portable (non-FMA) code paths.</summary>
-    public bool ForcePortable;
+    /// <summary>Cap on the vector ISA the kernels use (null = <see cref="KernelIsa.ProcessCap"/>).</summary>
+    public CpuIsa? MaxIsa;
     /// <summary>null = automatic; true/false = force the direct / packed GEMM kernels.</summary>
     public bool? GemmSmall;
     /// <summary>null = automatic; true/false = force the direct convolution on/off where supported.</summary>

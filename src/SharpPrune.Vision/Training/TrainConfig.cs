@@ -35,6 +35,8 @@ public sealed record TrainConfig
     [JsonPropertyName("data_dir")] public string? DataDir { get; init; }
     /// <summary>The checkpoint whose weights the run started from (pruned-model retraining), if any.</summary>
     [JsonPropertyName("init_from")] public string? InitFrom { get; init; }
+    /// <summary>Gradual pruning during the run (Zhu &amp; Gupta's AGP), as given to <c>--agp</c>; null: none.</summary>
+    [JsonPropertyName("agp")] public string? Agp { get; init; }
 
     private static readonly JsonSerializerOptions JsonOptions = new()
     {

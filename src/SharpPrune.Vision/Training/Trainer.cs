@@ -55,6 +55,9 @@ public sealed class Trainer
     /// <summary>Metadata copied into every checkpoint before the trainer's own keys (e.g. what a pruned start point recorded).</summary>
     public IReadOnlyDictionary<string, string>? ExtraMetadata { get; init; }
 
+    /// <summary>Called before every training step (e.g. gradual pruning); see <see cref="ITrainingCallback"/>.</summary>
+    public ITrainingCallback? Callback { get; init; }
+
     /// <summary>Stop once this many epochs are complete, as if interrupted (the checkpoint is resumable).</summary>
     public int? StopAfterEpochs { get; init; }
 
@@ -110,6 +113,7 @@ public sealed class Trainer
         int correct = 0, seen = 0, b = 0;
         foreach (var batch in _trainLoader.Epoch(epoch))
         {
+            Callback?.BeforeStep(new TrainingStep(epoch, b, batches));
             Optimizer.ZeroGrad();
             var logits = _model.Forward(batch.Images);
             var loss = F.CrossEntropy(logits, batch.Labels, Config.LabelSmoothing);

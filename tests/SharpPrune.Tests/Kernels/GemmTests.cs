@@ -63,9 +63,12 @@ public class GemmTests
             Gemm.ForceSmall = force;
             try
             {
-                foreach (bool ta in new[] { false, true })
-                    foreach (bool tb in new[] { false, true })
-                        Check(ta, tb, m, n, k, 1f, 0f, 0, threads: 1);
+                ForEachIsa(_ =>
+                {
+                    foreach (bool ta in new[] { false, true })
+                        foreach (bool tb in new[] { false, true })
+                            Check(ta, tb, m, n, k, 1f, 0f, 0, threads: 1);
+                });
             }
             finally { Gemm.ForceSmall = null; }
         }
@@ -87,8 +90,11 @@ public class GemmTests
                         Gemm.ForceSmall = small;
                         try
                         {
-                            Check(ta, tb, m, n, k, alpha, beta, pad: 0, threads: 1);
-                            Check(ta, tb, m, n, k, alpha, beta, pad: 5, threads: 2);
+                            ForEachIsa(_ =>
+                            {
+                                Check(ta, tb, m, n, k, alpha, beta, pad: 0, threads: 1);
+                                Check(ta, tb, m, n, k, alpha, beta, pad: 5, threads: 2);
+                            });
                         }
                         finally { Gemm.ForceSmall = null; }
                     }
@@ -101,20 +107,27 @@ public class GemmTests
     public void LargeThreaded(int threads)
     {
         // Above the parallel threshold, with edge tiles in every dimension and k spanning several KC blocks.
-        foreach (bool ta in new[] { false, true })
-            foreach (bool tb in new[] { false, true })
-                Check(ta, tb, 131, 150, 300, 1f, 0.5f, pad: 3, threads, seed: threads);
-        Check(false, false, 3, 1500, 300, 1f, 0f, 0, threads);  // skinny: direct kernel split over n
-        Check(false, true, 700, 2, 300, 1f, 0f, 0, threads);    // skinny: direct kernel split over m
-        Check(true, false, 300, 7, 120, 1f, 1f, 0, threads);
+        ForEachIsa(_ =>
+        {
+            foreach (bool ta in new[] { false, true })
+                foreach (bool tb in new[] { false, true })
+                    Check(ta, tb, 131, 150, 300, 1f, 0.5f, pad: 3, threads, seed: threads);
+            Check(false, false, 3, 1500, 300, 1f, 0f, 0, threads);  // skinny: direct kernel split over n
+            Check(false, true, 700, 2, 300, 1f, 0f, 0, threads);    // skinny: direct kernel split over m
+            Check(true, false, 300, 7, 120, 1f, 1f, 0, threads);
+        });
     }
 
     [Fact]
     public void BlockingBoundaries()
     {
         // Exactly at and around MC/KC/NC multiples.
-        foreach (var (m, n, k) in new[] { (144, 16, 256), (145, 17, 257), (288, 17, 512), (6, 3072 + 16, 40), (13, 3073, 20) })
-            Check(false, false, m, n, k, 1f, 0f, 0, threads: 1);
+        ForEachIsa(_ =>
+        {
+            foreach (var (m, n, k) in new[] { (144, 16, 256), (145, 17, 257), (288, 17, 512), (6, 3072 + 16, 40), (13, 3073, 20),
+                (12, 32, 7), (24, 64, 300), (18, 48, 33), (96, 96, 96), (78, 200, 513) })
+                Check(false, false, m, n, k, 1f, 0f, 0, threads: 1);
+        });
     }
 
     [Fact]
@@ -143,6 +156,28 @@ public class GemmTests
         Assert.Equal(new float[] { 2, 4, 6, 8 }, c);
         Gemm.Sgemm(false, false, 0, 5, 3, 1f, ReadOnlySpan<float>.Empty, 3, new float[15], 5, 0f, Span<float>.Empty, 5);
         Assert.Throws<ArgumentException>(() => Gemm.Sgemm(false, false, 2, 2, 2, 1f, new float[3], 2, new float[4], 2, 0f, new float[4], 2));
+    }
+
+    [Fact]
+    public void IsaCapFollowsTheThreadAndItsWorkers()
+    {
+        Assert.Equal(KernelIsa.ProcessCap, KernelIsa.Active);
+        Gemm.MaxIsa = CpuIsa.Portable;
+        try
+        {
+            Assert.Equal(CpuIsa.Portable, KernelIsa.Active);
+            Assert.True(Gemm.ForcePortable);
+            var seen = new CpuIsa[4];
+            WithThreads(2, () => Parallelism.For(0, 4, i => seen[i] = KernelIsa.Active));
+            Assert.All(seen, s => Assert.Equal(CpuIsa.Portable, s));
+        }
+        finally { Gemm.MaxIsa = null; }
+        Assert.Equal(KernelIsa.ProcessCap, KernelIsa.Active);
+        Assert.Equal(CpuIsa.Avx2 <= KernelIsa.Hardware ? CpuIsa.Avx2 : KernelIsa.Hardware, KernelIsa.ParseCap(" AVX2 "));
+        Assert.Equal(CpuIsa.Portable, KernelIsa.ParseCap("portable"));
+        Assert.Equal(KernelIsa.Hardware, KernelIsa.ParseCap(null));
+        var e = Assert.Throws<InvalidOperationException>(() => KernelIsa.ParseCap("sse9"));
+        Assert.Contains("SP_MAX_ISA='sse9'", e.Message);
     }
 
     [Fact]

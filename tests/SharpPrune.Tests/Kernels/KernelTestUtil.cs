@@ -42,6 +42,25 @@ internal static class KernelTestUtil
         try { action(); }
         finally { SharpPrune.Kernels.Parallelism.MaxThreads = saved; }
     }
+
+    /// <summary>The SIMD paths this machine can run (AVX2 and AVX-512 where the CPU has them; the portable path
+    /// has tests of its own). Empty on a CPU without AVX2.</summary>
+    public static IEnumerable<SharpPrune.Kernels.CpuIsa> VectorIsas()
+    {
+        for (var isa = SharpPrune.Kernels.CpuIsa.Avx2; isa <= SharpPrune.Kernels.KernelIsa.Hardware; isa++) yield return isa;
+    }
+
+    /// <summary>Runs <paramref name="action"/> once per vector ISA path, the kernels capped to it on this thread
+    /// (and, through Parallelism, on its workers).</summary>
+    public static void ForEachIsa(Action<SharpPrune.Kernels.CpuIsa> action)
+    {
+        foreach (var isa in VectorIsas())
+        {
+            SharpPrune.Kernels.Gemm.MaxIsa = isa;
+            try { action(isa); }
+            finally { SharpPrune.Kernels.Gemm.MaxIsa = null; }
+        }
+    }
 }
 
 /// <summary>Kernel tests flip process-wide switches (thread cap, portable path): run them one class at a time.</summary>

@@ -95,14 +95,14 @@ public class ParallelismTests
                 Parallelism.For(0, 64, _ => { seen.Add((Gemm.ForcePortable, DirectConv.Force)); Thread.SpinWait(1000); });
                 Assert.All(seen, s => Assert.Equal((true, (bool?)false), s));
                 bool other = true;
-                var t = new Thread(() => other = Gemm.ForcePortable || DirectConv.Force.HasValue);
+                var t = new Thread(() => other = Gemm.MaxIsa.HasValue || DirectConv.Force.HasValue);
                 t.Start(); t.Join();
                 Assert.False(other, "another thread saw this thread's switches");
             }
             finally { Gemm.ForcePortable = false; DirectConv.Force = null; }
             // and a worker that ran the loop above is back to the defaults
             var after = new ConcurrentBag<bool>();
-            Parallelism.For(0, 64, _ => after.Add(Gemm.ForcePortable || DirectConv.Force.HasValue));
+            Parallelism.For(0, 64, _ => after.Add(Gemm.MaxIsa.HasValue || DirectConv.Force.HasValue));
             Assert.DoesNotContain(true, after);
         });
     }

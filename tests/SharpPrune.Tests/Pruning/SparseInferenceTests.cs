@@ -1,0 +1,94 @@
+using SharpPrune.Autograd;
+using SharpPrune.Kernels;
+using SharpPrune.NN;
+using SharpPrune.Pruning;
+using SharpPrune.Vision.Models;
+
+namespace SharpPrune.Tests.Pruning;
+
+public class SparseInferenceTests
+{
+    private static void AssertClose(float[] expected, float[] actual, string what)
+    {
+        Assert.Equal(expected.Length, actual.Length);
+        float scale = Math.Max(1e-3f, expected.Max(MathF.Abs));
+        for (int i = 0; i < expected.Length; i++)
+            Assert.True(MathF.Abs(expected[i] - actual[i]) <= 1e-5f * scale + 1e-5f * MathF.Abs(expected[i]),
+                $"{what}: [{i}] expected {expected[i]}, got {actual[i]} (scale {scale})");
+    }
+
+    public static TheoryData<string> Zoo() => new(ModelZoo.Names);
+
+    /// <summary>
+    /// Every zoo model, its layers pruned at 0%, 50%, 90% and 100% in turn (random masks), run masked and then
+    /// converted with every eligible layer forced sparse: same outputs at batch 1 (gather path) and 5 (streamed path).
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(Zoo))]
+    public void Sparse_outputs_equal_the_masked_model(string name)
+    {
+        var model = ModelZoo.Create(name, 10, new Generator(3));
+        double[] amounts = [0.0, 0.5, 0.9, 1.0];
+        int i = 0;
+        var g = new Generator(11);
+        foreach (var (_, m) in model.NamedModules().Where(m => m.Module is Conv2d or Linear).ToList())
+            Prune.RandomUnstructured(m, "weight", amounts[i++ % amounts.Length], g);
+        model.Eval();
+        var shape = ModelZoo.InputShape(name);
+        var x1 = Tensor.Randn(new Generator(5), [1, .. shape]);
+        var x5 = Tensor.Randn(new Generator(6), [5, .. shape]);
+        float[] ref1, ref5;
+        using (GradMode.NoGrad()) { ref1 = model.Forward(x1).ToArray(); ref5 = model.Forward(x5).ToArray(); }
+
+        var choices = SparseInference.ToInference(model, force: true);
+        Assert.Contains(choices, c => c.Sparse);
+        Assert.DoesNotContain(model.Modules(), m => m is Linear);
+        using (GradMode.NoGrad())
+        {
+            AssertClose(ref1, model.Forward(x1).ToArray(), name + " batch 1");
+            AssertClose(ref5, model.Forward(x5).ToArray(), name + " batch 5");
+        }
+    }
+
+    [Fact]
+    public void Weight_shared_layers_convert_and_the_crossover_keeps_dense_layers_dense()
+    {
+        var model = ModelZoo.Create("lenet300", 10, new Generator(1));
+        Prune.L1Unstructured(model.GetSubmodule("fc1"), "weight", 0.92);
+        WeightSharing.Apply(model.GetSubmodule("fc1"), "weight", 5);
+        WeightSharing.Apply(model.GetSubmodule("fc2"), "weight", 5); // dense: stays a Linear
+        model.Eval();
+        var x = Tensor.Randn(new Generator(2), 3, 1, 28, 28);
+        float[] expected;
+        using (GradMode.NoGrad()) expected = model.Forward(x).ToArray();
+        var choices = SparseInference.ToInference(model);
+        Assert.True(choices.Single(c => c.Path == "fc1").Sparse);
+        Assert.False(choices.Single(c => c.Path == "fc2").Sparse);
+        Assert.IsType<Linear>(model.GetSubmodule("fc2"));
+        Assert.True(model.GetSubmodule("fc2").HasParameter("weight"));
+        using (GradMode.NoGrad()) AssertClose(expected, model.Forward(x).ToArray(), "lenet300");
+        Assert.Throws<InvalidOperationException>(() => model.Forward(x.Clone().RequiresGrad_()));
+    }
+
+    [Fact]
+    public void Csr_products_match_dense_products_including_empty_rows_and_columns()
+    {
+        var g = new Generator(4);
+        var a = Tensor.Randn(g, 7, 9);
+        var d = a.Data;
+        for (int i = 0; i < d.Length; i++) if (i % 3 == 0 || i / 9 == 2) d[i] = 0f; // row 2 empty
+        var csr = CsrMatrix.FromDense(d, 7, 9);
+        var b = Tensor.Randn(g, 9, 600); // wider than a column tile
+        var c = new float[7 * 600];
+        SparseKernels.Spmm(csr, b.Data, 600, 600, c, 600);
+        AssertClose(F.MatMul(a, b).ToArray(), c, "spmm");
+        for (int rows = 1; rows <= 6; rows++)
+        {
+            var x = Tensor.Randn(g, rows, 9);
+            var bias = Tensor.Randn(g, 7);
+            var y = new float[rows * 7];
+            SparseKernels.LinearForward(csr, x.Data, rows, y, bias.Data);
+            AssertClose(F.Linear(x, a, bias).ToArray(), y, $"linear rows={rows}");
+        }
+    }
+}
