@@ -9,6 +9,10 @@ a SharpPrune safetensors checkpoint with its weight_orig/weight_mask keys, then 
 goes through onnx.checker.check_model(full_check=True) (schema, types and strict shape inference) and the inferred
 output shape must be (batch, 10) with a symbolic batch. For the pruned files the initializers must equal
 PyTorch's weight_orig * weight_mask bit for bit, under PyTorch's parameter names.
+Then shrunk models (channels removed for real): the fresh model written as .pt (`export --format pt`), shrunk by
+the CLI (`shrink --global --ratio 0.5`, L1), exported with only --load (the checkpoint records model and widths),
+checked the same way; every initializer named after a parameter must equal the shrunk checkpoint's tensor (shape
+and values), and the file must be smaller than the dense one.
 """
 import collections
 import os
@@ -31,8 +35,30 @@ import model_param_counts as zoo  # noqa: E402
 CLI = os.environ.get("SHARPPRUNE", os.path.join(HERE, "..", "src", "SharpPrune.Cli", "bin", "Release", "net10.0", "sharpprune"))
 
 
-def export(path, *args):
-    subprocess.run([CLI, "export", "--format", "onnx", "--out", path, *args], check=True, stdout=subprocess.DEVNULL)
+def export(path, *args, fmt="onnx"):
+    subprocess.run([CLI, "export", "--format", fmt, "--out", path, *args], check=True, stdout=subprocess.DEVNULL)
+
+
+SHRUNK = ("vgg11", "resnet20")
+
+
+def check_shrunk(tmp, name, dense_onnx):
+    dense_pt, shrunk, out = (os.path.join(tmp, f"{name}{s}") for s in ("_dense.pt", "_shrunk.safetensors", "_shrunk.onnx"))
+    export(dense_pt, "--model", name, fmt="pt")
+    subprocess.run([CLI, "shrink", "--load", dense_pt, "--model", name, "--global", "--ratio", "0.5", "--no-timing", "--save", shrunk],
+                   check=True, stdout=subprocess.DEVNULL)
+    export(out, "--load", shrunk)
+    m, ops = check(out)
+    tensors, _ = fixture_io.load(shrunk)
+    inits = {t.name: numpy_helper.to_array(t) for t in m.graph.initializer}
+    params = [k for k in tensors if k.endswith((".weight", ".bias")) and k in inits]
+    assert params, "no parameter initializers"
+    for k in params:
+        assert np.array_equal(inits[k], tensors[k].numpy()), k
+    size, dense_size = os.path.getsize(out), os.path.getsize(dense_onnx)
+    assert size < dense_size, (size, dense_size)
+    print(f"{name + ' shrunk':20s} checker + strict shape inference ok; {len(params)} parameter initializers equal the shrunk "
+          f"checkpoint's; {size:,d} bytes ({size / dense_size:.0%} of dense); ops {dict(sorted(ops.items()))}")
 
 
 def check(path):
@@ -76,6 +102,8 @@ def main():
             print(f"{name:12s} opset {m.opset_import[0].version} ir {m.ir_version}: checker + strict shape inference ok for dense, "
                   f"folded ({fops.get('BatchNormalization', 0)} BN left of {ops.get('BatchNormalization', 0)}), pruned "
                   f"({len(expected)} masked weights bit-equal, {zeros:,d} zeros); ops {dict(sorted(ops.items()))}")
+            if name in SHRUNK:
+                check_shrunk(tmp, name, dense)
     print("all checks passed")
 
 

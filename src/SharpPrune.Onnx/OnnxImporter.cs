@@ -2,6 +2,7 @@ using Google.Protobuf;
 using SharpPrune.Autograd;
 using SharpPrune.NN;
 using SharpPrune.Onnx.Proto;
+using SharpPrune.Vision.Models;
 using Step = SharpPrune.Onnx.OnnxGraphModule.Step;
 
 namespace SharpPrune.Onnx;
@@ -9,9 +10,10 @@ namespace SharpPrune.Onnx;
 /// <summary>
 /// Reads an ONNX model into an <see cref="OnnxGraphModule"/> of SharpPrune layers. Supported ops (default domain,
 /// opset 11 or newer): Conv, Gemm, BatchNormalization, Relu, MaxPool, AveragePool, GlobalAveragePool, Flatten,
-/// Reshape, Add, Concat, Pad (constant zeros), Identity, Dropout, and the shape arithmetic PyTorch's exporter
-/// emits (Constant, Shape, Gather, Unsqueeze, ConstantOfShape). Anything else: one error listing every unsupported
-/// op. The graph is run once on a zero input while it is built, so shape mismatches are reported at load time.
+/// Reshape, Add, Concat, Pad (constant zeros), Identity, Dropout, Gather along the channels with constant indices
+/// (a shrunk model's routed shortcut, imported as a <see cref="PadShortcut"/> with a channel map), and the
+/// shape arithmetic PyTorch's exporter emits (Constant, Shape, Gather, Unsqueeze, ConstantOfShape). Anything else: one
+/// error listing every unsupported op. The graph is run once on a zero input while it is built, so shape mismatches are reported at load time.
 /// To add an op: an entry in <see cref="Build"/>'s switch (and its export in <see cref="OnnxOps"/>).
 /// </summary>
 public static class OnnxImporter
@@ -103,6 +105,10 @@ public static class OnnxImporter
         private readonly Dictionary<string, Tensor> _values = new(StringComparer.Ordinal);
         private readonly Dictionary<string, Tensor> _constants = new(StringComparer.Ordinal);
         private readonly HashSet<string> _usedInitializers = new(StringComparer.Ordinal);
+        /// <summary>Pad outputs that only append zero channels: value name → (the Pad's input, its channel count).</summary>
+        private readonly Dictionary<string, (string Input, int Channels)> _channelPads = new(StringComparer.Ordinal);
+        /// <summary>Pad steps a channel routing read through; dropped at the end when nothing else reads them.</summary>
+        private readonly HashSet<string> _fusedPads = new(StringComparer.Ordinal);
         private OnnxGraphModule _module = null!;
 
         public OnnxGraphModule Run(GraphProto g, string inputName, int[] inputShape, string outputName)
@@ -120,6 +126,7 @@ public static class OnnxImporter
                 }
             }
             if (!_values.ContainsKey(outputName)) throw new OnnxFormatException($"{source}: graph output '{outputName}' is not computed by any node");
+            _steps.RemoveAll(s => _fusedPads.Contains(s.Output) && s.Output != outputName && !_steps.Any(t => t.Inputs.Contains(s.Output)));
             _module.Eval();
             return _module;
         }
@@ -254,9 +261,10 @@ public static class OnnxImporter
                     break;
                 case "Gather":
                     {
-                        if (a.Int("axis", 0) != 0) throw Error(n, "only Gather along axis 0 (of a shape) is supported");
-                        Add(n, new[] { n.Input[0], n.Input[1] }, (_, x) => Gather(x[0], x[1]));
-                        break;
+                        long axis = a.Int("axis", 0);
+                        if (axis == 0) { Add(n, new[] { n.Input[0], n.Input[1] }, (_, x) => Gather(x[0], x[1])); break; }
+                        if (Value(n, 0).Dim == 4 && Norm(axis, 4) == 1 && HasInput(n, 1) && IsConstant(n.Input[1])) { ChannelGather(n); break; }
+                        throw Error(n, $"Gather along axis {axis} is not supported: only axis 0 (of a shape), or axis 1 (the channels of an (N, C, H, W) tensor) with constant indices");
                     }
                 case "Unsqueeze":
                     {
@@ -337,6 +345,40 @@ public static class OnnxImporter
             if (pads.Length != 2 * x.Dim || pads.Any(p => p < 0)) throw Error(n, $"pads ({string.Join(", ", pads)}) for a rank-{x.Dim} input: non-negative begin and end per axis expected");
             if (pads[0] != 0 || pads[x.Dim] != 0) throw Error(n, "padding the batch axis is not supported");
             Add(n, new[] { n.Input[0] }, (_, t) => ZeroPad(t[0], pads));
+            if (x.Dim == 4 && pads.Select((p, i) => p == 0 || i == x.Dim + 1).All(b => b))
+                _channelPads[n.Output[0]] = (n.Input[0], x.Size(1));
+        }
+
+        /// <summary>
+        /// Gather along the channels with constant indices: a <see cref="PadShortcut"/> (stride 1) with that
+        /// channel map, so the imported model stays made of our layers (it can be shrunk and exported again). When the
+        /// data is a Pad that appended zero channels (how a routed shortcut is exported), the indices that read those
+        /// become the map's zero channels and the routing reads the Pad's input. The map must send every input channel
+        /// to exactly one output, which is what a shrunk model's shortcut does; anything else is refused.
+        /// </summary>
+        private void ChannelGather(NodeProto n)
+        {
+            var indices = Value(n, 1);
+            if (indices.Dim != 1) throw Error(n, $"Gather along the channels with indices of shape {Shapes.Format(indices.Shape)}: a 1-D list of channels is expected");
+            int channels = Value(n, 0).Size(1);
+            var map = OnnxTensors.Ints(indices).Select(i => i >= -channels && i < channels ? (int)(i < 0 ? i + channels : i)
+                : throw Error(n, $"Gather index {i} is out of range for {channels} channels")).ToArray();
+            string input = n.Input[0];
+            if (_channelPads.TryGetValue(input, out var pad))
+            {
+                _fusedPads.Add(input);
+                map = map.Select(i => i >= pad.Channels ? -1 : i).ToArray();
+                (input, channels) = pad;
+            }
+            Module routing;
+            try { routing = new PadShortcut(channels, map.Length, 1, map); }
+            catch (ArgumentException e)
+            {
+                throw Error(n, $"Gather along the channels is imported as a channel routing, which this one is not ({e.Message}): each input channel must reach exactly one output channel, the others being zeros");
+            }
+            string path = LayerPath(n, null, "shortcut");
+            _module.RegisterAt(path, routing);
+            Add(n, new[] { input }, (m, x) => m.GetSubmodule(path).Forward(x[0]));
         }
 
         /// <summary>Zero padding as concatenation with zeros, so gradients flow and the exporter writes it back as Pad.</summary>

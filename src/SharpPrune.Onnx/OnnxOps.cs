@@ -114,10 +114,45 @@ internal static class OnnxOps
     }
 
     /// <summary>
-    /// The nodes below assume the input's channels first, zeros after. A shortcut that routes channels otherwise
-    /// (a channel map after structured pruning) must not be exported as this: the traced output is checked.
+    /// Option-A shortcut: average-pool by the stride, then the output channels in <see cref="PadShortcut.OutputSources"/>
+    /// order (-1: a zero channel). The plain layout (input channels, then zeros) is one Pad; a channel map left by
+    /// structured pruning is Pad by one zero channel, then Gather along axis 1 with constant indices (the zero
+    /// channel's index for each -1). The traced output is checked against that reading first, so a shortcut that
+    /// computes anything else is refused rather than exported wrong.
     /// </summary>
-    private static void CheckPlainPadding(ModuleCall c, PadShortcut m)
+    private static void PadShortcutExport(GraphBuilder g, ModuleCall c, string x, string y)
+    {
+        var m = (PadShortcut)c.Module;
+        var sources = m.OutputSources;
+        CheckRouting(c, m, sources);
+        bool plain = !m.RoutesChannels;
+        string cur = x;
+        if (m.Stride > 1)
+        {
+            string pooled = plain && m.OutChannels == m.InChannels ? y : g.FreshValue(c.Path + ".pool");
+            g.Node("AveragePool", c.Path + ".pool", new[] { cur }, pooled, Ints("kernel_shape", m.Stride, m.Stride), Ints("strides", m.Stride, m.Stride));
+            cur = pooled;
+        }
+        if (plain)
+        {
+            if (m.OutChannels != m.InChannels)
+            {
+                // Zero channels appended after the input's: pad the end of axis 1 (N, C, H, W begins, then ends).
+                string pads = g.Int64Initializer(c.Path + ".pads", 0, 0, 0, 0, 0, m.OutChannels - m.InChannels, 0, 0);
+                g.Node("Pad", c.Path, new[] { cur, pads }, y, String("mode", "constant"));
+            }
+            else if (m.Stride == 1) g.Node("Identity", c.Path, new[] { cur }, y);
+            return;
+        }
+        // One zero channel at index InChannels serves every -1 of the map.
+        string padded = g.FreshValue(c.Path + ".padded");
+        g.Node("Pad", c.Path + ".pad", new[] { cur, g.Int64Initializer(c.Path + ".pads", 0, 0, 0, 0, 0, 1, 0, 0) }, padded, String("mode", "constant"));
+        string index = g.Int64Initializer(c.Path + ".channels", sources.Select(src => (long)(src < 0 ? m.InChannels : src)).ToArray());
+        g.Node("Gather", c.Path, new[] { padded, index }, y, Int("axis", 1));
+    }
+
+    /// <summary>The traced output must be the pooled input routed by <paramref name="sources"/>, bit for bit.</summary>
+    private static void CheckRouting(ModuleCall c, PadShortcut m, IReadOnlyList<int> sources)
     {
         Tensor pooled;
         using (Autograd.GradMode.NoGrad())
@@ -128,29 +163,9 @@ internal static class OnnxOps
             for (int ch = 0; ch < m.OutChannels; ch++)
                 for (int i = 0; i < hw; i++)
                 {
-                    float want = ch < m.InChannels ? pooled.Data[(b * m.InChannels + ch) * hw + i] : 0f;
+                    float want = sources[ch] >= 0 ? pooled.Data[(b * m.InChannels + sources[ch]) * hw + i] : 0f;
                     if (o.Data[(b * m.OutChannels + ch) * hw + i] != want)
-                        throw new NotSupportedException($"{c.Path}: this PadShortcut does not output its input's channels followed by zeros (a channel map?); the ONNX exporter cannot express it yet");
+                        throw new NotSupportedException($"{c.Path}: output channel {ch} of this PadShortcut is not {(sources[ch] >= 0 ? $"its pooled input channel {sources[ch]}" : "zero")} as its OutputSources say; the ONNX exporter cannot express what it computes");
                 }
-    }
-
-    private static void PadShortcutExport(GraphBuilder g, ModuleCall c, string x, string y)
-    {
-        var m = (PadShortcut)c.Module;
-        CheckPlainPadding(c, m);
-        string cur = x;
-        if (m.Stride > 1)
-        {
-            string pooled = m.OutChannels == m.InChannels ? y : g.FreshValue(c.Path + ".pool");
-            g.Node("AveragePool", c.Path + ".pool", new[] { cur }, pooled, Ints("kernel_shape", m.Stride, m.Stride), Ints("strides", m.Stride, m.Stride));
-            cur = pooled;
-        }
-        if (m.OutChannels != m.InChannels)
-        {
-            // Zero channels appended after the input's: pad the end of axis 1 (N, C, H, W begins, then ends).
-            string pads = g.Int64Initializer(c.Path + ".pads", 0, 0, 0, 0, 0, m.OutChannels - m.InChannels, 0, 0);
-            g.Node("Pad", c.Path, new[] { cur, pads }, y, String("mode", "constant"));
-        }
-        else if (m.Stride == 1) g.Node("Identity", c.Path, new[] { cur }, y);
     }
 }

@@ -49,12 +49,8 @@ internal static class PruneCommand
             Apply(step, targets);
 
             string output = OutputPath(parse.GetValue(save)!);
-            var meta = CarriedMetadata(loaded.Checkpoint.Metadata);
+            var meta = DerivedMetadata(loaded);
             meta[HistoryKey] = AppendHistory(meta.GetValueOrDefault(HistoryKey), step, path);
-            meta[ModelArchitecture.MetadataKey] = ModelArchitecture.Describe(loaded.Model);
-            // A source without metadata (a PyTorch file, named with --model): the output says what it holds.
-            meta.TryAdd(CheckpointKeys.Model, loaded.ModelName);
-            meta.TryAdd(CheckpointKeys.NumClasses, loaded.NumClasses.ToString(System.Globalization.CultureInfo.InvariantCulture));
             Checkpoint.Save(output, loaded.Model, null, null, meta);
 
             var report = PruningReport.FromModule(loaded.Model);
@@ -193,9 +189,20 @@ internal static class PruneCommand
         return file;
     }
 
-    /// <summary>The source's metadata minus what only the source's own training state means (optimizer, scheduler, format keys).</summary>
-    internal static Dictionary<string, string> CarriedMetadata(IReadOnlyDictionary<string, string> source) =>
-        source.Where(kv => !CheckpointKeys.IsReserved(kv.Key)).ToDictionary(kv => kv.Key, kv => kv.Value);
+    /// <summary>
+    /// Metadata of a checkpoint made from <paramref name="loaded"/> (pruned or shrunk in place): the source's, minus
+    /// what only the source's own training state means (optimizer, scheduler, format keys), with the model's layer
+    /// widths as they are now, and its model name and class count, which a source without metadata (a PyTorch
+    /// file, named with --model) lacks, so the output loads with --load alone.
+    /// </summary>
+    internal static Dictionary<string, string> DerivedMetadata(LoadedModel loaded)
+    {
+        var meta = loaded.Checkpoint.Metadata.Where(kv => !CheckpointKeys.IsReserved(kv.Key)).ToDictionary(kv => kv.Key, kv => kv.Value);
+        meta[ModelArchitecture.MetadataKey] = ModelArchitecture.Describe(loaded.Model);
+        meta.TryAdd(CheckpointKeys.Model, loaded.ModelName);
+        meta.TryAdd(CheckpointKeys.NumClasses, loaded.NumClasses.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        return meta;
+    }
 
     private static string AppendHistory(string? existing, PruneStep s, string source)
     {

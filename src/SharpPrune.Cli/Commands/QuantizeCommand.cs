@@ -42,7 +42,7 @@ internal static class QuantizeCommand
             string output = parse.GetValue(save)!;
             var dir = Path.GetDirectoryName(Path.GetFullPath(output));
             if (dir is not null) Directory.CreateDirectory(dir);
-            var meta = PruneCommand.CarriedMetadata(loaded.Checkpoint.Metadata);
+            var meta = PruneCommand.DerivedMetadata(loaded);
             meta[HistoryKey] = new JsonObject { ["bits"] = parse.GetValue(bits), ["init"] = parse.GetValue(init), ["source"] = path }.ToJsonString();
             Checkpoint.Save(output, loaded.Model, null, null, meta);
             foreach (var (p, m, hook) in WeightSharing.SharedTensors(loaded.Model))

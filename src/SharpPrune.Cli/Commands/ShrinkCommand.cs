@@ -96,8 +96,7 @@ internal static class ShrinkCommand
             }
 
             string output = OutputPath(parse.GetValue(save)!);
-            var meta = PruneCommand.CarriedMetadata(loaded.Checkpoint.Metadata);
-            meta[ModelArchitecture.MetadataKey] = ModelArchitecture.Describe(model);
+            var meta = PruneCommand.DerivedMetadata(loaded);
             meta[HistoryKey] = AppendHistory(meta.GetValueOrDefault(HistoryKey), path, parse.GetValue(compact) ? "compact" : crit, parse.GetValue(ratio), parse.GetValue(global));
             Checkpoint.Save(output, model, null, null, meta);
             var after = Measure(model, inputShape, testLoader, timing);

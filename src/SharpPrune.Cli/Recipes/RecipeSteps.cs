@@ -190,7 +190,7 @@ internal static class RecipeSteps
             throw new CliException($"cannot rewind {input} to {rewindPoint}: {ErrorMessages.OneLine(e)}", e);
         }
         Directory.CreateDirectory(env.Dir);
-        var meta = Commands.PruneCommand.CarriedMetadata(pruned.Checkpoint.Metadata);
+        var meta = Commands.PruneCommand.DerivedMetadata(pruned);
         meta["rewound_to"] = rewindPoint;
         Checkpoint.Save(output, pruned.Model, null, null, meta);
         env.Runner.Out.WriteLine($"rewound the surviving weights of {input} to {rewindPoint}; saved {output}");

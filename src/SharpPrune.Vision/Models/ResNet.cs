@@ -123,6 +123,9 @@ public sealed class PadShortcut : Module, IChannelRouting
             _gather = _sources.Select(v => v < 0 ? inChannels : v).ToArray();
     }
 
+    /// <summary>True when the map is not the plain layout (input channel i at output i, zeros after): a shrink reordered it.</summary>
+    public bool RoutesChannels => _gather is not null;
+
     public IReadOnlyList<int> OutputSources => _sources ?? Enumerable.Range(0, OutChannels).Select(i => i < InChannels ? i : -1).ToArray();
 
     public Module WithChannels(IReadOnlyList<int> keptInputs, IReadOnlyList<int> keptOutputs)

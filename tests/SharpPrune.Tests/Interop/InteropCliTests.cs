@@ -49,6 +49,37 @@ public sealed class InteropCliTests
     }
 
     [Fact]
+    public void Shrunk_checkpoint_exports_to_onnx_and_onnx_runtime_agrees()
+    {
+        string dir = CliRunner.TempDir();
+        try
+        {
+            // A ResNet-20 (option-A shortcuts, coupled residual channels) shrunk with global ranking, then exported
+            // with only --load: the checkpoint's metadata says which model and which layer widths.
+            string dense = Path.Combine(dir, "dense.pt"), shrunk = Path.Combine(dir, "shrunk.safetensors"), onnx = Path.Combine(dir, "shrunk.onnx");
+            CliRunner.Ok("export", "--model", "resnet20", "--seed", "3", "--format", "pt", "--out", dense);
+            CliRunner.Ok("shrink", "--load", dense, "--model", "resnet20", "--global", "--ratio", "0.5", "--no-timing", "--save", shrunk);
+            var r = CliRunner.Ok("export", "--load", shrunk, "--format", "onnx", "--out", onnx);
+            Assert.Contains("resnet20", r.Out);
+
+            var ckpt = Checkpoint.Load(shrunk);
+            var model = ModelZoo.Create("resnet20");
+            ModelArchitecture.Apply(model, ckpt.Get(ModelArchitecture.MetadataKey)!, shrunk);
+            PrunedStateDict.Load(model, ckpt.Model, strict: true);
+            Assert.True(model.Parameters().Sum(p => (long)p.Numel) < ModelZoo.Create("resnet20").Parameters().Sum(p => (long)p.Numel) * 0.7);
+            var bytes = File.ReadAllBytes(onnx);
+            OnnxRuntimeRunner.AssertAgrees(model, bytes, new[] { 3, 32, 32 }, "shrunk resnet20 from the CLI");
+            Assert.Equal(model.GetSubmodule("conv1")["weight"]!.Shape, OnnxModelInfo.Initializer(bytes, "conv1.weight").Shape);
+
+            // The exported file loads back (--load x.onnx) and exports again with BN folded; ONNX Runtime still agrees.
+            string folded = Path.Combine(dir, "folded.onnx");
+            CliRunner.Ok("export", "--load", onnx, "--format", "onnx", "--fold-bn", "--out", folded);
+            OnnxRuntimeRunner.AssertAgrees(model, File.ReadAllBytes(folded), new[] { 3, 32, 32 }, "shrunk resnet20, imported and folded");
+        }
+        finally { Directory.Delete(dir, true); }
+    }
+
+    [Fact]
     public void Errors_are_one_line_with_the_right_exit_code()
     {
         string dir = CliRunner.TempDir();
