@@ -2,6 +2,9 @@ using System.Buffers.Binary;
 using System.IO.Compression;
 using SharpPrune.Cli;
 using SharpPrune.IO;
+using SharpPrune.IO.Torch;
+using SharpPrune.Onnx;
+using SharpPrune.Pruning.Compression;
 using SharpPrune.Pruning;
 using SharpPrune.Vision.Data;
 using SharpPrune.Vision.Models;
@@ -9,7 +12,7 @@ using SharpPrune.Vision.Models;
 namespace SharpPrune.Fuzz;
 
 /// <summary>
-/// The readers under fuzz. To add one (the compressed model format, .pt, ONNX…): add a <see cref="FuzzTarget"/> to
+/// The readers under fuzz. To add one: add a <see cref="FuzzTarget"/> to
 /// <see cref="All"/> with a few valid seed files and a Read that parses bytes the way a user's file reaches it.
 /// </summary>
 public static class FuzzTargets
@@ -24,6 +27,9 @@ public static class FuzzTargets
         new("idx-images-gz", () => [Gzip(IdxImages(3, 4, 3))], (b, dir) => LoadMnist(dir, images: b, gz: true), MutateGzip),
         new("cifar10", () => [Cifar(2, 1)], (b, dir) => LoadCifar(dir, b, coarse: false)),
         new("cifar100", () => [Cifar(2, 2)], (b, dir) => LoadCifar(dir, b, coarse: true)),
+        new("spz", SpzSeeds, (b, _) => { SpzFile.Read(b, "fuzz.spz"); return null; }),
+        new("pt", TorchSeeds, (b, _) => { TorchCheckpoint.Read(new MemoryStream(b), "fuzz.pt"); return null; }),
+        new("onnx", OnnxSeeds, (b, _) => { OnnxImporter.Read(b, "fuzz.onnx"); return null; }),
     ];
 
     public static FuzzTarget Get(string name) => All.FirstOrDefault(t => t.Name == name)
@@ -43,6 +49,42 @@ public static class FuzzTargets
         };
         // Every dtype, as Python's safetensors writes them.
         if (RepoFile("tests/fixtures/io/dtypes.safetensors") is string dtypes) seeds.Add(File.ReadAllBytes(dtypes));
+        return seeds;
+    }
+
+    // ---- the compressed model format (.spz), PyTorch checkpoints (.pt) and ONNX graphs
+
+    /// <summary>A pruned (80%), weight-shared LeNet-5 as .spz: relative indices, Huffman tables, codebooks, dense biases.</summary>
+    private static IReadOnlyList<byte[]> SpzSeeds()
+    {
+        var model = ModelZoo.Create("lenet5", 10, new Generator(2));
+        var weights = model.NamedModules().Where(m => m.Module is SharpPrune.NN.Conv2d or SharpPrune.NN.Linear).Select(m => (m.Module, "weight"));
+        Prune.GlobalUnstructured(weights, GlobalPruningMethod.L1Unstructured, 0.8);
+        WeightSharing.ApplyToModel(model, (name, layer) => WeightSharing.DefaultBits(name, layer));
+        var meta = new Dictionary<string, string> { ["model"] = "lenet5", ["num_classes"] = "10" };
+        return [SpzFile.Encode(model.StateDict(), meta).Bytes];
+    }
+
+    /// <summary>Our own torch.save-format writer's output and PyTorch's own files (every dtype, DataParallel dicts, pruned).</summary>
+    private static IReadOnlyList<byte[]> TorchSeeds()
+    {
+        string path = Path.Combine(Path.GetTempPath(), "sharpprune-fuzz-seed-" + Guid.NewGuid().ToString("N") + ".pt");
+        try
+        {
+            TorchCheckpoint.Save(path, ModelZoo.Create("lenet5", 10, new Generator(3)).StateDict());
+            var seeds = new List<byte[]> { File.ReadAllBytes(path) };
+            foreach (var f in new[] { "dtypes.pt", "lenet5_dataparallel.pth.tar", "lenet5_pruned.pth" })
+                if (RepoFile("tests/fixtures/interop/" + f) is string fixture) seeds.Add(File.ReadAllBytes(fixture));
+            return seeds;
+        }
+        finally { File.Delete(path); }
+    }
+
+    /// <summary>Our export of LeNet-5 and PyTorch's torch.onnx.export of it.</summary>
+    private static IReadOnlyList<byte[]> OnnxSeeds()
+    {
+        var seeds = new List<byte[]> { OnnxExporter.Serialize(ModelZoo.Create("lenet5", 10, new Generator(4)), [1, 28, 28]) };
+        if (RepoFile("tests/fixtures/interop/lenet5.onnx") is string fixture) seeds.Add(File.ReadAllBytes(fixture));
         return seeds;
     }
 
