@@ -8,7 +8,7 @@ namespace SharpPrune.Tests.Cli;
 public class CliCommandTests
 {
     [Fact]
-    public void Summary_prints_the_layer_table()
+    public void SummaryPrintsTheLayerTable()
     {
         var r = CliRunner.Ok("summary", "--model", "lenet5");
         Assert.Contains("Conv2d-1", r.Out);
@@ -17,7 +17,7 @@ public class CliCommandTests
     }
 
     [Fact]
-    public void Train_eval_prune_report_and_retrain_a_tiny_run()
+    public void TrainEvalPruneReportAndRetrainATinyRun()
     {
         string dir = CliRunner.TempDir();
         var train = CliRunner.Ok(CliRunner.QuickTrain(dir, 1));
@@ -77,7 +77,7 @@ public class CliCommandTests
     }
 
     [Fact]
-    public void Resume_through_the_cli_matches_an_uninterrupted_run_bit_for_bit()
+    public void ResumeThroughTheCliMatchesAnUninterruptedRunBitForBit()
     {
         string full = CliRunner.TempDir(), split = CliRunner.TempDir();
         CliRunner.Ok(CliRunner.QuickTrain(full, 3, limitTrain: 128, limitTest: 64));
@@ -98,7 +98,7 @@ public class CliCommandTests
     }
 
     [Fact]
-    public void Demo_structure_runs_on_a_small_subset()
+    public void DemoStructureRunsOnASmallSubset()
     {
         string dir = CliRunner.TempDir();
         var r = CliRunner.Ok("demo", "--epochs", "1", "--limit-train", "256", "--limit-test", "256", "--save", dir);

@@ -14,7 +14,7 @@ public class CliCompressionTests
     }
 
     [Fact]
-    public void The_whole_pipeline_runs_and_the_spz_file_evaluates_like_the_quantized_checkpoint()
+    public void TheWholePipelineRunsAndTheSpzFileEvaluatesLikeTheQuantizedCheckpoint()
     {
         string dir = CliRunner.TempDir(), sample = CliRunner.SampleDir;
         CliRunner.Ok(CliRunner.QuickTrain(Path.Combine(dir, "dense"), 1, limitTrain: 512, limitTest: 256));

@@ -13,7 +13,7 @@ public class CliErrorTests
     }
 
     [Fact]
-    public void Unknown_model_lists_the_valid_ones()
+    public void UnknownModelListsTheValidOnes()
     {
         var r = CliRunner.Run("summary", "--model", "resnet9000");
         AssertOneLineError(r, SharpPruneCli.ExitUsage, "unknown model 'resnet9000'", "lenet5", "vgg16");
@@ -34,7 +34,7 @@ public class CliErrorTests
     }
 
     [Fact]
-    public void Unknown_dataset_and_mismatched_model_are_usage_errors()
+    public void UnknownDatasetAndMismatchedModelAreUsageErrors()
     {
         AssertOneLineError(CliRunner.Run("train", "--model", "lenet5", "--data", "imagenet"), SharpPruneCli.ExitUsage,
             "unknown dataset 'imagenet'", "cifar10");
@@ -44,7 +44,7 @@ public class CliErrorTests
     }
 
     [Fact]
-    public void Missing_and_corrupt_checkpoints_fail_with_the_file_named()
+    public void MissingAndCorruptCheckpointsFailWithTheFileNamed()
     {
         string dir = CliRunner.TempDir();
         string missing = Path.Combine(dir, "nope.safetensors");
@@ -58,7 +58,7 @@ public class CliErrorTests
     }
 
     [Fact]
-    public void Missing_data_directory_is_named()
+    public void MissingDataDirectoryIsNamed()
     {
         string dir = Path.Combine(CliRunner.TempDir(), "no-such-dir");
         var r = CliRunner.Run("train", "--model", "lenet5", "--data", "fashion-mnist", "--data-dir", dir, "--epochs", "1");
@@ -66,7 +66,7 @@ public class CliErrorTests
     }
 
     [Fact]
-    public void Verbose_adds_the_stack_trace()
+    public void VerboseAddsTheStackTrace()
     {
         var r = CliRunner.Run("eval", "--load", "/nonexistent/x.safetensors", "--verbose");
         Assert.Equal(SharpPruneCli.ExitFailure, r.ExitCode);
@@ -74,7 +74,7 @@ public class CliErrorTests
     }
 
     [Fact]
-    public void Unknown_options_and_commands_are_usage_errors()
+    public void UnknownOptionsAndCommandsAreUsageErrors()
     {
         AssertOneLineError(CliRunner.Run("train", "--epoch", "3"), SharpPruneCli.ExitUsage, "--epoch");
         AssertOneLineError(CliRunner.Run("fly"), SharpPruneCli.ExitUsage, "fly");
@@ -82,7 +82,7 @@ public class CliErrorTests
     }
 
     [Fact]
-    public void Prune_rejects_bad_amounts_and_layer_patterns()
+    public void PruneRejectsBadAmountsAndLayerPatterns()
     {
         string dir = CliRunner.TempDir();
         CliRunner.Ok("train", "--model", "lenet5", "--data", "fashion-mnist", "--data-dir", CliRunner.SampleDir, "--epochs", "1",

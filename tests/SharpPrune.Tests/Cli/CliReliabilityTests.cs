@@ -34,7 +34,7 @@ public class CliReliabilityTests
     }
 
     [Fact]
-    public void Eval_json_of_a_diverged_checkpoint_writes_null_for_the_loss()
+    public void EvalJsonOfADivergedCheckpointWritesNullForTheLoss()
     {
         string dir = CliRunner.TempDir();
         string path = Lenet5Checkpoint(dir, weights: m => m.GetSubmodule("fc3")["weight"]!.Data.Fill(1e38f));
@@ -46,7 +46,7 @@ public class CliReliabilityTests
     }
 
     [Fact]
-    public void Train_divergence_is_one_plain_line_and_the_log_stays_valid()
+    public void TrainDivergenceIsOnePlainLineAndTheLogStaysValid()
     {
         string save = CliRunner.TempDir();
         var r = CliRunner.Run("train", "--model", "lenet5", "--data", "fashion-mnist", "--data-dir", CliRunner.SampleDir,
@@ -57,7 +57,7 @@ public class CliReliabilityTests
     }
 
     [Fact]
-    public void Train_records_the_data_it_read_even_without_data_dir()
+    public void TrainRecordsTheDataItReadEvenWithoutDataDir()
     {
         // The case: trained with no --data-dir on the sample; installing the full set later must not switch
         // eval and resume to it. Whatever the default is on this machine, it is recorded.
@@ -70,7 +70,7 @@ public class CliReliabilityTests
     }
 
     [Fact]
-    public void Eval_and_resume_reuse_the_recorded_sample_or_refuse_clearly()
+    public void EvalAndResumeReuseTheRecordedSampleOrRefuseClearly()
     {
         string save = CliRunner.TempDir();
         CliRunner.Ok(CliRunner.QuickTrain(save, epochs: 2, limitTrain: 64, limitTest: 64, "--stop-after", "1"));
@@ -92,7 +92,7 @@ public class CliReliabilityTests
     }
 
     [Fact]
-    public void Num_classes_metadata_is_checked_against_the_classifier_before_building_the_model()
+    public void NumClassesMetadataIsCheckedAgainstTheClassifierBeforeBuildingTheModel()
     {
         string path = Lenet5Checkpoint(CliRunner.TempDir(), m => m[CheckpointKeys.NumClasses] = "250000");
         long before = GC.GetAllocatedBytesForCurrentThread();
@@ -103,7 +103,7 @@ public class CliReliabilityTests
     }
 
     [Fact]
-    public void Every_zoo_models_classifier_is_its_last_matrix_so_the_class_check_accepts_valid_checkpoints()
+    public void EveryZooModelsClassifierIsItsLastMatrixSoTheClassCheckAcceptsValidCheckpoints()
     {
         // One of each family (the members differ in depth or width, not in where the classifier sits).
         foreach (var name in new[] { "lenet5", "lenet300", "alexnet", "vgg11", "resnet20", "preresnet110" })
@@ -115,14 +115,14 @@ public class CliReliabilityTests
     }
 
     [Fact]
-    public void An_unknown_model_named_by_a_checkpoint_is_a_failure_not_a_usage_error()
+    public void AnUnknownModelNamedByACheckpointIsAFailureNotAUsageError()
     {
         string path = Lenet5Checkpoint(CliRunner.TempDir(), m => m[CheckpointKeys.Model] = "lenet6");
         AssertError(CliRunner.Run("report", "--load", path), SharpPruneCli.ExitFailure, "holds a model named 'lenet6', which is not in the zoo");
     }
 
     [Fact]
-    public void Too_large_counts_have_the_same_exit_code_for_global_and_local_methods()
+    public void TooLargeCountsHaveTheSameExitCodeForGlobalAndLocalMethods()
     {
         string path = Lenet5Checkpoint(CliRunner.TempDir());
         string save = Path.Combine(CliRunner.TempDir(), "p.safetensors");
@@ -135,7 +135,7 @@ public class CliReliabilityTests
     [InlineData("1e400")]
     [InlineData("-inf")]
     [InlineData("-1e400")]
-    public void Norm_inf_is_accepted_as_1e400_is(string n)
+    public void NormInfIsAcceptedAs1e400Is(string n)
     {
         string path = Lenet5Checkpoint(CliRunner.TempDir());
         var r = CliRunner.Ok("prune", "--load", path, "--method", "ln-structured", "--n", n, "--amount", "0.5", "--save", Path.Combine(CliRunner.TempDir(), "p.safetensors"));
@@ -143,7 +143,7 @@ public class CliReliabilityTests
     }
 
     [Fact]
-    public void Bad_norms_are_usage_errors_and_nuc_on_a_conv_is_refused_as_pytorch_does()
+    public void BadNormsAreUsageErrorsAndNucOnAConvIsRefusedAsPytorchDoes()
     {
         string path = Lenet5Checkpoint(CliRunner.TempDir());
         string save = Path.Combine(CliRunner.TempDir(), "p.safetensors");
@@ -154,7 +154,7 @@ public class CliReliabilityTests
     }
 
     [Fact]
-    public void Parse_errors_show_no_dotnet_type_names()
+    public void ParseErrorsShowNoDotnetTypeNames()
     {
         var r = CliRunner.Run("report", "--load", "x.safetensors", "--threads", "abc");
         AssertError(r, SharpPruneCli.ExitUsage, "--threads: 'abc' is not an integer");
@@ -162,7 +162,7 @@ public class CliReliabilityTests
     }
 
     [Fact]
-    public async Task Load_of_a_fifo_fails_at_once()
+    public async Task LoadOfAFifoFailsAtOnce()
     {
         if (!OperatingSystem.IsLinux()) return;
         string fifo = Path.Combine(CliRunner.TempDir(), "model.safetensors");
@@ -173,7 +173,7 @@ public class CliReliabilityTests
     }
 
     [Fact]
-    public void Save_onto_a_symlink_writes_through_it()
+    public void SaveOntoASymlinkWritesThroughIt()
     {
         string path = Lenet5Checkpoint(CliRunner.TempDir());
         string dir = CliRunner.TempDir(), real = Path.Combine(dir, "real.safetensors"), link = Path.Combine(dir, "link.safetensors");
@@ -185,7 +185,7 @@ public class CliReliabilityTests
     }
 
     [Fact]
-    public void A_checkpoint_with_20k_extra_tensors_gives_a_short_error_line()
+    public void ACheckpointWith20kExtraTensorsGivesAShortErrorLine()
     {
         var model = ModelZoo.Create("lenet5", 10, new Generator(1));
         var tensors = model.StateDict().Concat(Enumerable.Range(0, 20_000).Select(i => new KeyValuePair<string, Tensor>($"extra.{i}", Tensor.Zeros(1))));

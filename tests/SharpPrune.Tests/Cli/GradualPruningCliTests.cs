@@ -17,7 +17,7 @@ public class GradualPruningCliTests
     }
 
     [Fact]
-    public void Agp_reaches_the_final_sparsity_and_resumes_bit_for_bit()
+    public void AgpReachesTheFinalSparsityAndResumesBitForBit()
     {
         // 128 images / batch 32 = 4 steps per epoch; pruning over epochs 0..2 every 2 steps, then one epoch at s_f.
         string[] agp = ["--agp", "final=0.75,end=2,every=2"];

@@ -26,7 +26,7 @@ public class RecipeRunTests
         ["run", recipe, "--out", outDir, "--limit-train", "128", "--limit-test", "64", .. extra];
 
     [Fact]
-    public void A_run_killed_mid_step_continues_where_it_stopped_and_ends_as_an_uninterrupted_run()
+    public void ARunKilledMidStepContinuesWhereItStoppedAndEndsAsAnUninterruptedRun()
     {
         string dir = CliRunner.TempDir();
         string recipe = Write(dir, Head + """
@@ -71,7 +71,7 @@ public class RecipeRunTests
     }
 
     [Fact]
-    public void Iterate_and_lottery_reach_their_target_and_rewind_to_the_init()
+    public void IterateAndLotteryReachTheirTargetAndRewindToTheInit()
     {
         string dir = CliRunner.TempDir();
         string recipe = Write(dir, Head + """
@@ -104,7 +104,7 @@ public class RecipeRunTests
     }
 
     [Fact]
-    public void Quantize_finetune_and_compress_steps_end_in_an_spz_file_that_evaluates_like_its_checkpoint()
+    public void QuantizeFinetuneAndCompressStepsEndInAnSpzFileThatEvaluatesLikeItsCheckpoint()
     {
         string dir = CliRunner.TempDir();
         string recipe = Write(dir, Head + """
@@ -147,7 +147,7 @@ public class RecipeRunTests
 
     [Theory]
     [MemberData(nameof(ShippedRecipes))]
-    public void Every_shipped_recipe_plans_and_its_command_lines_parse(string file)
+    public void EveryShippedRecipePlansAndItsCommandLinesParse(string file)
     {
         var r = CliRunner.Ok("run", Path.Combine(RecipesDir(), file), "--list", "--out", CliRunner.TempDir());
         Assert.Contains("01-", r.Out);
@@ -161,7 +161,7 @@ public class RecipeRunTests
     [InlineData("  - iterate: {rounds: 2}", "needs 'sparsity'")]
     [InlineData("  - lottery: {rounds: 2, sparsity: 0.5, rewind_epoch: 3, train: {epochs: 2}}", "rewind_epoch 3 must be below the training epochs (2)")]
     [InlineData("  - prune: [1, 2", "not valid YAML at line")]
-    public void Bad_recipes_fail_before_anything_runs(string step, string message)
+    public void BadRecipesFailBeforeAnythingRuns(string step, string message)
     {
         string dir = CliRunner.TempDir();
         string recipe = Write(dir, Head + "\nsteps:\n  - train: {epochs: 1}\n" + step + "\n");
@@ -172,7 +172,7 @@ public class RecipeRunTests
     }
 
     [Fact]
-    public void A_changed_recipe_is_not_continued_in_the_old_folder()
+    public void AChangedRecipeIsNotContinuedInTheOldFolder()
     {
         string dir = CliRunner.TempDir(), outDir = Path.Combine(dir, "out");
         string recipe = Write(dir, Head + "\nsteps:\n  - train: {epochs: 1}\n");

@@ -26,7 +26,7 @@ public class ThresholdAndRatesCliTests
     }
 
     [Fact]
-    public void Threshold_prunes_as_the_library_and_records_its_quality()
+    public void ThresholdPrunesAsTheLibraryAndRecordsItsQuality()
     {
         var (dense, model, dir) = Dense();
         string pruned = Path.Combine(dir, "p.safetensors");
@@ -41,7 +41,7 @@ public class ThresholdAndRatesCliTests
     }
 
     [Fact]
-    public void Rates_prune_each_named_layer_by_its_own_fraction()
+    public void RatesPruneEachNamedLayerByItsOwnFraction()
     {
         var (dense, model, dir) = Dense();
         string pruned = Path.Combine(dir, "p.safetensors");

@@ -18,7 +18,7 @@ public class FuzzSuiteTests
 
     [Theory]
     [MemberData(nameof(Targets))]
-    public void Mutated_inputs_end_in_a_clean_error_or_are_accepted(string target, int cases)
+    public void MutatedInputsEndInACleanErrorOrAreAccepted(string target, int cases)
     {
         var report = FuzzRunner.Run(FuzzTargets.Get(target), cases, seed: 13, TimeSpan.FromSeconds(30), allocationBudget: 64L << 20);
         Assert.True(report.AllClean && report.Findings.Count == 0,
@@ -28,7 +28,7 @@ public class FuzzSuiteTests
     }
 
     [Fact]
-    public void The_harness_tells_crashes_hangs_and_over_allocation_apart()
+    public void TheHarnessTellsCrashesHangsAndOverAllocationApart()
     {
         // A deliberately broken reader of each kind: the harness must classify rather than pass them.
         byte[] seed = [1, 2, 3, 4, 5, 6, 7, 8];

@@ -24,7 +24,7 @@ public class ReaderPropertyTests
     }
 
     [Fact]
-    public void Safetensors_round_trips_any_names_shapes_bits_and_metadata()
+    public void SafetensorsRoundTripsAnyNamesShapesBitsAndMetadata()
     {
         var r = new Random(42);
         for (int c = 0; c < 150; c++)
@@ -55,7 +55,7 @@ public class ReaderPropertyTests
     }
 
     [Fact]
-    public void Every_strict_prefix_of_a_valid_file_is_refused_cleanly()
+    public void EveryStrictPrefixOfAValidFileIsRefusedCleanly()
     {
         foreach (var target in FuzzTargets.All)
         {
@@ -83,7 +83,7 @@ public class ReaderPropertyTests
     [Theory]
     [InlineData(false)]
     [InlineData(true)]
-    public void Idx_round_trips_any_image_size_and_count(bool gzip)
+    public void IdxRoundTripsAnyImageSizeAndCount(bool gzip)
     {
         var r = new Random(gzip ? 2 : 1);
         for (int c = 0; c < 25; c++)

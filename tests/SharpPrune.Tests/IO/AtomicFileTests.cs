@@ -5,7 +5,7 @@ namespace SharpPrune.Tests.IO;
 public class AtomicFileTests
 {
     [Fact]
-    public void Writes_Creates_Parent_Directory_And_Replaces_Existing_File()
+    public void WritesCreatesParentDirectoryAndReplacesExistingFile()
     {
         using var dir = new TempDir();
         string path = Path.Combine(dir.Path, "a", "b", "out.txt");
@@ -17,7 +17,7 @@ public class AtomicFileTests
     }
 
     [Fact]
-    public void Writer_That_Throws_Midway_Leaves_Previous_File_Intact_And_No_Temp_File()
+    public void WriterThatThrowsMidwayLeavesPreviousFileIntactAndNoTempFile()
     {
         using var dir = new TempDir();
         string path = Path.Combine(dir.Path, "checkpoint.safetensors");
@@ -37,7 +37,7 @@ public class AtomicFileTests
     }
 
     [Fact]
-    public void Failed_First_Write_Creates_Nothing()
+    public void FailedFirstWriteCreatesNothing()
     {
         using var dir = new TempDir();
         string path = Path.Combine(dir.Path, "new.bin");
@@ -46,7 +46,7 @@ public class AtomicFileTests
     }
 
     [Fact]
-    public void Writing_Onto_A_Directory_Is_Refused()
+    public void WritingOntoADirectoryIsRefused()
     {
         using var dir = new TempDir();
         var e = Assert.Throws<IOException>(() => AtomicFile.WriteAllText(dir.Path, "x"));

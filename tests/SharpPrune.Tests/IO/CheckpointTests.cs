@@ -27,7 +27,7 @@ public class CheckpointTests
     [Theory]
     [InlineData("sgd")]
     [InlineData("adam")]
-    public void Resume_From_Checkpoint_Continues_Exactly_Like_Uninterrupted_Training(string kind)
+    public void ResumeFromCheckpointContinuesExactlyLikeUninterruptedTraining(string kind)
     {
         using var dir = new TempDir();
         string path = Path.Combine(dir.Path, "ckpt.safetensors");
@@ -68,7 +68,7 @@ public class CheckpointTests
     }
 
     [Fact]
-    public void File_Is_Plain_Safetensors_With_Prefixed_Optimizer_State_And_Metadata()
+    public void FileIsPlainSafetensorsWithPrefixedOptimizerStateAndMetadata()
     {
         using var dir = new TempDir();
         string path = Path.Combine(dir.Path, "ckpt.safetensors");
@@ -96,7 +96,7 @@ public class CheckpointTests
     }
 
     [Fact]
-    public void Model_Only_Checkpoint_Restores_Weights_And_Refuses_Optimizer_Restore()
+    public void ModelOnlyCheckpointRestoresWeightsAndRefusesOptimizerRestore()
     {
         using var dir = new TempDir();
         string path = Path.Combine(dir.Path, "weights.safetensors");
@@ -113,7 +113,7 @@ public class CheckpointTests
     }
 
     [Fact]
-    public void Reserved_Metadata_Keys_Are_Refused()
+    public void ReservedMetadataKeysAreRefused()
     {
         using var dir = new TempDir();
         var model = Model(1);
@@ -123,7 +123,7 @@ public class CheckpointTests
     }
 
     [Fact]
-    public void Restoring_Into_The_Wrong_Optimizer_Fails_And_Changes_Nothing()
+    public void RestoringIntoTheWrongOptimizerFailsAndChangesNothing()
     {
         using var dir = new TempDir();
         string path = Path.Combine(dir.Path, "ckpt.safetensors");
@@ -149,7 +149,7 @@ public class CheckpointTests
     }
 
     [Fact]
-    public void Rejected_Save_Leaves_The_Old_Checkpoint()
+    public void RejectedSaveLeavesTheOldCheckpoint()
     {
         using var dir = new TempDir();
         string path = Path.Combine(dir.Path, "ckpt.safetensors");

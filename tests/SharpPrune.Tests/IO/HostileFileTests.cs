@@ -25,7 +25,7 @@ public class HostileFileTests
     }
 
     [Fact]
-    public void Stale_temp_files_of_the_target_are_deleted_and_nothing_else()
+    public void StaleTempFilesOfTheTargetAreDeletedAndNothingElse()
     {
         string dir = TempDir();
         string target = Path.Combine(dir, "last.safetensors");
@@ -46,7 +46,7 @@ public class HostileFileTests
     }
 
     [Fact]
-    public void Writing_onto_a_symlink_writes_through_it_as_pytorch_does()
+    public void WritingOntoASymlinkWritesThroughItAsPytorchDoes()
     {
         string dir = TempDir();
         string real = Path.Combine(dir, "real.safetensors"), link = Path.Combine(dir, "link.safetensors");
@@ -60,7 +60,7 @@ public class HostileFileTests
     }
 
     [Fact]
-    public async Task A_fifo_is_refused_without_blocking()
+    public async Task AFifoIsRefusedWithoutBlocking()
     {
         if (!OperatingSystem.IsLinux()) return;
         string fifo = Path.Combine(TempDir(), "checkpoint.safetensors");
@@ -72,7 +72,7 @@ public class HostileFileTests
     }
 
     [Fact]
-    public void Header_json_may_nest_as_deep_as_the_safetensors_crate_allows()
+    public void HeaderJsonMayNestAsDeepAsTheSafetensorsCrateAllows()
     {
         // Unknown fields of an entry are ignored (as serde does); serde_json's recursion limit is 128.
         static string Nested(int depth) => new string('[', depth) + new string(']', depth);
@@ -84,7 +84,7 @@ public class HostileFileTests
     }
 
     [Fact]
-    public void A_megabyte_tensor_name_gives_a_short_error()
+    public void AMegabyteTensorNameGivesAShortError()
     {
         string name = new('w', 1 << 20);
         var e = Assert.Throws<SafeTensorsFormatException>(() =>
@@ -94,7 +94,7 @@ public class HostileFileTests
     }
 
     [Fact]
-    public void A_hundred_thousand_unexpected_tensors_give_a_short_error()
+    public void AHundredThousandUnexpectedTensorsGiveAShortError()
     {
         var model = new Linear(2, 1, true, new Generator(1));
         var state = model.StateDict().Concat(Enumerable.Range(0, 100_000).Select(i => new KeyValuePair<string, Tensor>($"extra.{i}", Tensor.Zeros(1)))).ToList();

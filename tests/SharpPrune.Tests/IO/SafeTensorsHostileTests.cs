@@ -34,17 +34,17 @@ public class SafeTensorsHostileTests
     [Theory]
     [InlineData(0)]
     [InlineData(7)]
-    public void Shorter_Than_The_Length_Prefix(int length) =>
+    public void ShorterThanTheLengthPrefix(int length) =>
         Assert.Contains($"file has {length} bytes, too short", Fails(new byte[length]));
 
     [Fact]
-    public void Header_Length_Past_End_Of_File() =>
+    public void HeaderLengthPastEndOfFile() =>
         Assert.Contains("header length 1000 runs past the end of the file (10 bytes", Fails(File("{}", claimedLength: 1000)));
 
     [Theory]
     [InlineData(100_000_001UL)]
     [InlineData(ulong.MaxValue)]
-    public void Header_Length_Over_100MB(ulong claimed) =>
+    public void HeaderLengthOver100MB(ulong claimed) =>
         Assert.Contains($"header length {claimed} exceeds the limit of 100000000 bytes", Fails(File("{}", claimedLength: claimed)));
 
     [Theory]
@@ -57,7 +57,7 @@ public class SafeTensorsHostileTests
     public void Not_A_Json_Object(string header, string expected) => Assert.Contains(expected, Fails(File(header)));
 
     [Fact]
-    public void Invalid_Utf8_In_A_Name()
+    public void InvalidUtf8InAName()
     {
         var bytes = File("{" + Entry("ab", "F32", "[1]", 0, 4) + "}", 4);
         bytes[10] = 0xC5; // first byte of a two-byte sequence, followed by 'b'
@@ -65,11 +65,11 @@ public class SafeTensorsHostileTests
     }
 
     [Fact]
-    public void Deeply_Nested_Json_Is_Rejected_Not_Recursed() =>
+    public void DeeplyNestedJsonIsRejectedNotRecursed() =>
         Assert.Contains("not valid JSON", Fails(File("{\"a\":" + new string('[', 100_000) + new string(']', 100_000) + "}")));
 
     [Fact]
-    public void Unknown_Dtype() =>
+    public void UnknownDtype() =>
         Assert.Contains("tensor 'w': unknown dtype 'C64' (supported: F64, F32", Fails(File("{" + Entry("w", "C64", "[2]", 0, 16) + "}", 16)));
 
     [Theory]
@@ -84,19 +84,19 @@ public class SafeTensorsHostileTests
         Assert.Contains("tensor 'w': " + expected, Fails(File("{" + Entry("w", "F32", shape, 0, 16) + "}", 16)));
 
     [Fact]
-    public void Zero_Dim_With_Huge_Others_Is_An_Empty_Tensor_Not_An_Overflow()
+    public void ZeroDimWithHugeOthersIsAnEmptyTensorNotAnOverflow()
     {
         var f = SafeTensors.Deserialize(File("{" + Entry("w", "F32", "[2147483647, 0, 2147483647, 2147483647]", 0, 0) + "}"), "x");
         Assert.Equal(0, f.Tensors[0].Value.Numel);
     }
 
     [Fact]
-    public void Shape_Does_Not_Match_Offsets_Span() =>
+    public void ShapeDoesNotMatchOffsetsSpan() =>
         Assert.Equal("model.safetensors: tensor 'conv1.weight': shape (64, 3, 11, 11) needs 92928 bytes of F32 but data_offsets span 1000",
             Fails(File("{" + Entry("conv1.weight", "F32", "[64,3,11,11]", 0, 1000) + "}", 1000)));
 
     [Fact]
-    public void Dtype_Size_Is_Used_For_The_Span() =>
+    public void DtypeSizeIsUsedForTheSpan() =>
         Assert.Contains("shape (4,) needs 32 bytes of I64 but data_offsets span 16", Fails(File("{" + Entry("n", "I64", "[4]", 0, 16) + "}", 16)));
 
     [Theory]
@@ -107,29 +107,29 @@ public class SafeTensorsHostileTests
         Assert.Contains(expected, Fails(File("{" + Entry("w", "F32", "[2]", begin, end) + "}", data)));
 
     [Fact]
-    public void Offsets_Not_A_Pair() =>
+    public void OffsetsNotAPair() =>
         Assert.Contains("data_offsets must be an array [begin, end], got [0]", Fails(File("{\"w\":{\"dtype\":\"F32\",\"shape\":[],\"data_offsets\":[0]}}", 4)));
 
     [Fact]
-    public void Overlapping_Tensors() =>
+    public void OverlappingTensors() =>
         Assert.Contains("tensor 'b' data_offsets [8, 24] overlap tensor 'a' [0, 16]",
             Fails(File("{" + Entry("a", "F32", "[4]", 0, 16) + "," + Entry("b", "F32", "[4]", 8, 24) + "}", 24)));
 
     [Fact]
-    public void Hole_Between_Tensors() =>
+    public void HoleBetweenTensors() =>
         Assert.Contains("tensor 'b' starts at byte 20 but the previous tensor ends at 16; bytes [16, 20) belong to no tensor",
             Fails(File("{" + Entry("a", "F32", "[4]", 0, 16) + "," + Entry("b", "F32", "[1]", 20, 24) + "}", 24)));
 
     [Fact]
-    public void Hole_At_Start() =>
+    public void HoleAtStart() =>
         Assert.Contains("tensor 'a' starts at byte 4 but the previous tensor ends at 0", Fails(File("{" + Entry("a", "F32", "[1]", 4, 8) + "}", 8)));
 
     [Fact]
-    public void Trailing_Bytes_After_The_Last_Tensor() =>
+    public void TrailingBytesAfterTheLastTensor() =>
         Assert.Contains("the data buffer has 20 bytes but the tensors cover only the first 16", Fails(File("{" + Entry("a", "F32", "[4]", 0, 16) + "}", 20)));
 
     [Fact]
-    public void Duplicate_Tensor_Names() =>
+    public void DuplicateTensorNames() =>
         Assert.Contains("duplicate entry 'a' in the header", Fails(File("{" + Entry("a", "F32", "[1]", 0, 4) + "," + Entry("a", "F32", "[1]", 4, 8) + "}", 8)));
 
     [Theory]
@@ -143,7 +143,7 @@ public class SafeTensorsHostileTests
     public void Malformed_Entries(string header, string expected) => Assert.Contains(expected, Fails(File(header, 4)));
 
     [Fact]
-    public void Every_Truncation_Of_A_Valid_File_Fails_Cleanly()
+    public void EveryTruncationOfAValidFileFailsCleanly()
     {
         var good = SafeTensors.Serialize(new KeyValuePair<string, Tensor>[]
         {
@@ -155,7 +155,7 @@ public class SafeTensorsHostileTests
     }
 
     [Fact]
-    public void Truncated_File_On_Disk_Fails_Cleanly()
+    public void TruncatedFileOnDiskFailsCleanly()
     {
         using var dir = new TempDir();
         string path = Path.Combine(dir.Path, "cut.safetensors");
@@ -168,7 +168,7 @@ public class SafeTensorsHostileTests
     }
 
     [Fact]
-    public void Random_Corruptions_Never_Escape_As_Other_Exceptions()
+    public void RandomCorruptionsNeverEscapeAsOtherExceptions()
     {
         var good = SafeTensors.Serialize(new KeyValuePair<string, Tensor>[]
         {

@@ -28,7 +28,7 @@ public class SafeTensorsTests
     }
 
     [Fact]
-    public void Serialize_Deserialize_RoundTrips_Scalar_Empty_And_Special_Values()
+    public void SerializeDeserializeRoundTripsScalarEmptyAndSpecialValues()
     {
         var tensors = Sample();
         var meta = new Dictionary<string, string> { ["format"] = "pt", ["epoch"] = "3", ["note"] = "ünïcode \"quoted\" \\ <tag> & +" };
@@ -40,7 +40,7 @@ public class SafeTensorsTests
     }
 
     [Fact]
-    public void Save_Load_File_RoundTrips_And_Leaves_No_Temp_Files()
+    public void SaveLoadFileRoundTripsAndLeavesNoTempFiles()
     {
         using var dir = new TempDir();
         string path = Path.Combine(dir.Path, "sub", "model.safetensors"); // parent directory is created
@@ -53,7 +53,7 @@ public class SafeTensorsTests
     }
 
     [Fact]
-    public void Layout_Is_Length_Prefix_Then_Space_Padded_Json_Then_Contiguous_Data()
+    public void LayoutIsLengthPrefixThenSpacePaddedJsonThenContiguousData()
     {
         var a = Tensor.FromArray(new[] { 1f, 2f, 3f }, 3);
         var b = Tensor.FromArray(new[] { 4f, 5f, 6f, 7f }, 2, 2);
@@ -74,7 +74,7 @@ public class SafeTensorsTests
     }
 
     [Fact]
-    public void No_Metadata_And_No_Tensors_Is_A_Valid_File()
+    public void NoMetadataAndNoTensorsIsAValidFile()
     {
         var bytes = SafeTensors.Serialize(Array.Empty<KeyValuePair<string, Tensor>>());
         Assert.Equal("{}      ", Encoding.UTF8.GetString(bytes, 8, bytes.Length - 8));
@@ -84,7 +84,7 @@ public class SafeTensorsTests
     }
 
     [Fact]
-    public void File_Written_By_Python_Reads_Correctly_And_We_Write_It_Byte_For_Byte()
+    public void FileWrittenByPythonReadsCorrectlyAndWeWriteItByteForByte()
     {
         string path = Fixtures.Path("io", "python_written.safetensors");
         var f = SafeTensors.Load(path);
@@ -100,7 +100,7 @@ public class SafeTensorsTests
     }
 
     [Fact]
-    public void Every_Dtype_PyTorch_Saves_Converts_Like_Torch_Float()
+    public void EveryDtypePyTorchSavesConvertsLikeTorchFloat()
     {
         var f = Fixtures.Load("io", "dtypes.safetensors");
         string[] names = { "F64", "F16", "BF16", "I64", "I32", "I16", "I8", "U8", "BOOL", "num_batches_tracked" };
@@ -115,7 +115,7 @@ public class SafeTensorsTests
     }
 
     [Fact]
-    public void Header_Json_Is_Parseable_And_Offsets_Tile_The_Buffer()
+    public void HeaderJsonIsParseableAndOffsetsTileTheBuffer()
     {
         var bytes = SafeTensors.Serialize(Sample());
         int n = (int)BinaryPrimitives.ReadUInt64LittleEndian(bytes);
@@ -131,7 +131,7 @@ public class SafeTensorsTests
     }
 
     [Fact]
-    public void Writer_Rejects_Duplicate_And_Reserved_Names()
+    public void WriterRejectsDuplicateAndReservedNames()
     {
         var t = Tensor.Zeros(1);
         var dup = Assert.Throws<ArgumentException>(() => SafeTensors.Serialize(new KeyValuePair<string, Tensor>[] { new("a", t), new("a", t) }));

@@ -14,7 +14,7 @@ namespace SharpPrune.Tests.Interop;
 public sealed class InteropCliTests
 {
     [Fact]
-    public void PyTorch_checkpoint_prune_fine_tune_export_onnx_and_onnx_runtime_agrees()
+    public void PyTorchCheckpointPruneFineTuneExportOnnxAndOnnxRuntimeAgrees()
     {
         string dir = CliRunner.TempDir();
         try
@@ -49,7 +49,7 @@ public sealed class InteropCliTests
     }
 
     [Fact]
-    public void Shrunk_checkpoint_exports_to_onnx_and_onnx_runtime_agrees()
+    public void ShrunkCheckpointExportsToOnnxAndOnnxRuntimeAgrees()
     {
         string dir = CliRunner.TempDir();
         try
@@ -80,7 +80,7 @@ public sealed class InteropCliTests
     }
 
     [Fact]
-    public void Errors_are_one_line_with_the_right_exit_code()
+    public void ErrorsAreOneLineWithTheRightExitCode()
     {
         string dir = CliRunner.TempDir();
         try

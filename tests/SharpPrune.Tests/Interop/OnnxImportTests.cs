@@ -18,14 +18,14 @@ public sealed class OnnxImportTests
     [InlineData("lenet5.onnx", "lenet5", "lenet5_onnx")]
     [InlineData("vgg_cfg.onnx", "vgg_cfg", "vgg_cfg")]
     [InlineData("resnet8.onnx", "resnet8", "resnet8")]
-    public void PyTorch_export_imports_and_gives_pytorchs_output(string file, string input, string output)
+    public void PyTorchExportImportsAndGivesPytorchsOutput(string file, string input, string output)
     {
         var model = OnnxImporter.Load(TorchCheckpointTests.File(file));
         TorchCheckpointTests.AssertOutput(model, input, output);
     }
 
     [Fact]
-    public void PyTorch_names_become_module_paths()
+    public void PyTorchNamesBecomeModulePaths()
     {
         var keys = OnnxImporter.Load(TorchCheckpointTests.File("resnet8.onnx")).StateDict().Select(kv => kv.Key).ToList();
         Assert.Contains("layer1.0.conv1.weight", keys);
@@ -40,7 +40,7 @@ public sealed class OnnxImportTests
     [InlineData("resnet20")]
     [InlineData("vgg11")]
     [InlineData("preresnet110")]
-    public void Our_export_imports_with_the_same_state_dict_and_outputs(string name)
+    public void OurExportImportsWithTheSameStateDictAndOutputs(string name)
     {
         var model = OnnxExportTests.Model(name, seed: 5);
         var shape = ModelZoo.InputShape(name);
@@ -55,7 +55,7 @@ public sealed class OnnxImportTests
     }
 
     [Fact]
-    public void Imported_pytorch_resnet_prunes_fine_tunes_and_exports_again()
+    public void ImportedPytorchResnetPrunesFineTunesAndExportsAgain()
     {
         var model = OnnxImporter.Load(TorchCheckpointTests.File("resnet8.onnx"));
         var convs = model.NamedModules().Where(m => m.Module is Conv2d or Linear).Select(m => (m.Module, "weight")).ToList();
@@ -81,7 +81,7 @@ public sealed class OnnxImportTests
     }
 
     [Fact]
-    public void Unsupported_ops_are_listed()
+    public void UnsupportedOpsAreListed()
     {
         var m = Minimal();
         m.Graph.Node.Add(new NodeProto { OpType = "Softmax", Input = { "y" }, Output = { "z" } });
@@ -103,7 +103,7 @@ public sealed class OnnxImportTests
     }
 
     [Fact]
-    public void Minimal_graph_runs()
+    public void MinimalGraphRuns()
     {
         var model = OnnxImporter.Read(Minimal().ToByteArray(), "m.onnx");
         using var _ = GradMode.NoGrad();
@@ -111,7 +111,7 @@ public sealed class OnnxImportTests
     }
 
     [Fact]
-    public void Hostile_files_are_refused_cleanly()
+    public void HostileFilesAreRefusedCleanly()
     {
         // Truncations of a real file.
         var bytes = File.ReadAllBytes(TorchCheckpointTests.File("lenet5.onnx"));

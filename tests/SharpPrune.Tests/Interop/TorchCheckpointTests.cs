@@ -30,7 +30,7 @@ public sealed class TorchCheckpointTests
     }
 
     [Fact]
-    public void Bare_state_dict_loads_and_gives_pytorchs_output()
+    public void BareStateDictLoadsAndGivesPytorchsOutput()
     {
         var f = TorchCheckpoint.Load(File("lenet5_state_dict.pt"));
         Assert.Null(f.StateDictKey);
@@ -41,7 +41,7 @@ public sealed class TorchCheckpointTests
     }
 
     [Fact]
-    public void DataParallel_checkpoint_dict_is_unwrapped()
+    public void DataParallelCheckpointDictIsUnwrapped()
     {
         var f = TorchCheckpoint.Load(File("lenet5_dataparallel.pth.tar"));
         Assert.Equal("state_dict", f.StateDictKey);
@@ -54,7 +54,7 @@ public sealed class TorchCheckpointTests
     }
 
     [Fact]
-    public void Pruned_model_with_orig_and_mask_keys_loads_its_masks()
+    public void PrunedModelWithOrigAndMaskKeysLoadsItsMasks()
     {
         var f = TorchCheckpoint.Load(File("lenet5_pruned.pth"));
         Assert.Equal("net", f.StateDictKey);
@@ -65,7 +65,7 @@ public sealed class TorchCheckpointTests
     }
 
     [Fact]
-    public void Vgg_cfg_checkpoint_builds_the_narrow_model()
+    public void VggCfgCheckpointBuildsTheNarrowModel()
     {
         var f = TorchCheckpoint.Load(File("vgg_cfg.pth.tar"));
         Assert.Equal("[8,\"M\",8,\"M\",16,\"M\",16,\"M\",16]", f.Metadata["cfg"]);
@@ -75,7 +75,7 @@ public sealed class TorchCheckpointTests
     }
 
     [Fact]
-    public void Float16_resnet_loads()
+    public void Float16ResnetLoads()
     {
         var f = TorchCheckpoint.Load(File("resnet8_half.pt"));
         var model = new ResNet(8);
@@ -84,7 +84,7 @@ public sealed class TorchCheckpointTests
     }
 
     [Fact]
-    public void Every_dtype_and_strided_views_convert_exactly()
+    public void EveryDtypeAndStridedViewsConvertExactly()
     {
         var f = TorchCheckpoint.Load(File("dtypes.pt"));
         foreach (var (k, t) in f.StateDict)
@@ -93,7 +93,7 @@ public sealed class TorchCheckpointTests
     }
 
     [Fact]
-    public void Save_then_load_is_bit_exact_and_keeps_order()
+    public void SaveThenLoadIsBitExactAndKeepsOrder()
     {
         var model = ModelZoo.Create("resnet20", 10, new Generator(4));
         Prune.L1Unstructured(model.GetSubmodule("conv1"), "weight", 0.5);
@@ -110,7 +110,7 @@ public sealed class TorchCheckpointTests
     }
 
     [Fact]
-    public void Baked_state_dict_multiplies_masks_in()
+    public void BakedStateDictMultipliesMasksIn()
     {
         var f = TorchCheckpoint.Load(File("lenet5_pruned.pth"));
         var baked = PrunedStateDict.Baked(f.StateDict);

@@ -53,14 +53,14 @@ public sealed class TorchHostileTests
         Zip(new P().OrderedDict().Op('(').Str("w").Tensor("0", numel, offset, size, stride).Op('u').Stop(), ("0", new byte[4 * storageFloats]));
 
     [Fact]
-    public void Well_formed_hand_made_file_loads()
+    public void WellFormedHandMadeFileLoads()
     {
         var f = Read(OneTensor(6, 0, new long[] { 2, 3 }, new long[] { 3, 1 }, 6));
         Assert.Equal(new[] { 2, 3 }, f.StateDict.Single().Value.Shape);
     }
 
     [Fact]
-    public void Globals_outside_the_allow_list_are_refused_before_anything_runs()
+    public void GlobalsOutsideTheAllowListAreRefusedBeforeAnythingRuns()
     {
         var pickle = new P().Global("os", "system").Str("echo pwned").Op(0x85).Op('R').Stop();
         var e = Refused(Zip(pickle));
@@ -80,7 +80,7 @@ public sealed class TorchHostileTests
     }
 
     [Fact]
-    public void View_reaching_past_its_storage_is_refused()
+    public void ViewReachingPastItsStorageIsRefused()
     {
         var e = Refused(OneTensor(4, 2, new long[] { 3 }, new long[] { 1 }, 4));
         Assert.Contains("reaches element 4 of a 4-element storage", e.Message);
@@ -88,21 +88,21 @@ public sealed class TorchHostileTests
     }
 
     [Fact]
-    public void Huge_declared_storage_is_refused_without_allocating_it()
+    public void HugeDeclaredStorageIsRefusedWithoutAllocatingIt()
     {
         var e = Refused(OneTensor(1L << 40, 0, new long[] { 1L << 20, 1L << 20 }, new long[] { 1L << 20, 1 }, 4));
         Assert.Contains("storage '0' should hold 1099511627776", e.Message);
     }
 
     [Fact]
-    public void Missing_storage_entry_is_named()
+    public void MissingStorageEntryIsNamed()
     {
         var pickle = new P().OrderedDict().Op('(').Str("w").Tensor("7", 4, 0, new long[] { 4 }, new long[] { 1 }).Op('u').Stop();
         Assert.Contains("storage '7' is missing", Refused(Zip(pickle)).Message);
     }
 
     [Fact]
-    public void Deep_nesting_is_refused()
+    public void DeepNestingIsRefused()
     {
         var p = new P().Op('}').Str("x");
         for (int i = 0; i < 500; i++) p.Op(']');
@@ -112,21 +112,21 @@ public sealed class TorchHostileTests
     }
 
     [Fact]
-    public void Legacy_format_gets_a_clear_error()
+    public void LegacyFormatGetsAClearError()
     {
         var e = Refused(new byte[] { 0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19, 0x2e });
         Assert.Contains("legacy torch.save format", e.Message);
     }
 
     [Fact]
-    public void A_pickled_list_is_not_a_state_dict()
+    public void APickledListIsNotAStateDict()
     {
         Assert.Contains("not a dict", Refused(Zip(new P().Op(']').Stop())).Message);
         Assert.Contains("no state dict found", Refused(Zip(new P().Op('}').Str("epoch").Int(3).Op('s').Stop())).Message);
     }
 
     [Fact]
-    public void Every_truncation_of_a_real_checkpoint_is_refused()
+    public void EveryTruncationOfARealCheckpointIsRefused()
     {
         var bytes = File.ReadAllBytes(TorchCheckpointTests.File("lenet5_pruned.pth"));
         for (int n = 0; n < bytes.Length; n += 1 + n / 3)
@@ -134,7 +134,7 @@ public sealed class TorchHostileTests
     }
 
     [Fact]
-    public void Mutated_pickles_load_or_are_refused_cleanly()
+    public void MutatedPicklesLoadOrAreRefusedCleanly()
     {
         // Byte mutations of a real pickle (re-zipped, so the archive itself is valid): every outcome is a clean
         // load or a TorchFormatException, never another exception, a hang or an unbounded allocation.
@@ -165,7 +165,7 @@ public sealed class TorchHostileTests
 public sealed class TorchSniffingTests
 {
     [Fact]
-    public void A_safetensors_file_whose_header_length_starts_with_0x80_is_not_taken_for_a_torch_file()
+    public void ASafetensorsFileWhoseHeaderLengthStartsWith0x80IsNotTakenForATorchFile()
     {
         string path = Path.Combine(Path.GetTempPath(), $"sp-{Guid.NewGuid():N}.safetensors");
         try

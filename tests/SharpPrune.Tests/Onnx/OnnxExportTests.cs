@@ -27,7 +27,7 @@ public sealed class OnnxExportTests
     }
 
     [Theory, MemberData(nameof(Names))]
-    public void Dense_model_runs_in_onnx_runtime(string name)
+    public void DenseModelRunsInOnnxRuntime(string name)
     {
         var model = Model(name);
         var shape = ModelZoo.InputShape(name);
@@ -39,7 +39,7 @@ public sealed class OnnxExportTests
     }
 
     [Theory, MemberData(nameof(Names))]
-    public void Masked_model_exports_with_masks_baked_in(string name)
+    public void MaskedModelExportsWithMasksBakedIn(string name)
     {
         var model = Model(name, seed: 2);
         var weights = model.NamedModules().Where(m => m.Module is Conv2d or Linear).Select(m => (m.Module, "weight")).ToList();
@@ -61,7 +61,7 @@ public sealed class OnnxExportTests
     [InlineData("resnet20")]
     [InlineData("vgg11")]
     [InlineData("preresnet110")]
-    public void Folded_batch_norm_agrees_and_drops_the_bn_nodes(string name)
+    public void FoldedBatchNormAgreesAndDropsTheBnNodes(string name)
     {
         var model = Model(name, seed: 3);
         var shape = ModelZoo.InputShape(name);
@@ -77,7 +77,7 @@ public sealed class OnnxExportTests
     private static int CountPreActFolds(Module model) => model.Modules().OfType<PreActBottleneck>().Count() * 2;
 
     [Fact]
-    public void Unsupported_ops_are_listed_in_one_error()
+    public void UnsupportedOpsAreListedInOneError()
     {
         var model = new Exotic();
         var e = Assert.Throws<NotSupportedException>(() => OnnxExporter.Serialize(model, new[] { 4 }));
@@ -92,7 +92,7 @@ public sealed class OnnxExportTests
     }
 
     [Fact]
-    public void Export_file_is_written_atomically_and_reloads()
+    public void ExportFileIsWrittenAtomicallyAndReloads()
     {
         var model = Model("lenet5");
         string dir = Directory.CreateTempSubdirectory("sp-onnx").FullName;

@@ -20,7 +20,7 @@ public sealed class OnnxShrunkExportTests
     [InlineData("resnet20", true)]
     [InlineData("preresnet110", false)]
     [InlineData("preresnet110", true)]
-    public void Shrunk_model_runs_in_onnx_runtime_and_imports_back(string name, bool global)
+    public void ShrunkModelRunsInOnnxRuntimeAndImportsBack(string name, bool global)
     {
         var model = OnnxExportTests.Model(name, seed: 6);
         var shape = ModelZoo.InputShape(name);
@@ -52,7 +52,7 @@ public sealed class OnnxShrunkExportTests
     private static readonly int[] RoutedInput = { 3, 8, 8 };
 
     [Fact]
-    public void Routed_shortcut_exports_as_pad_and_gather_and_imports_as_a_channel_map()
+    public void RoutedShortcutExportsAsPadAndGatherAndImportsAsAChannelMap()
     {
         var model = Routed();
         Assert.True(((PadShortcut)model[2]).RoutesChannels);
@@ -75,7 +75,7 @@ public sealed class OnnxShrunkExportTests
     }
 
     [Fact]
-    public void Channel_gather_that_is_no_routing_is_refused_naming_the_node()
+    public void ChannelGatherThatIsNoRoutingIsRefusedNamingTheNode()
     {
         // The same graph with the map changed to read input channel 1 twice: not something our layers compute.
         var m = ModelProto.Parser.ParseFrom(OnnxExporter.Serialize(Routed(), RoutedInput));

@@ -32,7 +32,7 @@ public class OptimizerBehaviourTests
 
     [Theory]
     [MemberData(nameof(Kinds))]
-    public void Steps_After_The_First_Allocate_Nothing(string kind)
+    public void StepsAfterTheFirstAllocateNothing(string kind)
     {
         var ps = Params(1, new[] { 64, 32 }, new[] { 32 }, new[] { 10, 64 });
         var opt = Make(kind, ps);
@@ -48,7 +48,7 @@ public class OptimizerBehaviourTests
 
     [Theory]
     [MemberData(nameof(Kinds))]
-    public void State_Export_Then_Load_Continues_Identically(string kind)
+    public void StateExportThenLoadContinuesIdentically(string kind)
     {
         var a = Params(3, new[] { 5, 4 }, new[] { 4 });
         var b = a.Select(p => p.Clone().RequiresGrad_()).ToArray();
@@ -99,7 +99,7 @@ public class OptimizerBehaviourTests
     }
 
     [Fact]
-    public void Loaded_State_Is_Copied_Not_Aliased()
+    public void LoadedStateIsCopiedNotAliased()
     {
         var ps = Params(1, new[] { 3 });
         var opt = new SGD(ps, 0.1, momentum: 0.9);
@@ -110,7 +110,7 @@ public class OptimizerBehaviourTests
     }
 
     [Fact]
-    public void Parameters_Without_Grad_Are_Skipped_And_Get_No_State()
+    public void ParametersWithoutGradAreSkippedAndGetNoState()
     {
         var ps = Params(5, new[] { 3 }, new[] { 2 });
         var before = ps[1].ToArray();
@@ -122,7 +122,7 @@ public class OptimizerBehaviourTests
     }
 
     [Fact]
-    public void ZeroGrad_Zeros_In_Place_And_Keeps_The_Buffers()
+    public void ZeroGradZerosInPlaceAndKeepsTheBuffers()
     {
         var ps = Params(6, new[] { 2, 2 }, new[] { 3 });
         ps[0].Grad = Tensor.Ones(2, 2);
@@ -134,7 +134,7 @@ public class OptimizerBehaviourTests
     }
 
     [Fact]
-    public void Constructor_Validation_Uses_PyTorch_Messages()
+    public void ConstructorValidationUsesPyTorchMessages()
     {
         var ps = Params(1, new[] { 2 });
         Assert.Contains("Invalid learning rate: -0.1", Assert.Throws<ArgumentOutOfRangeException>(() => new SGD(ps, -0.1)).Message);
@@ -151,7 +151,7 @@ public class OptimizerBehaviourTests
     }
 
     [Fact]
-    public void Defaults_Are_PyTorchs()
+    public void DefaultsArePyTorchs()
     {
         var ps = Params(1, new[] { 2 });
         var adam = new Adam(ps).Hyperparameters();
@@ -162,7 +162,7 @@ public class OptimizerBehaviourTests
     }
 
     [Fact]
-    public void Gradient_Of_The_Wrong_Shape_Is_Reported()
+    public void GradientOfTheWrongShapeIsReported()
     {
         var ps = Params(1, new[] { 2, 3 });
         ps[0].Grad = Tensor.Zeros(3, 2);
@@ -171,7 +171,7 @@ public class OptimizerBehaviourTests
     }
 
     [Fact]
-    public void Bad_State_Is_Rejected_With_Every_Problem_Named_And_Nothing_Changes()
+    public void BadStateIsRejectedWithEveryProblemNamedAndNothingChanges()
     {
         var ps = Params(1, new[] { 2, 3 }, new[] { 4 });
         var opt = new Adam(ps, 0.1, amsgrad: true);
@@ -205,7 +205,7 @@ public class OptimizerBehaviourTests
         opt.StateTensors().Select(kv => kv.Key + "=" + string.Join(",", kv.Value.ToArray())).ToList();
 
     [Fact]
-    public void Invalid_Hyperparameters_Are_Rolled_Back()
+    public void InvalidHyperparametersAreRolledBack()
     {
         var opt = new SGD(Params(1, new[] { 2 }), 0.1, momentum: 0.9);
         var before = opt.Hyperparameters();

@@ -61,7 +61,7 @@ public class OptimizerParityTests
 
     [Theory]
     [MemberData(nameof(CaseNames))]
-    public void Matches_Torch_Step_By_Step_And_Final_State(string caseName)
+    public void MatchesTorchStepByStepAndFinalState(string caseName)
     {
         var ps = InitialParams();
         var storages = ps.Select(p => p.Data.ToArray()).ToArray(); // only to detect the first write below
@@ -92,7 +92,7 @@ public class OptimizerParityTests
     }
 
     [Fact]
-    public void Fixture_Covers_The_Required_Variants()
+    public void FixtureCoversTheRequiredVariants()
     {
         var names = Cases.Value.Metadata.Keys.Where(k => k.StartsWith("case.")).Select(k => k["case.".Length..]).ToHashSet();
         Assert.Superset(new HashSet<string> { "sgd_plain", "sgd_momentum_wd", "sgd_nesterov", "sgd_dampening", "adam", "adam_wd_amsgrad", "adamw", "adamw_amsgrad" }, names);

@@ -38,7 +38,7 @@ public class SchedulerTests
 
     [Theory]
     [MemberData(nameof(CaseNames))]
-    public void Sequence_Matches_Torch(string name)
+    public void SequenceMatchesTorch(string name)
     {
         var (opt, sched, lrs) = Build(name);
         AssertLr(lrs[0], sched.GetLastLr()[0], $"{name} after construction");
@@ -54,7 +54,7 @@ public class SchedulerTests
 
     [Theory]
     [MemberData(nameof(CaseNames))]
-    public void Resume_From_State_Continues_The_Torch_Sequence(string name)
+    public void ResumeFromStateContinuesTheTorchSequence(string name)
     {
         var first = Build(name);
         const int cut = 8;
@@ -74,7 +74,7 @@ public class SchedulerTests
     }
 
     [Fact]
-    public void Closed_Forms_Agree_With_The_Recursion_Within_One_Period()
+    public void ClosedFormsAgreeWithTheRecursionWithinOnePeriod()
     {
         var opt = new SGD(new[] { Tensor.Zeros(1) }, 0.1);
         var step = new StepLR(opt, 3, 0.5);
@@ -91,7 +91,7 @@ public class SchedulerTests
     }
 
     [Fact]
-    public void First_Scheduler_Sets_Initial_Lr_And_Base_Lr_Comes_From_It()
+    public void FirstSchedulerSetsInitialLrAndBaseLrComesFromIt()
     {
         var opt = new SGD(new[] { Tensor.Zeros(1) }, 0.2);
         var s = new StepLR(opt, 1, 0.5);
@@ -103,7 +103,7 @@ public class SchedulerTests
     }
 
     [Fact]
-    public void Bad_Arguments_And_State_Are_Reported()
+    public void BadArgumentsAndStateAreReported()
     {
         var opt = new SGD(new[] { Tensor.Zeros(1) }, 0.1);
         Assert.Throws<ArgumentOutOfRangeException>(() => new StepLR(opt, 0));

@@ -14,7 +14,7 @@ public class ChartTests
     ];
 
     [Fact]
-    public void Charts_save_png_and_svg()
+    public void ChartsSavePngAndSvg()
     {
         string dir = Path.Combine(Path.GetTempPath(), "sharpprune-plots", Guid.NewGuid().ToString("N"));
         var (png, svg) = Charts.TrainingCurves(Log, "training").Save(Path.Combine(dir, "curves"));
@@ -27,7 +27,7 @@ public class ChartTests
     }
 
     [Fact]
-    public void Sparsity_bars_name_each_weight_tensor_and_skip_biases()
+    public void SparsityBarsNameEachWeightTensorAndSkipBiases()
     {
         var report = new PruningReport([new("conv1.weight", 75, 150, [6, 1, 5, 5]), new("conv1.bias", 6, 6, [6]), new("fc1.weight", 10, 100, [10, 10])]);
         string svg = Charts.SparsityBars(report, "bars").Svg();
@@ -38,7 +38,7 @@ public class ChartTests
     }
 
     [Fact]
-    public void The_html_report_is_one_self_contained_page()
+    public void TheHtmlReportIsOneSelfContainedPage()
     {
         var r = new HtmlReport("run <x>")
             .Paragraph("a & b")

@@ -20,7 +20,7 @@ public class NuclearNormParityTests
 
     [Theory]
     [MemberData(nameof(Cases))]
-    public void Masks_and_norms_match_pytorch(string c, int dim, double amount)
+    public void MasksAndNormsMatchPytorch(string c, int dim, double amount)
     {
         Assert.Contains("n='nuc'", File.Value.Metadata["case." + c]);
         var input = Get(c + ".input");

@@ -11,7 +11,7 @@ public class SensitivityTests
         m.StateDict().Select(kv => new KeyValuePair<string, Tensor>(kv.Key, kv.Value.Clone())).ToList();
 
     [Fact]
-    public void Each_layer_is_pruned_alone_to_each_sparsity_and_put_back_exactly()
+    public void EachLayerIsPrunedAloneToEachSparsityAndPutBackExactly()
     {
         var g = new Generator(11);
         var a = new Linear(10, 10, generator: g);
@@ -39,7 +39,7 @@ public class SensitivityTests
     }
 
     [Fact]
-    public void Rates_for_an_accuracy_drop_take_the_highest_sparsity_within_it()
+    public void RatesForAnAccuracyDropTakeTheHighestSparsityWithinIt()
     {
         var r = new SensitivityResult(90, 0.3,
         [
@@ -57,7 +57,7 @@ public class SensitivityTests
     [InlineData("0.1:0.95:0.05", 18, 0.1, 0.95)]
     [InlineData("0:1:0.25", 5, 0, 1)]
     [InlineData("0.5,0.8,0.9", 3, 0.5, 0.9)]
-    public void Sparsity_ranges_include_their_end(string text, int count, double first, double last)
+    public void SparsityRangesIncludeTheirEnd(string text, int count, double first, double last)
     {
         var s = SensitivityAnalysis.ParseSparsities(text);
         Assert.Equal(count, s.Count);
@@ -70,11 +70,11 @@ public class SensitivityTests
     [InlineData("0.5:0.1:0.1", "stop 0.1 is below start 0.5")]
     [InlineData("0.1:0.5:0", "step of '0.1:0.5:0' must be a number > 0")]
     [InlineData("0.1:0.5", "is not start:stop:step")]
-    public void Bad_sparsity_ranges_are_refused(string text, string message) =>
+    public void BadSparsityRangesAreRefused(string text, string message) =>
         Assert.Contains(message, Assert.Throws<ArgumentException>(() => SensitivityAnalysis.ParseSparsities(text)).Message);
 
     [Fact]
-    public void The_cli_prints_the_table_rates_and_writes_csv_and_json()
+    public void TheCliPrintsTheTableRatesAndWritesCsvAndJson()
     {
         string dir = CliRunner.TempDir();
         CliRunner.Ok(CliRunner.QuickTrain(dir, 1, 256, 64));

@@ -25,7 +25,7 @@ public class SparseInferenceTests
     /// </summary>
     [Theory]
     [MemberData(nameof(Zoo))]
-    public void Sparse_outputs_equal_the_masked_model(string name)
+    public void SparseOutputsEqualTheMaskedModel(string name)
     {
         var model = ModelZoo.Create(name, 10, new Generator(3));
         double[] amounts = [0.0, 0.5, 0.9, 1.0];
@@ -51,7 +51,7 @@ public class SparseInferenceTests
     }
 
     [Fact]
-    public void Weight_shared_layers_convert_and_the_crossover_keeps_dense_layers_dense()
+    public void WeightSharedLayersConvertAndTheCrossoverKeepsDenseLayersDense()
     {
         var model = ModelZoo.Create("lenet300", 10, new Generator(1));
         Prune.L1Unstructured(model.GetSubmodule("fc1"), "weight", 0.92);
@@ -71,7 +71,7 @@ public class SparseInferenceTests
     }
 
     [Fact]
-    public void Csr_products_match_dense_products_including_empty_rows_and_columns()
+    public void CsrProductsMatchDenseProductsIncludingEmptyRowsAndColumns()
     {
         var g = new Generator(4);
         var a = Tensor.Randn(g, 7, 9);

@@ -7,7 +7,7 @@ namespace SharpPrune.Tests.Pruning;
 public class WeightSharingTests
 {
     [Fact]
-    public void Take_gathers_by_flat_index_and_scatter_adds_its_gradient()
+    public void TakeGathersByFlatIndexAndScatterAddsItsGradient()
     {
         var src = Tensor.FromArray([10f, 20f, 30f], 3).RequiresGrad_();
         var idx = Tensor.FromArray([2f, 0f, 2f, 1f, 2f, 0f], 2, 3);
@@ -22,7 +22,7 @@ public class WeightSharingTests
     }
 
     [Fact]
-    public void Take_matches_torch_take_and_its_gradient()
+    public void TakeMatchesTorchTakeAndItsGradient()
     {
         var f = Fixtures.Load("core", "take.safetensors");
         var x = f.Get("take.in.x").RequiresGrad_();
@@ -38,7 +38,7 @@ public class WeightSharingTests
     [InlineData(CentroidInit.Linear)]
     [InlineData(CentroidInit.Density)]
     [InlineData(CentroidInit.Random)]
-    public void KMeans_finds_well_separated_clusters_and_assigns_each_value_to_its_nearest_centroid(CentroidInit init)
+    public void KMeansFindsWellSeparatedClustersAndAssignsEachValueToItsNearestCentroid(CentroidInit init)
     {
         var g = new Generator(3);
         var values = new float[300];
@@ -53,7 +53,7 @@ public class WeightSharingTests
     }
 
     [Fact]
-    public void KMeans_never_makes_more_centroids_than_values_and_handles_no_values()
+    public void KMeansNeverMakesMoreCentroidsThanValuesAndHandlesNoValues()
     {
         var r = KMeans1d.Fit([1f, 1f, 2f], 256, CentroidInit.Linear);
         Assert.Equal(new[] { 1f, 2f }, r.Centroids);
@@ -63,7 +63,7 @@ public class WeightSharingTests
     }
 
     [Fact]
-    public void Sharing_a_pruned_weight_keeps_its_zeros_and_uses_at_most_two_to_the_bits_values()
+    public void SharingAPrunedWeightKeepsItsZerosAndUsesAtMostTwoToTheBitsValues()
     {
         var lin = new Linear(40, 30, generator: new Generator(2));
         Prune.L1Unstructured(lin, "weight", 0.7);
@@ -90,7 +90,7 @@ public class WeightSharingTests
     }
 
     [Fact]
-    public void Centroid_gradient_is_the_sum_of_the_gradients_of_its_weights_and_assignments_stay_fixed()
+    public void CentroidGradientIsTheSumOfTheGradientsOfItsWeightsAndAssignmentsStayFixed()
     {
         var lin = new Linear(12, 6, generator: new Generator(4));
         Prune.L1Unstructured(lin, "weight", 0.5);
@@ -117,7 +117,7 @@ public class WeightSharingTests
     }
 
     [Fact]
-    public void A_quantized_state_dict_loads_into_a_fresh_model_with_the_same_outputs()
+    public void AQuantizedStateDictLoadsIntoAFreshModelWithTheSameOutputs()
     {
         var model = new Sequential(new (string, Module)[] { ("fc1", new Linear(8, 16, generator: new Generator(1))), ("relu", new ReLU()), ("fc2", new Linear(16, 3, generator: new Generator(2))) });
         Prune.L1Unstructured(model.GetSubmodule("fc1"), "weight", 0.5);
@@ -136,7 +136,7 @@ public class WeightSharingTests
     }
 
     [Fact]
-    public void Bad_arguments_change_nothing()
+    public void BadArgumentsChangeNothing()
     {
         var lin = new Linear(4, 3);
         Assert.Throws<ArgumentOutOfRangeException>(() => WeightSharing.Apply(lin, "weight", 0));

@@ -27,7 +27,7 @@ public class WorkflowMethodTests
     [InlineData("0.7")]
     [InlineData("1.0")]
     [InlineData("2.5")]
-    public void Threshold_masks_match_pytorch(string quality)
+    public void ThresholdMasksMatchPytorch(string quality)
     {
         var m = new ParamModule("Conv2d", ("weight", Fx.Value.Get($"threshold.{quality}.input")));
         Prune.Apply(m, "weight", new ThresholdUnstructured(double.Parse(quality, System.Globalization.CultureInfo.InvariantCulture)));
@@ -38,7 +38,7 @@ public class WorkflowMethodTests
     }
 
     [Fact]
-    public void Threshold_applied_twice_uses_the_survivors_std_as_pytorch()
+    public void ThresholdAppliedTwiceUsesTheSurvivorsStdAsPytorch()
     {
         var m = new ParamModule("Linear", ("weight", Fx.Value.Get("threshold2.input")));
         Prune.Apply(m, "weight", new ThresholdUnstructured(0.5));
@@ -49,7 +49,7 @@ public class WorkflowMethodTests
     }
 
     [Fact]
-    public void Threshold_refuses_a_negative_or_nan_quality()
+    public void ThresholdRefusesANegativeOrNanQuality()
     {
         Assert.Contains("quality=-1", Assert.Throws<ArgumentException>(() => new ThresholdUnstructured(-1)).Message);
         Assert.Throws<ArgumentException>(() => new ThresholdUnstructured(double.NaN));
@@ -64,7 +64,7 @@ public class WorkflowMethodTests
     }
 
     [Fact]
-    public void Per_layer_rates_match_pytorch_l1_per_layer()
+    public void PerLayerRatesMatchPytorchL1PerLayer()
     {
         var net = Net("rates");
         var rates = LayerRates.Parse(Fx.Value.Metadata!["rates"]);
@@ -89,7 +89,7 @@ public class WorkflowMethodTests
     }
 
     [Fact]
-    public void Pruning_to_a_global_target_in_steps_matches_pytorch()
+    public void PruningToAGlobalTargetInStepsMatchesPytorch()
     {
         var mods = Enumerable.Range(0, 3).Select(i => new ParamModule("P", ("weight", Fx.Value.Get($"global.{i}.input")))).ToArray();
         var targets = mods.Select(m => ((Module)m, "weight")).ToList();
@@ -106,7 +106,7 @@ public class WorkflowMethodTests
     }
 
     [Fact]
-    public void Pruning_to_a_per_tensor_target_gives_each_tensor_that_sparsity()
+    public void PruningToAPerTensorTargetGivesEachTensorThatSparsity()
     {
         var g = new Generator(3);
         var mods = new[] { new ParamModule("A", ("weight", Tensor.Randn(g, 10, 10))), new ParamModule("B", ("weight", Tensor.Randn(g, 50))) };
@@ -123,7 +123,7 @@ public class WorkflowMethodTests
     }
 
     [Fact]
-    public void Agp_schedule_follows_zhu_and_gupta()
+    public void AgpScheduleFollowsZhuAndGupta()
     {
         var expected = Fx.Value.Get("agp.sparsity").ToArray();
         var s = new AgpSchedule(0.1, 0.9, startStep: 10, endStep: 110, frequency: 20);
@@ -137,7 +137,7 @@ public class WorkflowMethodTests
     }
 
     [Fact]
-    public void Gradual_pruner_raises_the_sparsity_on_update_steps_only()
+    public void GradualPrunerRaisesTheSparsityOnUpdateStepsOnly()
     {
         var g = new Generator(5);
         var a = new ParamModule("A", ("weight", Tensor.Randn(g, 20, 20)));
@@ -158,7 +158,7 @@ public class WorkflowMethodTests
     [InlineData(IterativeShape.Geometric)]
     [InlineData(IterativeShape.Linear)]
     [InlineData(IterativeShape.Cubic)]
-    public void Iterative_targets_rise_to_the_final_sparsity(IterativeShape shape)
+    public void IterativeTargetsRiseToTheFinalSparsity(IterativeShape shape)
     {
         var s = new IterativeSchedule(4, 0.9, shape);
         var t = s.Targets();
@@ -176,7 +176,7 @@ public class WorkflowMethodTests
     }
 
     [Fact]
-    public void Rewind_resets_the_weights_and_keeps_the_masks()
+    public void RewindResetsTheWeightsAndKeepsTheMasks()
     {
         var g = new Generator(9);
         var init = new Linear(6, 4, generator: g);

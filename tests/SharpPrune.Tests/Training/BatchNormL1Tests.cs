@@ -14,7 +14,7 @@ public class BatchNormL1Tests
     }
 
     [Fact]
-    public void Bn_l1_adds_lambda_sign_gamma_to_the_scale_gradient_and_nothing_else()
+    public void BnL1AddsLambdaSignGammaToTheScaleGradientAndNothingElse()
     {
         // One plain SGD step (no momentum, no weight decay): γ' = γ − lr·(∂L/∂γ + λ·sign γ).
         var config = TrainingData.Config(epochs: 1, schedule: "none") with { Momentum = 0, WeightDecay = 0, LimitTrain = 32 };
@@ -32,7 +32,7 @@ public class BatchNormL1Tests
     }
 
     [Fact]
-    public void Bn_l1_must_be_non_negative()
+    public void BnL1MustBeNonNegative()
     {
         var e = Assert.Throws<ArgumentException>(() => (TrainingData.Config(1) with { BnL1 = -1 }).Validate());
         Assert.Contains("bn-l1", e.Message);

@@ -5,7 +5,7 @@ namespace SharpPrune.Tests.Training;
 public class EpochLogTests
 {
     [Fact]
-    public void Lines_round_trip_with_snake_case_keys()
+    public void LinesRoundTripWithSnakeCaseKeys()
     {
         var e = new EpochLog(3, 0.1, 0.5, 80.25, 0.6, 78.5, 1.5, 1234.5);
         string json = e.ToJson();
@@ -15,7 +15,7 @@ public class EpochLogTests
     }
 
     [Fact]
-    public void Truncate_keeps_completed_epochs_and_drops_a_torn_last_line()
+    public void TruncateKeepsCompletedEpochsAndDropsATornLastLine()
     {
         string path = Path.Combine(TrainingData.TempDir(), EpochLogFile.FileName);
         for (int i = 1; i <= 3; i++) EpochLogFile.Append(path, new EpochLog(i, 0.1, 1, 2, 3, 4, 5, 6));

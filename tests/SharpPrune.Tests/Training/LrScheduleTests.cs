@@ -6,7 +6,7 @@ namespace SharpPrune.Tests.Training;
 public class LrScheduleTests
 {
     [Fact]
-    public void Step_fractions_become_the_seed_recipe_milestones()
+    public void StepFractionsBecomeTheSeedRecipeMilestones()
     {
         var s = LrSchedule.Parse("step:0.5,0.75", 160);
         Assert.Equal("step", s.Kind);
@@ -15,14 +15,14 @@ public class LrScheduleTests
     }
 
     [Fact]
-    public void Step_milestones_that_coincide_or_round_to_zero_decay_once()
+    public void StepMilestonesThatCoincideOrRoundToZeroDecayOnce()
     {
         Assert.Equal([1], LrSchedule.Parse("step:0.5,0.75", 2).Milestones);
         Assert.Empty(LrSchedule.Parse("step:0.5,0.75", 1).Milestones);
     }
 
     [Fact]
-    public void Multistep_and_cosine_and_none()
+    public void MultistepAndCosineAndNone()
     {
         Assert.Equal([80, 120], LrSchedule.Parse("multistep:80,120", 160).Milestones);
         Assert.Equal("cosine", LrSchedule.Parse("COSINE", 10).Kind);
@@ -32,7 +32,7 @@ public class LrScheduleTests
     }
 
     [Fact]
-    public void Step_schedule_applies_the_decays_at_the_milestones()
+    public void StepScheduleAppliesTheDecaysAtTheMilestones()
     {
         var opt = new SGD([Tensor.Zeros(2).RequiresGrad_()], 0.1);
         var sched = LrSchedule.Parse("step:0.5,0.75", 8).Create(opt)!;
@@ -47,7 +47,7 @@ public class LrScheduleTests
     [InlineData("step:abc")]
     [InlineData("multistep:120,80")]
     [InlineData("cosine:3")]
-    public void Bad_specs_name_the_spec_and_the_valid_forms(string spec)
+    public void BadSpecsNameTheSpecAndTheValidForms(string spec)
     {
         var e = Assert.Throws<ArgumentException>(() => LrSchedule.Parse(spec, 10));
         Assert.Contains($"'{spec}'", e.Message);

@@ -59,7 +59,7 @@ public class TrainerCrashTests
     }
 
     [Fact]
-    public void Resume_repairs_best_and_the_log_after_a_kill_in_the_final_epoch()
+    public void ResumeRepairsBestAndTheLogAfterAKillInTheFinalEpoch()
     {
         var (full, after1) = Baseline();
         // The kill of the issue: last.safetensors of the final epoch is written, best.safetensors (still epoch 1's)
@@ -76,7 +76,7 @@ public class TrainerCrashTests
     }
 
     [Fact]
-    public void A_kill_at_every_write_step_of_the_final_epoch_keeps_the_last_good_checkpoint_and_resume_repairs_the_rest()
+    public void AKillAtEveryWriteStepOfTheFinalEpochKeepsTheLastGoodCheckpointAndResumeRepairsTheRest()
     {
         var (full, after1) = Baseline();
         var bestBefore = Checkpoint.Load(Path.Combine(after1, CheckpointKeys.BestFile)).Model;
@@ -120,7 +120,7 @@ public class TrainerCrashTests
     private sealed class SimulatedCrash : Exception;
 
     [Fact]
-    public void Start_removes_stale_temp_files_of_its_own_outputs_only()
+    public void StartRemovesStaleTempFilesOfItsOwnOutputsOnly()
     {
         string dir = TrainingData.TempDir();
         string guid = Guid.NewGuid().ToString("N");
@@ -132,7 +132,7 @@ public class TrainerCrashTests
     }
 
     [Fact]
-    public void A_nan_training_loss_is_reported_plainly()
+    public void ANanTrainingLossIsReportedPlainly()
     {
         var model = TrainingData.TinyNet(1);
         ((Linear)model.GetSubmodule("4")).Weight.Data.Fill(float.NaN);
@@ -147,7 +147,7 @@ public class TrainerCrashTests
     }
 
     [Fact]
-    public void A_nan_test_loss_is_logged_as_null_and_reported_after_the_epoch_is_saved()
+    public void ANanTestLossIsLoggedAsNullAndReportedAfterTheEpochIsSaved()
     {
         string dir = TrainingData.TempDir();
         var model = new Sequential(TrainingData.TinyNet(1), new BlowsUpInEval());

@@ -11,7 +11,7 @@ public class TrainerTests
         new(model, config, TrainingData.Train, TrainingData.Test, dir) { StopAfterEpochs = stopAfter };
 
     [Fact]
-    public void Resumed_run_ends_with_the_same_weights_bit_for_bit()
+    public void ResumedRunEndsWithTheSameWeightsBitForBit()
     {
         var config = TrainingData.Config(epochs: 3);
         string full = TrainingData.TempDir(), split = TrainingData.TempDir();
@@ -44,7 +44,7 @@ public class TrainerTests
     }
 
     [Fact]
-    public void The_seed_drives_the_run()
+    public void TheSeedDrivesTheRun()
     {
         // Same model init, different seed: shuffle and dropout differ, so the weights must too. Guards the resume
         // test against passing because randomness was accidentally switched off.
@@ -57,7 +57,7 @@ public class TrainerTests
     }
 
     [Fact]
-    public void Checkpoints_log_and_metadata_are_written_each_epoch()
+    public void CheckpointsLogAndMetadataAreWrittenEachEpoch()
     {
         string dir = TrainingData.TempDir();
         var config = TrainingData.Config(epochs: 2, optimizer: "adamw", schedule: "cosine");
@@ -83,7 +83,7 @@ public class TrainerTests
     }
 
     [Fact]
-    public void A_pruned_model_trains_with_its_zeros_kept()
+    public void APrunedModelTrainsWithItsZerosKept()
     {
         var model = TrainingData.TinyNet(5);
         var fc1 = (Linear)model.GetSubmodule("1");
@@ -102,7 +102,7 @@ public class TrainerTests
     }
 
     [Fact]
-    public void Resume_rejects_a_weights_only_checkpoint()
+    public void ResumeRejectsAWeightsOnlyCheckpoint()
     {
         string dir = TrainingData.TempDir();
         NewTrainer(TrainingData.TinyNet(1), TrainingData.Config(epochs: 1), dir).Run();

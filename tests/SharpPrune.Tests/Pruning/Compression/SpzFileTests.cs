@@ -23,7 +23,7 @@ public class SpzFileTests
     }
 
     [Fact]
-    public void Huffman_codes_round_trip_and_stay_within_fifteen_bits_for_skewed_counts()
+    public void HuffmanCodesRoundTripAndStayWithinFifteenBitsForSkewedCounts()
     {
         var counts = new long[40];
         long a = 1, b = 1;
@@ -43,7 +43,7 @@ public class SpzFileTests
     }
 
     [Fact]
-    public void Decoding_gives_back_the_quantized_state_dict_bit_for_bit()
+    public void DecodingGivesBackTheQuantizedStateDictBitForBit()
     {
         var model = QuantizedLeNet();
         var sd = model.StateDict();
@@ -81,7 +81,7 @@ public class SpzFileTests
     [InlineData(1)]
     [InlineData(2)]
     [InlineData(5000)]
-    public void A_wholly_pruned_tensor_of_any_size_round_trips(int n)
+    public void AWhollyPrunedTensorOfAnySizeRoundTrips(int n)
     {
         var lin = new Linear(n, 1);
         Prune.L1Unstructured(lin, "weight", 1.0);
@@ -92,7 +92,7 @@ public class SpzFileTests
     }
 
     [Fact]
-    public void A_pruned_but_not_quantized_tensor_is_refused()
+    public void APrunedButNotQuantizedTensorIsRefused()
     {
         var lin = new Linear(4, 3);
         Prune.L1Unstructured(lin, "weight", 0.5);
@@ -101,7 +101,7 @@ public class SpzFileTests
     }
 
     [Fact]
-    public void Every_truncation_and_every_flipped_byte_is_an_error_never_data()
+    public void EveryTruncationAndEveryFlippedByteIsAnErrorNeverData()
     {
         var (bytes, _) = SpzFile.Encode(QuantizedLeNet().StateDict(), Meta);
         for (int n = 0; n < bytes.Length; n += Math.Max(1, bytes.Length / 200))
@@ -121,7 +121,7 @@ public class SpzFileTests
     }
 
     [Fact]
-    public void Sizes_are_checked_before_allocating_even_with_a_valid_checksum()
+    public void SizesAreCheckedBeforeAllocatingEvenWithAValidChecksum()
     {
         // A dense tensor claiming 2^31-1 elements in a tiny file, with its CRC made to match.
         var w = new MemoryStream();
@@ -154,7 +154,7 @@ public class SpzFileTests
     }
 
     [Fact]
-    public void Crc32_matches_zlib()
+    public void Crc32MatchesZlib()
     {
         Assert.Equal(0xCBF43926u, Crc32.Compute("123456789"u8));
     }

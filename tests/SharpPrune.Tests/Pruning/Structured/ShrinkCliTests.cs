@@ -10,7 +10,7 @@ namespace SharpPrune.Tests.Pruning.Structured;
 public class ShrinkCliTests
 {
     [Fact]
-    public void Shrink_save_load_eval_retrain_with_no_architecture_flags()
+    public void ShrinkSaveLoadEvalRetrainWithNoArchitectureFlags()
     {
         string dir = CliRunner.TempDir();
         CliRunner.Ok(CliRunner.QuickTrain(dir, 1));
@@ -42,7 +42,7 @@ public class ShrinkCliTests
     }
 
     [Fact]
-    public void Shrunk_weights_without_their_architecture_give_a_size_mismatch_error()
+    public void ShrunkWeightsWithoutTheirArchitectureGiveASizeMismatchError()
     {
         string dir = CliRunner.TempDir();
         CliRunner.Ok(CliRunner.QuickTrain(dir, 1, 64, 32));
@@ -59,7 +59,7 @@ public class ShrinkCliTests
     }
 
     [Fact]
-    public void Compact_removes_the_channels_ln_structured_zeroed()
+    public void CompactRemovesTheChannelsLnStructuredZeroed()
     {
         string dir = CliRunner.TempDir();
         CliRunner.Ok(CliRunner.QuickTrain(dir, 1, 64, 32));
@@ -75,7 +75,7 @@ public class ShrinkCliTests
     }
 
     [Fact]
-    public void Taylor_global_with_rounding_from_the_cli()
+    public void TaylorGlobalWithRoundingFromTheCli()
     {
         string dir = CliRunner.TempDir();
         CliRunner.Ok(CliRunner.QuickTrain(dir, 1, 64, 32));
@@ -99,7 +99,7 @@ public class ShrinkCliTests
     [InlineData("--ratios", "nosuch=0.3", "is not a layer of a prunable channel group")]
     [InlineData("--ratio", "1", "--ratio")]
     [InlineData("--layers", "(", "invalid regular expression")]
-    public void Bad_options_are_usage_errors(string option, string value, string message)
+    public void BadOptionsAreUsageErrors(string option, string value, string message)
     {
         string dir = CliRunner.TempDir();
         CliRunner.Ok(CliRunner.QuickTrain(dir, 1, 32, 32));

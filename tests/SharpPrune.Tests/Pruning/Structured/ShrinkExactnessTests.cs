@@ -19,14 +19,14 @@ public class ShrinkExactnessTests
 
     [Theory]
     [MemberData(nameof(ZooModels))]
-    public void Zoo_model_shrunk_equals_masked_dense_model(string name, int batch)
+    public void ZooModelShrunkEqualsMaskedDenseModel(string name, int batch)
     {
         var input = Random(new Generator(5), new[] { batch }.Concat(ModelZoo.InputShape(name)).ToArray());
         CheckAgainstMasked(ModelZoo.Create(name, 10, new Generator(3)), input, new ShrinkOptions { Ratio = 0.5 });
     }
 
     [Fact]
-    public void User_residual_module_with_concat_and_depthwise_conv()
+    public void UserResidualModuleWithConcatAndDepthwiseConv()
     {
         var input = Random(new Generator(5), 2, 3, 8, 8);
         CheckAgainstMasked(new UserNet(), input, new ShrinkOptions { Ratio = 0.4, Importance = new MagnitudeImportance(2) });
@@ -34,7 +34,7 @@ public class ShrinkExactnessTests
 
     [Theory]
     [InlineData("l2"), InlineData("bn-scale"), InlineData("fpgm"), InlineData("random")]
-    public void Every_criterion_gives_an_exact_smaller_model(string criterion)
+    public void EveryCriterionGivesAnExactSmallerModel(string criterion)
     {
         var input = Random(new Generator(5), 1, 3, 32, 32);
         CheckAgainstMasked(ModelZoo.Create("resnet20", 10, new Generator(3)), input,
@@ -42,7 +42,7 @@ public class ShrinkExactnessTests
     }
 
     [Fact]
-    public void Global_ranking_with_cap_and_rounding()
+    public void GlobalRankingWithCapAndRounding()
     {
         var input = Random(new Generator(5), 1, 3, 32, 32);
         var r = CheckAgainstMasked(ModelZoo.Create("vgg11", 10, new Generator(3)), input,

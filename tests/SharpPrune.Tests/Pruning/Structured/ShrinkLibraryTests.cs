@@ -13,7 +13,7 @@ public class ShrinkLibraryTests
     private static Tensor Cifar1 => Random(new Generator(5), 1, 3, 32, 32);
 
     [Fact]
-    public void Vgg_uniform_half_halves_every_conv_like_the_vgg_repository_cfg()
+    public void VggUniformHalfHalvesEveryConvLikeTheVggRepositoryCfg()
     {
         var vgg = new Vgg(11);
         Shrink.Apply(vgg, Cifar1, new ShrinkOptions { Ratio = 0.5, Layers = new Regex(@"^features\.\d+$") });
@@ -28,7 +28,7 @@ public class ShrinkLibraryTests
         vgg.Features.Layers.Where(l => l is Conv2d or MaxPool2d).Select(l => l is Conv2d c ? c.OutChannels : 0).ToArray();
 
     [Fact]
-    public void Per_layer_ratios_and_the_model_output()
+    public void PerLayerRatiosAndTheModelOutput()
     {
         var net = new LeNet5();
         var r = Shrink.Apply(net, Random(new Generator(1), 1, 1, 28, 28), new ShrinkOptions
@@ -44,7 +44,7 @@ public class ShrinkLibraryTests
     }
 
     [Fact]
-    public void L1_removes_the_filters_with_the_smallest_norms()
+    public void L1RemovesTheFiltersWithTheSmallestNorms()
     {
         var net = new LeNet5();
         var w = ((Conv2d)net.GetSubmodule("conv1")).Weight;
@@ -55,7 +55,7 @@ public class ShrinkLibraryTests
     }
 
     [Fact]
-    public void Taylor_criterion_runs_on_batches_and_is_exact()
+    public void TaylorCriterionRunsOnBatchesAndIsExact()
     {
         var model = ModelZoo.Create("resnet20", 10, new Generator(2));
         IEnumerable<Tensor> Losses(Module m)
@@ -68,7 +68,7 @@ public class ShrinkLibraryTests
     }
 
     [Fact]
-    public void A_user_scorer_decides()
+    public void AUserScorerDecides()
     {
         var net = new LeNet5();
         // Keep the highest-index channels: score = index.
@@ -81,7 +81,7 @@ public class ShrinkLibraryTests
     }
 
     [Fact]
-    public void Compacting_a_channel_masked_model_removes_its_zero_filters_and_drops_their_bn_shift()
+    public void CompactingAChannelMaskedModelRemovesItsZeroFiltersAndDropsTheirBnShift()
     {
         var model = ModelZoo.Create("resnet20", 10, new Generator(2));
         RandomizeBatchNorm(model, new Generator(3));
@@ -98,7 +98,7 @@ public class ShrinkLibraryTests
     }
 
     [Fact]
-    public void Unsupported_ops_and_layers_are_named()
+    public void UnsupportedOpsAndLayersAreNamed()
     {
         var e = Assert.Throws<NotSupportedException>(() => ChannelGraph.Build(new PermuteNet(), Random(new Generator(1), 1, 3, 4, 4)));
         Assert.Contains("Permute", e.Message);
@@ -109,7 +109,7 @@ public class ShrinkLibraryTests
     }
 
     [Fact]
-    public void Architecture_metadata_round_trips_a_shrunk_resnet()
+    public void ArchitectureMetadataRoundTripsAShrunkResnet()
     {
         var model = ModelZoo.Create("resnet32", 10, new Generator(2));
         Shrink.Apply(model, Cifar1, new ShrinkOptions { Ratio = 0.5, Global = true, MaxLayerRatio = 0.8 });

@@ -38,7 +38,7 @@ public class CifarDatasetTests
     }
 
     [Fact]
-    public void Cifar10_concatenates_the_five_batches_in_order()
+    public void Cifar10ConcatenatesTheFiveBatchesInOrder()
     {
         using var tmp = new TempDataDir();
         WriteCifar10(tmp.Path);
@@ -57,7 +57,7 @@ public class CifarDatasetTests
     }
 
     [Fact]
-    public void Cifar10_is_found_in_the_usual_subfolder()
+    public void Cifar10IsFoundInTheUsualSubfolder()
     {
         using var tmp = new TempDataDir();
         WriteCifar10(tmp.Sub("cifar-10-batches-bin"));
@@ -66,7 +66,7 @@ public class CifarDatasetTests
     }
 
     [Fact]
-    public void Cifar10_missing_file_lists_expected_files_and_searched_directories()
+    public void Cifar10MissingFileListsExpectedFilesAndSearchedDirectories()
     {
         using var tmp = new TempDataDir();
         WriteCifar10(tmp.Path);
@@ -78,7 +78,7 @@ public class CifarDatasetTests
     }
 
     [Fact]
-    public void Cifar10_size_not_a_multiple_of_the_record_size()
+    public void Cifar10SizeNotAMultipleOfTheRecordSize()
     {
         using var tmp = new TempDataDir();
         WriteCifar10(tmp.Path);
@@ -90,7 +90,7 @@ public class CifarDatasetTests
     }
 
     [Fact]
-    public void Cifar10_empty_file_and_label_out_of_range()
+    public void Cifar10EmptyFileAndLabelOutOfRange()
     {
         using var tmp = new TempDataDir();
         WriteCifar10(tmp.Path);
@@ -111,7 +111,7 @@ public class CifarDatasetTests
     }
 
     [Fact]
-    public void Cifar100_fine_labels_by_default_coarse_on_request()
+    public void Cifar100FineLabelsByDefaultCoarseOnRequest()
     {
         using var tmp = new TempDataDir();
         WriteCifar100(tmp.Sub("cifar-100-binary"));
@@ -134,7 +134,7 @@ public class CifarDatasetTests
     [Theory]
     [InlineData(20, 5, "coarse label 20 is out of range 0..19")]
     [InlineData(2, 100, "fine label 100 is out of range 0..99")]
-    public void Cifar100_checks_both_label_ranges(int coarse, int fine, string message)
+    public void Cifar100ChecksBothLabelRanges(int coarse, int fine, string message)
     {
         using var tmp = new TempDataDir();
         WriteCifar100(tmp.Path);
@@ -144,7 +144,7 @@ public class CifarDatasetTests
     }
 
     [Fact]
-    public void Cifar100_record_size_includes_both_label_bytes()
+    public void Cifar100RecordSizeIncludesBothLabelBytes()
     {
         using var tmp = new TempDataDir();
         WriteCifar100(tmp.Path);
@@ -155,7 +155,7 @@ public class CifarDatasetTests
     }
 
     [Fact]
-    public void Cifar100_missing_files_are_listed()
+    public void Cifar100MissingFilesAreListed()
     {
         using var tmp = new TempDataDir();
         var e = Assert.Throws<FileNotFoundException>(() => Datasets.Load("cifar100", tmp.Path));

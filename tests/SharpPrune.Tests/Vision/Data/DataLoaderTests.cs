@@ -57,14 +57,14 @@ public class DataLoaderTests
     }
 
     [Fact]
-    public void Without_shuffle_indices_are_in_dataset_order()
+    public void WithoutShuffleIndicesAreInDatasetOrder()
     {
         var loader = new DataLoader(Synthetic(20), 8, shuffle: false, transform: null, seed: 9);
         Assert.Equal(Enumerable.Range(0, 20), All(loader, 3).SelectMany(b => b.Indices));
     }
 
     [Fact]
-    public void Order_depends_on_seed_and_epoch_only()
+    public void OrderDependsOnSeedAndEpochOnly()
     {
         var ds = Synthetic(64);
         var a = new DataLoader(ds, 10, true, Augment(), seed: 7);
@@ -76,7 +76,7 @@ public class DataLoaderTests
     }
 
     [Fact]
-    public void An_epoch_is_the_same_whether_or_not_earlier_epochs_ran()
+    public void AnEpochIsTheSameWhetherOrNotEarlierEpochsRan()
     {
         var ds = Synthetic(50);
         var warm = new DataLoader(ds, 8, true, Augment(), seed: 42, prefetch: 3);
@@ -90,7 +90,7 @@ public class DataLoaderTests
     }
 
     [Fact]
-    public void A_sample_is_augmented_the_same_regardless_of_batching_and_differently_per_epoch()
+    public void ASampleIsAugmentedTheSameRegardlessOfBatchingAndDifferentlyPerEpoch()
     {
         var ds = Synthetic(40);
         var small = new DataLoader(ds, 3, true, Augment(), seed: 5, prefetch: 0);
@@ -135,7 +135,7 @@ public class DataLoaderTests
     }
 
     [Fact]
-    public void Leaving_an_epoch_early_stops_the_producer()
+    public void LeavingAnEpochEarlyStopsTheProducer()
     {
         var counting = new CountingDataset(Synthetic(2000));
         var loader = new DataLoader(counting, 10, true, Augment(), seed: 1, prefetch: 2);
@@ -161,7 +161,7 @@ public class DataLoaderTests
     [Theory]
     [InlineData(0)]
     [InlineData(2)]
-    public void Producer_errors_reach_the_consumer_with_their_type(int prefetch)
+    public void ProducerErrorsReachTheConsumerWithTheirType(int prefetch)
     {
         var loader = new DataLoader(new CountingDataset(Synthetic(30), throwAt: 17), 4, false, null, seed: 0, prefetch: prefetch);
         int batches = 0;
@@ -171,7 +171,7 @@ public class DataLoaderTests
     }
 
     [Fact]
-    public void Arguments_are_validated()
+    public void ArgumentsAreValidated()
     {
         var ds = Synthetic(5);
         Assert.Throws<ArgumentOutOfRangeException>(() => new DataLoader(ds, 0, true, null, 0));

@@ -5,7 +5,7 @@ namespace SharpPrune.Tests.Vision.Data;
 public class DatasetsTests
 {
     [Fact]
-    public void Unknown_name_lists_the_valid_ones()
+    public void UnknownNameListsTheValidOnes()
     {
         var e = Assert.Throws<ArgumentException>(() => Datasets.Load("imagenet", "/tmp"));
         Assert.Contains("unknown dataset 'imagenet'; valid names: mnist, fashion-mnist, fashion-mnist-3x32, cifar10, cifar100", e.Message);
@@ -16,7 +16,7 @@ public class DatasetsTests
     [InlineData("mnist", "train-images-idx3-ubyte")]
     [InlineData("cifar10", "data_batch_1.bin")]
     [InlineData("CIFAR100", "train.bin")]
-    public void Without_a_directory_only_fashion_mnist_loads(string name, string expectedFile)
+    public void WithoutADirectoryOnlyFashionMnistLoads(string name, string expectedFile)
     {
         var e = Assert.Throws<ArgumentException>(() => Datasets.Load(name, null));
         Assert.Contains("--data-dir", e.Message);
@@ -38,7 +38,7 @@ public class DatasetsTests
     }
 
     [Fact]
-    public void Sample_directory_is_found_from_the_build_output()
+    public void SampleDirectoryIsFoundFromTheBuildOutput()
     {
         string? dir = Datasets.SampleDirectory;
         Assert.NotNull(dir);
@@ -61,7 +61,7 @@ public class DatasetsTests
 
     [Theory]
     [MemberData(nameof(FashionMnistSources))]
-    public void Real_fashion_mnist_files_load(string source)
+    public void RealFashionMnistFilesLoad(string source)
     {
         var (train, test) = source == "sample"
             ? Datasets.Load("fashion-mnist", Datasets.SampleDirectory)
@@ -84,7 +84,7 @@ public class DatasetsTests
     }
 
     [Fact]
-    public void Default_fashion_mnist_is_debian_when_installed_else_the_sample_split()
+    public void DefaultFashionMnistIsDebianWhenInstalledElseTheSampleSplit()
     {
         bool debian = new[] { "train-images-idx3", "train-labels-idx1", "t10k-images-idx3", "t10k-labels-idx1" }
             .All(f => File.Exists(Path.Combine(Datasets.DebianFashionMnistDirectory, f + "-ubyte.gz")));
@@ -105,7 +105,7 @@ public class DatasetsTests
     }
 
     [Fact]
-    public void Subset_shares_pixels_and_checks_bounds()
+    public void SubsetSharesPixelsAndChecksBounds()
     {
         var pixels = Enumerable.Range(0, 5 * 4).Select(i => (byte)i).ToArray();
         var ds = new ImageDataset("toy", pixels, [0, 1, 2, 1, 0], 1, 2, 2, 3);

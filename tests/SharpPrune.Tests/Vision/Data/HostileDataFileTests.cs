@@ -20,7 +20,7 @@ public class HostileDataFileTests
     }
 
     [Fact]
-    public void Image_size_product_that_wraps_a_long_is_a_clear_length_error()
+    public void ImageSizeProductThatWrapsALongIsAClearLengthError()
     {
         // 16 × 2^30 × 2^30 = 2^64: an unchecked long product wraps to 0 and would pass the length check.
         var header = new byte[16];
@@ -37,7 +37,7 @@ public class HostileDataFileTests
     }
 
     [Fact]
-    public void A_gzip_bomb_stops_at_the_size_the_header_declares()
+    public void AGzipBombStopsAtTheSizeTheHeaderDeclares()
     {
         // 3 images of 4x3 declared, but the .gz expands to 64 MiB: decompression must stop right after 16 + 36 bytes.
         var content = new byte[64 << 20];
@@ -55,7 +55,7 @@ public class HostileDataFileTests
     }
 
     [Fact]
-    public void A_corrupted_gzip_crc_is_reported_as_a_crc_error()
+    public void ACorruptedGzipCrcIsReportedAsACrcError()
     {
         byte[] gz = Gzip(IdxImages(3, Rows, Cols, firstImage: TestFirstImage));
         gz[^8] ^= 0xFF; // the trailer's CRC-32

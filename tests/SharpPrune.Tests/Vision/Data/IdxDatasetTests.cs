@@ -13,7 +13,7 @@ public class IdxDatasetTests
     [Theory]
     [InlineData(false)]
     [InlineData(true)]
-    public void Loads_idx_bytes_labels_and_shape(bool gzip)
+    public void LoadsIdxBytesLabelsAndShape(bool gzip)
     {
         using var tmp = new TempDataDir();
         WriteIdxSet(tmp.Path, TrainLabels, TestLabels, Rows, Cols, gzip);
@@ -45,7 +45,7 @@ public class IdxDatasetTests
     }
 
     [Fact]
-    public void Mixed_raw_and_gzip_files_and_torchvision_raw_subfolder_are_accepted()
+    public void MixedRawAndGzipFilesAndTorchvisionRawSubfolderAreAccepted()
     {
         using var tmp = new TempDataDir();
         string raw = tmp.Sub("FashionMNIST/raw");
@@ -61,7 +61,7 @@ public class IdxDatasetTests
     }
 
     [Fact]
-    public void A_sample_folder_with_only_the_test_split_is_split_8000_to_the_rest()
+    public void ASampleFolderWithOnlyTheTestSplitIsSplit8000ToTheRest()
     {
         using var tmp = new TempDataDir();
         string sample = tmp.Sub("fashion-mnist-sample");
@@ -80,7 +80,7 @@ public class IdxDatasetTests
     }
 
     [Fact]
-    public void Missing_file_lists_what_is_missing_and_where_it_looked()
+    public void MissingFileListsWhatIsMissingAndWhereItLooked()
     {
         using var tmp = new TempDataDir();
         WriteIdxSet(tmp.Path, TrainLabels, TestLabels, Rows, Cols, gzip: true);
@@ -92,7 +92,7 @@ public class IdxDatasetTests
     }
 
     [Fact]
-    public void Missing_directory_is_named()
+    public void MissingDirectoryIsNamed()
     {
         string dir = Path.Combine(Path.GetTempPath(), "sharpprune-no-such-dir-" + Guid.NewGuid().ToString("N"));
         var e = Assert.Throws<DirectoryNotFoundException>(() => Datasets.Load("mnist", dir));
@@ -102,7 +102,7 @@ public class IdxDatasetTests
     [Theory]
     [InlineData(false, "file has 70 bytes")]
     [InlineData(true, "decompressed file has 70 bytes")]
-    public void Truncated_images_file_reports_expected_and_actual_size(bool gzip, string tail)
+    public void TruncatedImagesFileReportsExpectedAndActualSize(bool gzip, string tail)
     {
         var e = LoadWithTestImages(IdxImages(3, Rows, Cols, firstImage: TestFirstImage)[..70], gzip);
         string name = gzip ? "t10k-images-idx3-ubyte.gz" : "t10k-images-idx3-ubyte";
@@ -110,21 +110,21 @@ public class IdxDatasetTests
     }
 
     [Fact]
-    public void Header_shorter_than_16_bytes_is_truncated()
+    public void HeaderShorterThan16BytesIsTruncated()
     {
         var e = LoadWithTestImages(IdxImages(3, Rows, Cols)[..10], gzip: false);
         Assert.StartsWith("t10k-images-idx3-ubyte: truncated: 10 bytes, shorter than the 16-byte IDX", e.Message);
     }
 
     [Fact]
-    public void Trailing_bytes_are_rejected()
+    public void TrailingBytesAreRejected()
     {
         var e = LoadWithTestImages([.. IdxImages(3, Rows, Cols), 1, 2], gzip: false);
         Assert.StartsWith("t10k-images-idx3-ubyte: 2 unexpected trailing bytes", e.Message);
     }
 
     [Fact]
-    public void Bad_magic_is_reported_and_swapped_files_are_recognised()
+    public void BadMagicIsReportedAndSwappedFilesAreRecognised()
     {
         var bad = LoadWithTestImages(IdxImages(3, Rows, Cols, magic: 0x12345678), gzip: true);
         Assert.StartsWith("t10k-images-idx3-ubyte.gz: bad magic number 0x12345678, expected 0x00000803", bad.Message);
@@ -141,7 +141,7 @@ public class IdxDatasetTests
     }
 
     [Fact]
-    public void Label_out_of_range_names_file_index_and_range()
+    public void LabelOutOfRangeNamesFileIndexAndRange()
     {
         using var tmp = new TempDataDir();
         WriteIdxSet(tmp.Path, [1, 2, 10, 3], TestLabels, Rows, Cols, gzip: true);
@@ -150,7 +150,7 @@ public class IdxDatasetTests
     }
 
     [Fact]
-    public void Image_and_label_counts_must_agree()
+    public void ImageAndLabelCountsMustAgree()
     {
         using var tmp = new TempDataDir();
         WriteIdxSet(tmp.Path, TrainLabels, TestLabels, Rows, Cols, gzip: false);
@@ -160,7 +160,7 @@ public class IdxDatasetTests
     }
 
     [Fact]
-    public void Train_and_test_image_sizes_must_agree()
+    public void TrainAndTestImageSizesMustAgree()
     {
         using var tmp = new TempDataDir();
         WriteIdxSet(tmp.Path, TrainLabels, TestLabels, Rows, Cols, gzip: false);
@@ -170,7 +170,7 @@ public class IdxDatasetTests
     }
 
     [Fact]
-    public void Corrupt_gzip_stream_names_the_file()
+    public void CorruptGzipStreamNamesTheFile()
     {
         var e = LoadWithTestImages([0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3, 0xde, 0xad, 0xbe, 0xef, 1, 2, 3, 4, 5, 6, 7, 8], gzip: false);
         Assert.StartsWith("t10k-images-idx3-ubyte: corrupt gzip data", e.Message);

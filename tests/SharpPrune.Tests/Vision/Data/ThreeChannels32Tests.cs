@@ -5,7 +5,7 @@ namespace SharpPrune.Tests.Vision.Data;
 public class ThreeChannels32Tests
 {
     [Fact]
-    public void Fashion_mnist_3x32_pads_by_two_and_copies_the_grey_channel()
+    public void FashionMnist3x32PadsByTwoAndCopiesTheGreyChannel()
     {
         var (train, test) = Datasets.Load(DatasetInfo.FashionMnist3x32, Datasets.SampleDirectory);
         var (grey, _) = Datasets.Load("fashion-mnist", Datasets.SampleDirectory);

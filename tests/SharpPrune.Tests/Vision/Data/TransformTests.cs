@@ -5,7 +5,7 @@ namespace SharpPrune.Tests.Vision.Data;
 public class TransformTests
 {
     [Fact]
-    public void Normalize_subtracts_mean_then_divides_by_std_per_channel()
+    public void NormalizeSubtractsMeanThenDividesByStdPerChannel()
     {
         float[] img = [1f, 0f, 0.5f, 0.25f, /* channel 1 */ 0.75f, 0.25f, 0f, 1f];
         new Normalize([0.5f, 0.25f], [0.5f, 0.25f]).Apply(img, 2, 2, 2, new Generator(0));
@@ -18,7 +18,7 @@ public class TransformTests
     }
 
     [Fact]
-    public void Normalize_is_elementwise_exact_on_planes_longer_than_a_vector()
+    public void NormalizeIsElementwiseExactOnPlanesLongerThanAVector()
     {
         var g = new Generator(3);
         var img = new float[3 * 67]; // 67 = several SIMD vectors plus a scalar tail
@@ -31,7 +31,7 @@ public class TransformTests
     }
 
     [Fact]
-    public void Normalize_validates_its_statistics_and_the_channel_count()
+    public void NormalizeValidatesItsStatisticsAndTheChannelCount()
     {
         Assert.Throws<ArgumentException>(() => new Normalize([0.5f, 0.5f], [0.5f]));
         Assert.Throws<ArgumentException>(() => new Normalize([0.5f], [0f]));
@@ -57,7 +57,7 @@ public class TransformTests
     }
 
     [Fact]
-    public void RandomCrop_matches_pad_then_crop_for_every_offset()
+    public void RandomCropMatchesPadThenCropForEveryOffset()
     {
         var seen = new HashSet<(int, int)>();
         for (ulong seed = 0; seed < 200; seed++)
@@ -76,7 +76,7 @@ public class TransformTests
     }
 
     [Fact]
-    public void RandomCrop_known_window()
+    public void RandomCropKnownWindow()
     {
         // Find a seed whose draws put the window at padded (top 0, left 2): content moves down 1 and left 1.
         ulong seed = 0;
@@ -92,7 +92,7 @@ public class TransformTests
     }
 
     [Fact]
-    public void RandomCrop_with_padding_zero_is_identity_and_size_must_match()
+    public void RandomCropWithPaddingZeroIsIdentityAndSizeMustMatch()
     {
         var img = Tiny();
         new RandomCrop(3, padding: 0).Apply(img, 2, 3, 3, new Generator(5));
@@ -102,7 +102,7 @@ public class TransformTests
     }
 
     [Fact]
-    public void RandomHorizontalFlip_mirrors_rows_when_the_draw_is_below_p()
+    public void RandomHorizontalFlipMirrorsRowsWhenTheDrawIsBelowP()
     {
         var always = Tiny();
         new RandomHorizontalFlip(1).Apply(always, 2, 3, 3, new Generator(0));
@@ -125,7 +125,7 @@ public class TransformTests
     }
 
     [Fact]
-    public void Compose_applies_in_order_sharing_one_generator()
+    public void ComposeAppliesInOrderSharingOneGenerator()
     {
         var crop = new RandomCrop(3, 1);
         var flip = new RandomHorizontalFlip();
@@ -144,7 +144,7 @@ public class TransformTests
     }
 
     [Fact]
-    public void Standard_pipelines_per_dataset()
+    public void StandardPipelinesPerDataset()
     {
         var train = Assert.IsType<Compose>(Transforms.Train("cifar10"));
         Assert.Collection(train.Transforms,
