@@ -80,6 +80,36 @@ public sealed class InteropCliTests
     }
 
     [Fact]
+    public void QuantizedCheckpointAndSpzFileExportToOnnxAndOnnxRuntimeAgrees()
+    {
+        string dir = CliRunner.TempDir();
+        try
+        {
+            // Deep Compression's outputs leave as ONNX with the shared values baked into plain weights.
+            string src = TorchCheckpointTests.File("lenet5_dataparallel.pth.tar");
+            string pruned = Path.Combine(dir, "pruned.safetensors"), quantized = Path.Combine(dir, "q.safetensors"), spz = Path.Combine(dir, "m.spz");
+            CliRunner.Ok("prune", "--load", src, "--model", "lenet5", "--method", "global-l1", "--amount", "0.8", "--save", pruned);
+            CliRunner.Ok("quantize", "--load", pruned, "--bits", "conv=5,fc=4", "--save", quantized);
+            CliRunner.Ok("compress", "--load", quantized, "--save", spz);
+            string fromQ = Path.Combine(dir, "q.onnx"), fromSpz = Path.Combine(dir, "spz.onnx");
+            CliRunner.Ok("export", "--load", quantized, "--format", "onnx", "--out", fromQ);
+            CliRunner.Ok("export", "--load", spz, "--format", "onnx", "--out", fromSpz);
+
+            var model = new LeNet5();
+            PrunedStateDict.Load(model, Checkpoint.Load(quantized).Model);
+            foreach (var file in new[] { fromQ, fromSpz })
+            {
+                var bytes = File.ReadAllBytes(file);
+                OnnxRuntimeRunner.AssertAgrees(model, bytes, new[] { 1, 28, 28 }, Path.GetFileName(file));
+                var fc1 = OnnxModelInfo.Initializer(bytes, "fc1.weight").ToArray();
+                Assert.InRange(fc1.Distinct().Count(), 2, 17); // at most 2^4 shared values and the pruned zeros
+            }
+            Assert.Equal(File.ReadAllBytes(fromQ), File.ReadAllBytes(fromSpz)); // .spz decodes to the quantized weights bit for bit
+        }
+        finally { Directory.Delete(dir, true); }
+    }
+
+    [Fact]
     public void ErrorsAreOneLineWithTheRightExitCode()
     {
         string dir = CliRunner.TempDir();
