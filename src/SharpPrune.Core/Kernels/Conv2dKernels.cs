@@ -209,9 +209,9 @@ public static unsafe partial class Conv2dKernels
                 else DepthwiseBackwardInput(g, pgo, pw, pgi);
                 return;
             }
-            if (DirectConv.UseForInputGrad(g, out var transposed))
+            if (UseInputGradAsForward(g, out var flipped))
             {
-                DirectConv.BackwardInput(g, transposed, pgo, pw, pgi);
+                BackwardInputAsForward(g, flipped, pgo, pw, pgi);
                 return;
             }
             var plan = new Plan(g);

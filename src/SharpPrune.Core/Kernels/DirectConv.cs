@@ -16,7 +16,7 @@ namespace SharpPrune.Kernels;
 /// <item>forward: C tile = 6 (or 4) output channels × 16 consecutive output pixels (two 8-pixel halves, each in
 /// one output row), weights packed per channel panel, K blocked;</item>
 /// <item>input gradient: the forward kernel on the output gradient with the flipped, transposed weights and
-/// padding d·(k−1)−p (a stride-1 transposed convolution is a stride-1 convolution);</item>
+/// padding d·(k−1)−p (a stride-1 transposed convolution is a stride-1 convolution; Conv2dInputGrad.cs);</item>
 /// <item>weight gradient: 4 output channels × 3 kernel taps of dot products over all pixels of a group of
 /// images, 8 pixels per vector, reduced once per group.</item>
 /// </list>
@@ -47,17 +47,6 @@ internal static unsafe partial class DirectConv
     /// (VGG's 128–512 channels) amortise packing and stay on the blocked GEMM.
     /// </summary>
     public static bool Use(in Conv2dGeometry g) => Supported(g) && (Force ?? g.COut <= 64);
-
-    /// <summary>Input-gradient geometry: stride-1 conv of the output gradient with flipped weights.</summary>
-    public static bool UseForInputGrad(in Conv2dGeometry g, out Conv2dGeometry t)
-    {
-        t = default;
-        if (!(Gemm.UseFma && g.Groups == 1 && g.StrideH == 1 && g.StrideW == 1)) return false;
-        int ph = g.DilH * (g.KH - 1) - g.PadH, pw = g.DilW * (g.KW - 1) - g.PadW;
-        if (ph < 0 || pw < 0) return false;
-        t = new Conv2dGeometry(g.N, g.COut, g.OutH, g.OutW, g.CIn, g.KH, g.KW, 1, 1, ph, pw, g.DilH, g.DilW, 1);
-        return Supported(t) && (Force ?? g.CIn <= 64);
-    }
 
     // ---------------------------------------------------------------- shared layout
 
@@ -378,33 +367,6 @@ internal static unsafe partial class DirectConv
         if (mr > 1) StoreRow(c + ldc, c10, c11, e, 1);
         if (mr > 2) StoreRow(c + 2 * ldc, c20, c21, e, 2);
         if (mr > 3) StoreRow(c + 3 * ldc, c30, c31, e, 3);
-    }
-
-    // ---------------------------------------------------------------- input gradient
-
-    /// <summary>
-    /// gradIn = conv(gradOut, flip(w)ᵀ) with geometry <paramref name="t"/> from <see cref="UseForInputGrad"/>:
-    /// wt[c, co, i, j] = w[co, c, KH−1−i, KW−1−j].
-    /// </summary>
-    public static void BackwardInput(in Conv2dGeometry g, in Conv2dGeometry t, float* gradOut, float* w, float* gradIn)
-    {
-        int kh = g.KH, kw = g.KW, taps = kh * kw;
-        float[] wtArr = ScratchPool.Rent(g.WeightLength);
-        try
-        {
-            fixed (float* wt = wtArr)
-            {
-                for (int co = 0; co < g.COut; co++)
-                    for (int c = 0; c < g.CIn; c++)
-                    {
-                        float* src = w + ((nint)co * g.CIn + c) * taps;
-                        float* dst = wt + ((nint)c * g.COut + co) * taps;
-                        for (int q = 0; q < taps; q++) dst[taps - 1 - q] = src[q];
-                    }
-                Forward(t, gradOut, wt, null, gradIn);
-            }
-        }
-        finally { ScratchPool.Return(wtArr); }
     }
 
     // ---------------------------------------------------------------- weight gradient
