@@ -413,8 +413,7 @@ internal static unsafe partial class DirectConv
                     }
                 });
             }
-            var gw = new Span<float>(gradW, wlen);
-            foreach (var part in partials) System.Numerics.Tensors.TensorPrimitives.Add(gw, part.AsSpan(0, wlen), gw);
+            Conv2dKernels.AddPartials(gradW, partials, wlen);
         }
         finally
         {

@@ -189,6 +189,24 @@ public class Conv2dTests
     }
 
     [Fact]
+    public unsafe void WeightGradientPartialSumsAddInOrderOnEveryThreadCount()
+    {
+        // Large enough for the threaded split (≥ 2^17), odd length for a short last block.
+        const int len = (1 << 18) + 37;
+        var partials = new[] { Random(len, 1), Random(len, 2), Random(len, 3) };
+        var init = Random(len, 4);
+        var expected = new float[len];
+        for (int i = 0; i < len; i++) expected[i] = ((init[i] + partials[0][i]) + partials[1][i]) + partials[2][i];
+        foreach (int threads in new[] { 1, 2 })
+            WithThreads(threads, () =>
+            {
+                var dst = (float[])init.Clone();
+                fixed (float* d = dst) Conv2dKernels.AddPartials(d, partials, len);
+                Assert.Equal(expected, dst); // bit for bit: the same additions in the same order
+            });
+    }
+
+    [Fact]
     public void PortablePathsMatchReference()
     {
         // Non-AVX fallbacks: portable GEMM tile, scalar im2col packing, scalar depthwise.
