@@ -18,7 +18,7 @@ namespace SharpPrune.Kernels;
 /// <item>input gradient: the forward kernel on the output gradient with the flipped, transposed weights and
 /// padding d·(k−1)−p (a stride-1 transposed convolution is a stride-1 convolution; Conv2dInputGrad.cs);</item>
 /// <item>weight gradient: 4 output channels × 3 kernel taps of dot products over all pixels of a group of
-/// images, 8 pixels per vector, reduced once per group.</item>
+/// images, 8 pixels per vector, reduced once per group (AVX-512: 8 channels × 3 taps, 16 pixels per vector).</item>
 /// </list>
 /// Used for groups = 1, output width a multiple of 8 and output plane a multiple of 16, on AVX2/FMA (the input
 /// gradient: stride 1 only). With AVX-512 the forward (and so the input gradient) pairs 16-pixel tiles into
@@ -445,8 +445,7 @@ internal static unsafe partial class DirectConv
                 for (int x = 0; x < L.OW; x += 8)
                     xoff[v++] = (int)(i * L.PaddedImg) + y * L.Wq + x;
 
-        bool wide = KernelIsa.UseAvx512;
-        if (wide)
+        if (KernelIsa.UseAvx512)
         {
             for (int r0 = 0; r0 < cout; r0 += 8)
             {
@@ -476,9 +475,7 @@ internal static unsafe partial class DirectConv
                 float* x0 = xp + off[k0], x1 = xp + off[k0 + Math.Min(1, nk - 1)], x2 = xp + off[k0 + Math.Min(2, nk - 1)];
                 float* d = dst + (nint)r0 * K + k0;
                 // vecs is even: every image's plane is a multiple of 16 pixels (Supported).
-                if (!wide) WeightKernel4x3(vecs, xoff, g0, g1, g2, g3, x0, x1, x2, d, K, mr, nk);
-                else if (L.OW % 16 == 0) WeightKernel4x3Avx512<Contiguous16>(vecs, xoff, g0, g1, g2, g3, x0, x1, x2, d, K, mr, nk);
-                else WeightKernel4x3Avx512<Halves16>(vecs, xoff, g0, g1, g2, g3, x0, x1, x2, d, K, mr, nk);
+                WeightKernel4x3(vecs, xoff, g0, g1, g2, g3, x0, x1, x2, d, K, mr, nk);
             }
         }
     }

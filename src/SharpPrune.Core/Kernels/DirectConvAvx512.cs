@@ -5,7 +5,7 @@ using System.Runtime.Intrinsics.X86;
 namespace SharpPrune.Kernels;
 
 /// <summary>
-/// AVX-512 forward tiles of the direct convolution: 6 (or 4) output channels × 32 consecutive output pixels,
+/// AVX-512 forward tiles of the direct convolution (and the weight-gradient tile): 6 (or 4) output channels × 32 consecutive output pixels,
 /// two zmm vectors per k step. Each zmm holds 16 pixels; when the output width is a multiple of 16 they are 16
 /// consecutive floats of one padded row (one load), otherwise two 8-pixel halves from their own rows (the layout
 /// the AVX2 tile already reads, joined into one register). Same packed weights, offsets and epilogue as the
@@ -143,37 +143,6 @@ internal static unsafe partial class DirectConv
         if (mr > 1) StoreRow512(c + ldc, c10, c11, e, 1);
         if (mr > 2) StoreRow512(c + 2 * ldc, c20, c21, e, 2);
         if (mr > 3) StoreRow512(c + 3 * ldc, c30, c31, e, 3);
-    }
-
-    /// <summary>
-    /// AVX-512 weight-gradient tile: 4 output channels × 3 taps of dot products, 16 pixels per step (vector pairs
-    /// 2v, 2v+1 of the 8-pixel offset table; one load when the output width is a multiple of 16).
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void WeightKernel4x3Avx512<TL>(int vecs, int* xoff, float* g0, float* g1, float* g2, float* g3,
-        float* x0p, float* x1p, float* x2p, float* dst, nint ldd, int mr, int nk) where TL : struct, IPixels16
-    {
-        Vector512<float> a00 = default, a01 = default, a02 = default, a10 = default, a11 = default, a12 = default;
-        Vector512<float> a20 = default, a21 = default, a22 = default, a30 = default, a31 = default, a32 = default;
-        for (int v = 0; v + 1 < vecs; v += 2)
-        {
-            nint xo = xoff[v], xo1 = xoff[v + 1] - xo, go = (nint)v * 8;
-            Vector512<float> x0 = TL.Load(x0p + xo, x0p + xo + xo1, 0);
-            Vector512<float> x1 = TL.Load(x1p + xo, x1p + xo + xo1, 0);
-            Vector512<float> x2 = TL.Load(x2p + xo, x2p + xo + xo1, 0);
-            Vector512<float> gv = Avx512F.LoadVector512(g0 + go);
-            a00 = Avx512F.FusedMultiplyAdd(gv, x0, a00); a01 = Avx512F.FusedMultiplyAdd(gv, x1, a01); a02 = Avx512F.FusedMultiplyAdd(gv, x2, a02);
-            gv = Avx512F.LoadVector512(g1 + go);
-            a10 = Avx512F.FusedMultiplyAdd(gv, x0, a10); a11 = Avx512F.FusedMultiplyAdd(gv, x1, a11); a12 = Avx512F.FusedMultiplyAdd(gv, x2, a12);
-            gv = Avx512F.LoadVector512(g2 + go);
-            a20 = Avx512F.FusedMultiplyAdd(gv, x0, a20); a21 = Avx512F.FusedMultiplyAdd(gv, x1, a21); a22 = Avx512F.FusedMultiplyAdd(gv, x2, a22);
-            gv = Avx512F.LoadVector512(g3 + go);
-            a30 = Avx512F.FusedMultiplyAdd(gv, x0, a30); a31 = Avx512F.FusedMultiplyAdd(gv, x1, a31); a32 = Avx512F.FusedMultiplyAdd(gv, x2, a32);
-        }
-        AddRow512(dst, a00, a01, a02, nk);
-        if (mr > 1) AddRow512(dst + ldd, a10, a11, a12, nk);
-        if (mr > 2) AddRow512(dst + 2 * ldd, a20, a21, a22, nk);
-        if (mr > 3) AddRow512(dst + 3 * ldd, a30, a31, a32, nk);
     }
 
     /// <summary>
