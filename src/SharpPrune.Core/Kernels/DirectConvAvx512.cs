@@ -194,24 +194,8 @@ internal static unsafe partial class DirectConv
         if (mr > 7) AddRow512(dst + 7 * ldd, a70, a71, a72, nk);
     }
 
-    /// <summary>
-    /// d[t] += Σ lanes of s_t for t &lt; nk: the three sums come out of one horizontal-add tree into one xmm and are
-    /// added with a masked load/store (lane 3 never touched), instead of three full reductions and scalar adds.
-    /// </summary>
+    /// <summary>d[t] += Σ lanes of s_t for t &lt; nk: halves folded, then <see cref="AddRow"/>'s tree.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void AddRow512(float* d, Vector512<float> s0, Vector512<float> s1, Vector512<float> s2, int nk)
-    {
-        Vector256<float> y0 = s0.GetLower() + s0.GetUpper(), y1 = s1.GetLower() + s1.GetUpper(), y2 = s2.GetLower() + s2.GetUpper();
-        // [y0 01, y0 23, y1 01, y1 23 | y0 45, y0 67, y1 45, y1 67] and [y2 01, y2 23, y2 01, y2 23 | y2 45, …]
-        Vector256<float> h = Avx.HorizontalAdd(Avx.HorizontalAdd(y0, y1), Avx.HorizontalAdd(y2, y2));
-        Vector128<float> sums = h.GetLower() + h.GetUpper(); // [Σs0, Σs1, Σs2, Σs2]
-        if (nk == 3)
-        {
-            Vector128<float> mask = Vector128.Create(-1, -1, -1, 0).AsSingle();
-            Avx.MaskStore(d, mask, Avx.MaskLoad(d, mask) + sums);
-            return;
-        }
-        d[0] += sums.ToScalar();
-        if (nk > 1) d[1] += sums.GetElement(1);
-    }
+    private static void AddRow512(float* d, Vector512<float> s0, Vector512<float> s1, Vector512<float> s2, int nk) =>
+        AddRow(d, s0.GetLower() + s0.GetUpper(), s1.GetLower() + s1.GetUpper(), s2.GetLower() + s2.GetUpper(), nk);
 }
