@@ -26,6 +26,8 @@ public sealed record GraphLayer(string Path, string Type)
     public (int H, int W) Padding { get; init; }
     public (int H, int W) Dilation { get; init; } = (1, 1);
     public int Groups { get; init; } = 1;
+    /// <summary>Conv2d, Linear: whether the layer has a bias (recorded, so a state dict missing one is an error, not another model).</summary>
+    public bool Bias { get; init; }
     public double Eps { get; init; } = 1e-5;
     /// <summary>PadShortcut: input channels and, per output channel, its input channel or -1 for zeros.</summary>
     public int InChannels { get; init; }
@@ -34,8 +36,8 @@ public sealed record GraphLayer(string Path, string Type)
     /// <summary>The description of <paramref name="m"/> as it is now (after a shrink, the shortcut maps it has then).</summary>
     public static GraphLayer Of(string path, Module m) => m switch
     {
-        Conv2d c => new(path, "Conv2d") { Stride = c.Stride, Padding = c.Padding, Dilation = c.Dilation, Groups = c.Groups },
-        Linear => new(path, "Linear"),
+        Conv2d c => new(path, "Conv2d") { Stride = c.Stride, Padding = c.Padding, Dilation = c.Dilation, Groups = c.Groups, Bias = c.Bias is not null },
+        Linear l => new(path, "Linear") { Bias = l.Bias is not null },
         BatchNorm2d b => new(path, "BatchNorm2d") { Eps = b.Eps },
         BatchNorm1d b => new(path, "BatchNorm1d") { Eps = b.Eps },
         MaxPool2d p => new(path, "MaxPool2d") { Kernel = p.KernelSize, Stride = p.Stride, Padding = p.Padding },
@@ -61,12 +63,12 @@ public sealed record GraphLayer(string Path, string Type)
             case "Conv2d":
                 {
                     var w = Need("weight", 4);
-                    return new Conv2d(w[1] * Groups, w[0], (w[2], w[3]), Stride, Padding, Dilation, Groups, bias: shapeOf("bias") is not null);
+                    return new Conv2d(w[1] * Groups, w[0], (w[2], w[3]), Stride, Padding, Dilation, Groups, bias: Bias);
                 }
             case "Linear":
                 {
                     var w = Need("weight", 2);
-                    return new Linear(w[1], w[0], bias: shapeOf("bias") is not null);
+                    return new Linear(w[1], w[0], bias: Bias);
                 }
             case "BatchNorm2d": return new BatchNorm2d(Need("running_mean", 1)[0], Eps);
             case "BatchNorm1d": return new BatchNorm1d(Need("running_mean", 1)[0], Eps);
@@ -89,7 +91,8 @@ public sealed record GraphLayer(string Path, string Type)
         switch (Type)
         {
             case "Conv2d":
-                o["stride"] = Pair(Stride); o["padding"] = Pair(Padding); o["dilation"] = Pair(Dilation); o["groups"] = Groups; break;
+                o["stride"] = Pair(Stride); o["padding"] = Pair(Padding); o["dilation"] = Pair(Dilation); o["groups"] = Groups; o["bias"] = Bias; break;
+            case "Linear": o["bias"] = Bias; break;
             case "BatchNorm2d" or "BatchNorm1d": o["eps"] = Eps; break;
             case "MaxPool2d" or "AvgPool2d": o["kernel"] = Pair(Kernel); o["stride"] = Pair(Stride); o["padding"] = Pair(Padding); break;
             case "PadShortcut":
@@ -116,7 +119,9 @@ public sealed record GraphLayer(string Path, string Type)
                 {
                     Stride = GraphJson.Pair(o, "stride", 1, MaxHyper, what), Padding = GraphJson.Pair(o, "padding", 0, MaxHyper, what),
                     Dilation = GraphJson.Pair(o, "dilation", 1, MaxHyper, what), Groups = GraphJson.Int(o, "groups", 1, MaxHyper, what),
+                    Bias = GraphJson.Bool(o, "bias", what),
                 };
+            case "Linear": return layer with { Bias = GraphJson.Bool(o, "bias", what) };
             case "BatchNorm2d" or "BatchNorm1d":
                 {
                     double eps = GraphJson.Double(o, "eps", what);

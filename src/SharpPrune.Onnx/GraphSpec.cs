@@ -27,7 +27,7 @@ public sealed record GraphStep(string Node, string Op, IReadOnlyList<string> Inp
 /// <code>
 /// {"format": "sharpprune.graph", "version": 1,
 ///  "input": {"name": "input", "shape": [3, 32, 32]}, "output": "output",
-///  "layers": [{"path": "conv1", "type": "Conv2d", "stride": [1, 1], "padding": [1, 1], "dilation": [1, 1], "groups": 1}, …],
+///  "layers": [{"path": "conv1", "type": "Conv2d", "stride": [1, 1], "padding": [1, 1], "dilation": [1, 1], "groups": 1, "bias": false}, …],
 ///  "constants": [{"name": "c", "shape": [2], "data": [0, -1]}, …],
 ///  "steps": [{"node": "/conv1/Conv", "op": "layer", "layer": "conv1", "inputs": ["input"], "output": "x1"},
 ///            {"node": "/Add", "op": "add", "inputs": ["x1", "x2"], "output": "x3"}, …]}
@@ -113,7 +113,7 @@ public sealed record GraphSpec(string InputName, IReadOnlyList<int> InputShape, 
             var steps = GraphJson.Array(root, "steps", MaxSteps).Select(n => StepFromJson(AsObject(n, "a step"))).ToList();
             return new GraphSpec(GraphJson.String(input, "name"), shape, GraphJson.String(root, "output"), layers, steps, constants);
         }
-        catch (Exception e) when (e is FormatException or JsonException or InvalidOperationException or OverflowException)
+        catch (Exception e) when (e is FormatException or JsonException or InvalidOperationException or OverflowException or ArgumentException)
         {
             throw new InvalidDataException($"{source}: metadata '{MetadataKey}' is not a valid graph description: {e.Message}", e);
         }
@@ -164,6 +164,9 @@ internal static class GraphJson
         long v = Long(o, name, what);
         return v >= min && v <= max ? (int)v : throw new FormatException($"{what}: '{name}' is {v}, not in [{min}, {max}]");
     }
+
+    public static bool Bool(JsonObject o, string name, string what) =>
+        Field(o, name) is JsonValue v && v.TryGetValue<bool>(out var b) ? b : throw new FormatException($"{what}: '{name}' is not true or false");
 
     public static double Double(JsonObject o, string name, string what) =>
         Field(o, name) is JsonValue v && v.TryGetValue<double>(out var d) && double.IsFinite(d) ? d : throw new FormatException($"{what}: '{name}' is not a finite number");

@@ -310,7 +310,7 @@ public static class OnnxImporter
             var d = Pair(n, a.Ints("dilations", new long[] { 1, 1 }), "dilations");
             var p = SymmetricPads(n, a.Ints("pads", new long[] { 0, 0, 0, 0 }));
             var b = HasInput(n, 2) ? Initializer(n, 2) : null;
-            var conv = new GraphLayer("", "Conv2d") { Stride = s, Padding = p, Dilation = d, Groups = groups };
+            var conv = new GraphLayer("", "Conv2d") { Stride = s, Padding = p, Dilation = d, Groups = groups, Bias = b != null };
             Layer(n, n.Input[1], "conv", conv, n.Input[0], b != null ? [("weight", w), ("bias", b)] : [("weight", w)]);
         }
 
@@ -325,7 +325,7 @@ public static class OnnxImporter
             var b = HasInput(n, 2) ? Initializer(n, 2) : null;
             if (b != null && b.Numel != outF) throw Error(n, $"bias of {b.Numel} elements for {outF} outputs (only a per-output bias is supported)");
             var weight = transB ? w : Transpose(w);
-            Layer(n, n.Input[1], "fc", new GraphLayer("", "Linear"), n.Input[0], b != null ? [("weight", weight), ("bias", b.Reshape(outF))] : [("weight", weight)]);
+            Layer(n, n.Input[1], "fc", new GraphLayer("", "Linear") { Bias = b != null }, n.Input[0], b != null ? [("weight", weight), ("bias", b.Reshape(outF))] : [("weight", weight)]);
         }
 
         private void BatchNorm(NodeProto n, Attributes a)

@@ -89,6 +89,29 @@ public sealed class InteropCliTests
     }
 
     [Fact]
+    public void BrokenGraphCheckpointIsOneLineErrorAndModelOptionIsRefused()
+    {
+        string dir = CliRunner.TempDir();
+        try
+        {
+            var model = OnnxImporter.Load(TorchCheckpointTests.File("lenet5.onnx"));
+            string good = Path.Combine(dir, "good.safetensors"), bad = Path.Combine(dir, "bad.safetensors");
+            GraphCheckpoint.Save(good, model);
+            var spec = model.Describe();
+            Checkpoint.Save(bad, model, null, null, new Dictionary<string, string> { [GraphSpec.MetadataKey] = spec.ToJson().Replace("\"version\":1", "\"version\":7") });
+            var r = CliRunner.Run("report", "--load", bad);
+            Assert.Equal(1, r.ExitCode);
+            Assert.Contains("metadata 'graph' is not a valid graph description: version 7 is not 1", r.Err);
+            Assert.Single(r.Err.Trim().Split('\n'));
+            r = CliRunner.Run("report", "--load", good, "--model", "lenet5");
+            Assert.Equal(2, r.ExitCode);
+            Assert.Contains("imported from ONNX", r.Err);
+            CliRunner.Ok("report", "--load", good);
+        }
+        finally { Directory.Delete(dir, true); }
+    }
+
+    [Fact]
     public void ShrunkCheckpointExportsToOnnxAndOnnxRuntimeAgrees()
     {
         string dir = CliRunner.TempDir();
