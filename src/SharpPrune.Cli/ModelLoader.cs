@@ -113,7 +113,7 @@ internal static class ModelLoader
         else if (ckpt.Get(CheckpointKeys.NumClasses) is not null)
             numClasses = CheckNumClasses(ckpt, path, CheckpointKeys.ParseInt(ckpt, CheckpointKeys.NumClasses), $"its metadata '{CheckpointKeys.NumClasses}'");
         else numClasses = InferNumClasses(ckpt, path);
-        var module = TorchCheckpoints.CreateWithCfg(model, numClasses, ckpt)
+        var module = TorchCheckpoints.CreateVgg(model, numClasses, ckpt)
             ?? (modelOverride is null ? CreateRecorded(model, numClasses, seed: 0, path) : Create(model, numClasses, seed: 0));
         try
         {

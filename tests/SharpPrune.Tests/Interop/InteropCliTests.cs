@@ -89,6 +89,25 @@ public sealed class InteropCliTests
     }
 
     [Fact]
+    public void NetworkSlimmingVggCheckpointLoadsPrunesAndExports()
+    {
+        string dir = CliRunner.TempDir();
+        try
+        {
+            // The repository's file (feature.N names, single-Linear classifier, cfg) with --model only.
+            string src = TorchCheckpointTests.File("vgg_slimming.pth.tar"), onnx = Path.Combine(dir, "v.onnx"), pruned = Path.Combine(dir, "p.safetensors");
+            CliRunner.Ok("export", "--load", src, "--model", "vgg19", "--format", "onnx", "--out", onnx);
+            var expected = TorchCheckpointTests.SlimmingExpected.Value;
+            TensorAssert.Close(expected.Get("y"), OnnxRuntimeRunner.Run(File.ReadAllBytes(onnx), expected.Get("x")), 1e-4, "ONNX Runtime on the exported network-slimming vgg");
+            // Our checkpoint of it (our names, cfg kept) loads with --load alone.
+            CliRunner.Ok("prune", "--load", src, "--model", "vgg19", "--method", "global-l1", "--amount", "0.3", "--save", pruned);
+            CliRunner.Ok("eval", "--load", pruned, "--data", "fashion-mnist-3x32", "--data-dir", CliRunner.SampleDir, "--limit-test", "32");
+            Assert.Contains("classifier.0.weight_orig", Checkpoint.Load(pruned).Model.Select(kv => kv.Key));
+        }
+        finally { Directory.Delete(dir, true); }
+    }
+
+    [Fact]
     public void BrokenGraphCheckpointIsOneLineErrorAndModelOptionIsRefused()
     {
         string dir = CliRunner.TempDir();

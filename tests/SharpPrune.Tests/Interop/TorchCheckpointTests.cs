@@ -74,6 +74,49 @@ public sealed class TorchCheckpointTests
         AssertOutput(model, "vgg_cfg");
     }
 
+    internal static readonly Lazy<SharpPrune.IO.SafeTensorsFile> SlimmingExpected = new(() => Fixtures.Load("interop", "vgg_slimming_expected.safetensors"));
+
+    /// <summary>network-slimming's VGG file (feature.N, a single-Linear classifier, cfg) as a zoo VGG, by cfg.</summary>
+    private static (Vgg Model, SharpPrune.IO.CheckpointData Checkpoint) SlimmingVgg()
+    {
+        var f = TorchCheckpoint.Load(File("vgg_slimming.pth.tar"));
+        var ckpt = new SharpPrune.IO.CheckpointData { Model = f.StateDict, Metadata = f.Metadata, SourceName = "vgg_slimming.pth.tar" };
+        Assert.True(VggCheckpoints.Applies(ckpt));
+        return (VggCheckpoints.Create(19, 10, ckpt), ckpt);
+    }
+
+    [Fact]
+    public void NetworkSlimmingVggLoadsByItsCfgAndGivesPytorchsOutput()
+    {
+        var (model, ckpt) = SlimmingVgg();
+        Assert.Equal(VggHead.Linear, model.Head);
+        Assert.Equal(new[] { 8, 8, 0, 16, 0, 16, 12, 0, 24, 0, 20 }, model.Config);
+        var keys = ckpt.Model.Select(kv => kv.Key).ToList();
+        Assert.DoesNotContain(keys, k => k.StartsWith("feature.", StringComparison.Ordinal));
+        Assert.Contains("classifier.0.weight", keys);
+        // The 12-wide conv (the cfg's 5th width, after two pools) and its BatchNorm: the repository's feature.14/15.
+        Assert.Equal(new[] { 12, 16, 3, 3 }, ckpt.Model.Single(kv => kv.Key == "features.14.weight").Value.Shape);
+        Assert.Equal(new[] { 12 }, ckpt.Model.Single(kv => kv.Key == "features.15.running_var").Value.Shape);
+        model.LoadStateDict(ckpt.Model);
+        model.Eval();
+        Tensor y;
+        using (GradMode.NoGrad()) y = model.Forward(SlimmingExpected.Value.Get("x"));
+        TensorAssert.Close(SlimmingExpected.Value.Get("y"), y, 1e-5, "network-slimming vgg");
+    }
+
+    [Fact]
+    public void NetworkSlimmingNamesThatTheCfgDoesNotPlaceAreRefused()
+    {
+        var f = TorchCheckpoint.Load(File("vgg_slimming.pth.tar"));
+        // feature.2 is a ReLU in the repository's Sequential: no tensor can sit there.
+        var bad = f.StateDict.Select(kv => kv.Key == "feature.1.bias" ? new KeyValuePair<string, Tensor>("feature.2.bias", kv.Value) : kv).ToList();
+        var ckpt = new SharpPrune.IO.CheckpointData { Model = bad, Metadata = f.Metadata, SourceName = "bad.pth.tar" };
+        var e = Assert.Throws<InvalidDataException>(() => VggCheckpoints.Create(19, 10, ckpt));
+        Assert.Contains("'feature.2.bias' is not a conv or BatchNorm of the cfg [8, 8, M, 16, M, 16, 12, M, 24, M, 20]", e.Message);
+        ckpt = new SharpPrune.IO.CheckpointData { Model = f.StateDict, Metadata = new() { ["cfg"] = "[8, \"M\", -3]" }, SourceName = "bad.pth.tar" };
+        Assert.Contains("is not a VGG configuration", Assert.Throws<InvalidDataException>(() => VggCheckpoints.Create(19, 10, ckpt)).Message);
+    }
+
     [Fact]
     public void Float16ResnetLoads()
     {
