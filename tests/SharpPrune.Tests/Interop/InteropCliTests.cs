@@ -108,6 +108,20 @@ public sealed class InteropCliTests
     }
 
     [Fact]
+    public void LegacyPyTorchCheckpointExportsAndOnnxRuntimeGivesPytorchsOutput()
+    {
+        string dir = CliRunner.TempDir();
+        try
+        {
+            string onnx = Path.Combine(dir, "legacy.onnx");
+            CliRunner.Ok("export", "--load", TorchCheckpointTests.File("lenet5_legacy.pth.tar"), "--model", "lenet5", "--format", "onnx", "--out", onnx);
+            var expected = Fixtures.Load("interop", "legacy_expected.safetensors");
+            TensorAssert.Close(expected.Get("lenet5.y"), OnnxRuntimeRunner.Run(File.ReadAllBytes(onnx), expected.Get("lenet5.x")), 1e-4, "legacy .pth.tar via the CLI");
+        }
+        finally { Directory.Delete(dir, true); }
+    }
+
+    [Fact]
     public void BrokenGraphCheckpointIsOneLineErrorAndModelOptionIsRefused()
     {
         string dir = CliRunner.TempDir();
