@@ -23,6 +23,7 @@ import torch.nn as nn
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import fixture_io  # noqa: E402
+from make_interop_fixtures import randomise_bn  # noqa: E402
 
 OUT = os.path.join(HERE, "..", "tests", "fixtures", "interop")
 # Two convs before the first pool, so the repository's Sequential indexes differ from a conv count.
@@ -60,14 +61,7 @@ def main():
     torch.manual_seed(0)
     g = torch.Generator().manual_seed(3)
     model = vgg(cfg=CFG)
-    for m in model.modules():
-        if isinstance(m, nn.BatchNorm2d):
-            n = m.num_features
-            m.running_mean.copy_(torch.randn(n, generator=g) * 0.1)
-            m.running_var.copy_(torch.rand(n, generator=g) + 0.5)
-            m.weight.data.copy_(torch.rand(n, generator=g) + 0.5)
-            m.bias.data.copy_(torch.randn(n, generator=g) * 0.1)
-            m.num_batches_tracked.fill_(11)
+    randomise_bn(model, g)
     model.eval()
     x = torch.randn(3, 3, 32, 32, generator=g)
     with torch.no_grad():

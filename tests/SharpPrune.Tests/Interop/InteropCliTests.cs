@@ -68,6 +68,8 @@ public sealed class InteropCliTests
             var r = CliRunner.Ok("train", "--load", pruned, "--data", data, "--data-dir", CliRunner.SampleDir, "--epochs", "1",
                 "--batch", "32", "--limit-train", "64", "--limit-test", "32", "--save", tuned);
             Assert.Contains("masks kept", r.Out);
+            r = CliRunner.Ok("train", "--resume", tuned, "--epochs", "2"); // a run of an imported model resumes from its own checkpoint
+            Assert.Contains("resuming", r.Out);
             var trained = GraphCheckpoint.Load(last);
             var masked = trained.NamedModules().Where(m => m.Module.HasBuffer("weight_mask")).ToList();
             Assert.NotEmpty(masked);

@@ -13,20 +13,18 @@ public sealed class TorchCheckpointTests
     internal static readonly Lazy<SharpPrune.IO.SafeTensorsFile> Expected = new(() => Fixtures.Load("interop", "expected.safetensors"));
     internal static string File(string name) => Fixtures.Path("interop", name);
 
-    internal static void AssertOutput(Module model, string key)
-    {
-        model.Eval();
-        Tensor y;
-        using (GradMode.NoGrad()) y = model.Forward(Expected.Value.Get(key + ".x"));
-        TensorAssert.Close(Expected.Value.Get(key + ".y"), y, 1e-5, key);
-    }
+    internal static void AssertOutput(Module model, string key) => AssertOutput(model, key, key);
 
-    internal static void AssertOutput(Module model, string inputKey, string outputKey)
+    internal static void AssertOutput(Module model, string inputKey, string outputKey) =>
+        AssertOutput(model, Expected.Value.Get(inputKey + ".x"), Expected.Value.Get(outputKey + ".y"), outputKey);
+
+    /// <summary>The eval-mode output of <paramref name="model"/> on <paramref name="x"/> is PyTorch's <paramref name="expected"/> (1e-5).</summary>
+    internal static void AssertOutput(Module model, Tensor x, Tensor expected, string what)
     {
         model.Eval();
         Tensor y;
-        using (GradMode.NoGrad()) y = model.Forward(Expected.Value.Get(inputKey + ".x"));
-        TensorAssert.Close(Expected.Value.Get(outputKey + ".y"), y, 1e-5, outputKey);
+        using (GradMode.NoGrad()) y = model.Forward(x);
+        TensorAssert.Close(expected, y, 1e-5, what);
     }
 
     [Fact]
@@ -98,10 +96,7 @@ public sealed class TorchCheckpointTests
         Assert.Equal(new[] { 12, 16, 3, 3 }, ckpt.Model.Single(kv => kv.Key == "features.14.weight").Value.Shape);
         Assert.Equal(new[] { 12 }, ckpt.Model.Single(kv => kv.Key == "features.15.running_var").Value.Shape);
         model.LoadStateDict(ckpt.Model);
-        model.Eval();
-        Tensor y;
-        using (GradMode.NoGrad()) y = model.Forward(SlimmingExpected.Value.Get("x"));
-        TensorAssert.Close(SlimmingExpected.Value.Get("y"), y, 1e-5, "network-slimming vgg");
+        AssertOutput(model, SlimmingExpected.Value.Get("x"), SlimmingExpected.Value.Get("y"), "network-slimming vgg");
     }
 
     [Fact]
