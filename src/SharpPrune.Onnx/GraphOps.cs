@@ -26,8 +26,42 @@ public static class GraphOps
     /// <summary>The JSON name of an op's integer attribute (<see cref="GraphStep.Ints"/>), or null when it has none.</summary>
     public static string? IntsAttribute(string op) => op switch { Concat => "axis", Unsqueeze => "axes", Pad => "pads", _ => null };
 
-    /// <summary>Runs <paramref name="s"/> on <paramref name="x"/>; a layer step calls the model's module at its path through <see cref="NN.Module.Forward"/>.</summary>
-    public static Tensor Run(GraphStep s, OnnxGraphModule model, Tensor[] x) => s.Op switch
+    /// <summary>
+    /// Runs <paramref name="s"/> on <paramref name="x"/>; a layer step calls the model's module at its path through
+    /// <see cref="NN.Module.Forward"/>. An op whose output would exceed <see cref="MaxComputedElements"/> per sample is
+    /// refused before it allocates (a graph from a file must not make a small file compute gigabytes).
+    /// </summary>
+    public static Tensor Run(GraphStep s, OnnxGraphModule model, Tensor[] x) => Run(s, model, x, null);
+
+    /// <summary>As <see cref="Run(GraphStep, OnnxGraphModule, Tensor[])"/>, charging the output to <paramref name="budget"/> (the one-sample check of a graph read from a file).</summary>
+    internal static Tensor Run(GraphStep s, OnnxGraphModule model, Tensor[] x, CheckBudget? budget)
+    {
+        long elements = CheckOutputSize(s, model, x);
+        budget?.Spend(elements, s);
+        return Compute(s, model, x);
+    }
+
+    /// <summary>
+    /// What the one-sample run that checks a graph read from a file may compute in all: <see cref="MaxCheckElements"/>
+    /// per sample over every step (large real models need a few tens of millions), so that many steps of allowed size
+    /// cannot add up to gigabytes either.
+    /// </summary>
+    internal sealed class CheckBudget
+    {
+        private long _spent;
+
+        public void Spend(long elements, GraphStep s)
+        {
+            _spent += elements;
+            if (_spent > MaxCheckElements)
+                throw new ArgumentException($"by step '{MessageText.Name(s.Node)}' ({s.Op}) the graph computes more than {MaxCheckElements:N0} elements per sample");
+        }
+    }
+
+    /// <summary>Elements a graph's check run may compute per sample over all its steps: 2^28.</summary>
+    public const long MaxCheckElements = 1L << 28;
+
+    private static Tensor Compute(GraphStep s, OnnxGraphModule model, Tensor[] x) => s.Op switch
     {
         Layer => model.GetSubmodule(s.Layer!).Forward(x[0]),
         Relu => x[0].Relu(),
@@ -42,6 +76,42 @@ public static class GraphOps
         Pad => ZeroPad(x[0], s.Ints!),
         _ => throw new ArgumentException($"unknown op '{MessageText.Name(s.Op)}'"),
     };
+
+    /// <summary>
+    /// The per-sample size of a step's output, checked before computing it where it can grow beyond its inputs
+    /// (convolution and pooling windows with padding, a shortcut's channels, broadcasting, concatenation); otherwise the
+    /// input's size (0 for the shape arithmetic on small vectors).
+    /// </summary>
+    private static long CheckOutputSize(GraphStep s, OnnxGraphModule model, Tensor[] x)
+    {
+        if (x.Length == 0 || x[0].Dim < 2) return 0;
+        long batch = Math.Max(1, x[0].Size(0)), input = x[0].Numel / batch;
+        long perSample = s.Op switch
+        {
+            Layer => LayerOutput(model.GetSubmodule(s.Layer!), x[0]) ?? input,
+            Add => Shapes.Broadcast(x[0].Shape, x[1].Shape).Aggregate(1L, (p, d) => p * d) / batch,
+            Concat => x.Sum(t => (long)t.Numel) / batch,
+            _ => input,
+        };
+        CheckSampleSize(perSample, $"the output of step '{MessageText.Name(s.Node)}' ({s.Op})");
+        return perSample;
+    }
+
+    /// <summary>Elements per sample a layer would produce from <paramref name="x"/>; null for layers that never grow their input.</summary>
+    private static long? LayerOutput(NN.Module layer, Tensor x)
+    {
+        if (x.Dim != 4) return null;
+        long Window(int size, int kernel, int stride, int padding, int dilation) => Math.Max(0, ((long)size + 2L * padding - (long)dilation * (kernel - 1) - 1) / stride + 1);
+        int h = x.Size(2), w = x.Size(3);
+        return layer switch
+        {
+            NN.Conv2d c => c.OutChannels * Window(h, c.KernelSize.H, c.Stride.H, c.Padding.H, c.Dilation.H) * Window(w, c.KernelSize.W, c.Stride.W, c.Padding.W, c.Dilation.W),
+            NN.MaxPool2d p => x.Size(1) * Window(h, p.KernelSize.H, p.Stride.H, p.Padding.H, 1) * Window(w, p.KernelSize.W, p.Stride.W, p.Padding.W, 1),
+            NN.AvgPool2d p => x.Size(1) * Window(h, p.KernelSize.H, p.Stride.H, p.Padding.H, 1) * Window(w, p.KernelSize.W, p.Stride.W, p.Padding.W, 1),
+            Vision.Models.PadShortcut p => (long)p.OutChannels * ((h + p.Stride - 1) / p.Stride) * ((w + p.Stride - 1) / p.Stride),
+            _ => null,
+        };
+    }
 
     /// <summary>Refuses a per-sample size above <see cref="MaxComputedElements"/>.</summary>
     internal static void CheckSampleSize(long elements, string what)

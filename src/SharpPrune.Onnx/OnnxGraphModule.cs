@@ -122,11 +122,12 @@ public sealed class OnnxGraphModule : Module
     private Tensor Run(Tensor input, Func<GraphStep, Exception, Exception>? wrap)
     {
         var values = new Dictionary<string, Tensor>(_constants, StringComparer.Ordinal) { [_inputName] = input };
+        var budget = wrap is null ? null : new GraphOps.CheckBudget(); // a check run of a graph from a file
         foreach (var s in _steps)
         {
             var ins = new Tensor[s.Inputs.Count];
             for (int i = 0; i < ins.Length; i++) ins[i] = values[s.Inputs[i]];
-            try { values[s.Output] = GraphOps.Run(s, this, ins); }
+            try { values[s.Output] = GraphOps.Run(s, this, ins, budget); }
             catch (Exception e) when (wrap is not null && e is ArgumentException or InvalidOperationException or IndexOutOfRangeException or OverflowException)
             {
                 throw wrap(s, e);

@@ -108,6 +108,7 @@ public static class OnnxImporter
         /// <summary>Pad steps a channel routing read through; dropped at the end when nothing else reads them.</summary>
         private readonly HashSet<string> _fusedPads = new(StringComparer.Ordinal);
         private OnnxGraphModule _module = null!;
+        private readonly GraphOps.CheckBudget _budget = new();
 
         public OnnxGraphModule Run(GraphProto g, string inputName, int[] inputShape, string outputName)
         {
@@ -159,7 +160,7 @@ public static class OnnxImporter
             var step = new GraphStep(n.Name, op, inputs, n.Output[0]);
             if (with != null) step = with(step);
             var ins = inputs.Select(name => Value(n, name)).ToArray();
-            _values[step.Output] = GraphOps.Run(step, _module, ins);
+            _values[step.Output] = GraphOps.Run(step, _module, ins, _budget);
             _module.Steps.Add(step);
         }
 

@@ -111,6 +111,8 @@ public sealed class GraphCheckpointTests
         Assert.Contains("rank 2 expected", Refused(ckpt, s));
         s = spec.DeepClone(); s["layers"]![0]!["padding"] = new JsonArray(40, 40); // fits the weights, not the 28x28 sample's next layers
         Assert.Contains("does not fit its tensors", Refused(ckpt, s));
+        s = spec.DeepClone(); s["layers"]![0]!["padding"] = new JsonArray(60000, 60000); // a 6 x 120k x 120k output from a 6 x 5 x 5 weight
+        Assert.Contains("elements per sample, more than", Refused(ckpt, s));
         s = spec.DeepClone(); s["output"] = "missing";
         Assert.Contains("graph output 'missing' is not computed", Refused(ckpt, s));
 
@@ -123,6 +125,22 @@ public sealed class GraphCheckpointTests
         var (good, _) = LeNet();
         var short_ = new CheckpointData { Model = ckpt.Model.Where(kv => kv.Key != "fc3.bias").ToList(), SourceName = "x.safetensors" };
         Assert.Contains("fc3", Refused(short_, good));
+    }
+
+    [Fact]
+    public void ManyStepsOfAllowedSizeCannotAddUpToGigabytes()
+    {
+        // 300 ReLUs over a 2^20-element sample: each step is allowed, together they exceed the check run's budget.
+        var steps = new JsonArray();
+        for (int i = 0; i < 300; i++)
+            steps.Add(new JsonObject { ["node"] = $"r{i}", ["op"] = "relu", ["inputs"] = new JsonArray(i == 0 ? "x" : $"v{i - 1}"), ["output"] = $"v{i}" });
+        var spec = new JsonObject
+        {
+            ["format"] = "sharpprune.graph", ["version"] = 1, ["input"] = new JsonObject { ["name"] = "x", ["shape"] = new JsonArray(1 << 20) },
+            ["output"] = "v299", ["layers"] = new JsonArray(), ["constants"] = new JsonArray(), ["steps"] = steps,
+        };
+        var e = Assert.Throws<InvalidDataException>(() => OnnxGraphModule.FromSpec(GraphSpec.FromJson(spec.ToJsonString(), "many.safetensors"), _ => null, "many.safetensors"));
+        Assert.Contains("the graph computes more than 268,435,456 elements per sample", e.Message);
     }
 
     [Fact]
