@@ -80,6 +80,13 @@ public static class VggCheckpoints
             catch (FormatException e) { throw new InvalidDataException($"{source}: cfg {MessageText.Name(json)} is not a VGG configuration (channel widths and 'M'): {e.Message}", e); }
         }
         else cfg = Vgg.DefaultConfig(depth).ToArray();
+        // The widths come from the file: before allocating, they must not describe more weights than the file holds.
+        long convWeights = 0;
+        int inChannels = 3;
+        foreach (int width in cfg.Where(v => v > 0)) { convWeights += 9L * inChannels * width; inChannels = width; }
+        long held = checkpoint.Model.Sum(kv => (long)kv.Value.Numel);
+        if (convWeights > held)
+            throw new InvalidDataException($"{source}: its cfg describes {convWeights:N0} conv weights but the checkpoint holds {held:N0} values in all");
         Vgg model;
         try { model = new Vgg(cfg, numClasses, new Generator(0), HeadOf(checkpoint.Model.Select(kv => kv.Key))); }
         catch (ArgumentException e) { throw new InvalidDataException($"{source}: {e.Message}", e); }

@@ -110,6 +110,8 @@ public sealed class TorchCheckpointTests
         Assert.Contains("'feature.2.bias' is not a conv or BatchNorm of the cfg [8, 8, M, 16, M, 16, 12, M, 24, M, 20]", e.Message);
         ckpt = new SharpPrune.IO.CheckpointData { Model = f.StateDict, Metadata = new() { ["cfg"] = "[8, \"M\", -3]" }, SourceName = "bad.pth.tar" };
         Assert.Contains("is not a VGG configuration", Assert.Throws<InvalidDataException>(() => VggCheckpoints.Create(19, 10, ckpt)).Message);
+        ckpt = new SharpPrune.IO.CheckpointData { Model = f.StateDict, Metadata = new() { ["cfg"] = "[65536, 65536]" }, SourceName = "huge.pth.tar" };
+        Assert.Contains("its cfg describes 38,656,475,136 conv weights but the checkpoint holds", Assert.Throws<InvalidDataException>(() => VggCheckpoints.Create(19, 10, ckpt)).Message);
     }
 
     [Fact]
