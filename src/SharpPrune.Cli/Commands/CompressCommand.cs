@@ -30,6 +30,7 @@ internal static class CompressCommand
                 [CheckpointKeys.NumClasses] = CheckpointKeys.Format(loaded.NumClasses),
             };
             if (loaded.Dataset is { } ds) meta[CheckpointKeys.Dataset] = ds;
+            if (loaded.IsGraph) { var (key, structure) = loaded.StructureMetadata(); meta[key] = structure; } // rebuilt from it on --load
             byte[] bytes;
             try { bytes = SpzFile.Encode(loaded.Model.StateDict(), meta).Bytes; }
             catch (ArgumentException e) { throw new CliException($"{path}: {ErrorMessages.OneLine(e)}", e); }
