@@ -87,6 +87,24 @@ public class ShrinkCliTests
     }
 
     [Fact]
+    public void AnArchitectureWiderThanTheDenseModelIsRefusedBeforeAllocating()
+    {
+        string dir = CliRunner.TempDir();
+        CliRunner.Ok(CliRunner.QuickTrain(dir, 1, 64, 32));
+        string shrunk = Path.Combine(dir, "s.safetensors");
+        CliRunner.Ok("shrink", "--load", Path.Combine(dir, CheckpointKeys.LastFile), "--no-timing", "--save", shrunk);
+        var ckpt = Checkpoint.Load(shrunk);
+        // 1e9 output channels of 5x5 would be 25 billion weights: it must fail on the description, not on memory.
+        ckpt.Metadata[ModelArchitecture.MetadataKey] = ckpt.Metadata[ModelArchitecture.MetadataKey].Replace("\"conv1\":[1,3]", "\"conv1\":[1,1000000000]");
+        string hostile = Path.Combine(dir, "hostile.safetensors");
+        SafeTensors.Save(hostile, ckpt.Model, ckpt.Metadata);
+        var r = CliRunner.Run("eval", "--load", hostile, "--limit-test", "32");
+        Assert.Equal(1, r.ExitCode);
+        Assert.Contains("layer 'conv1'", r.Err);
+        Assert.Contains("out channels 1000000000 outside 1..6", r.Err);
+    }
+
+    [Fact]
     public void CompactRemovesTheChannelsLnStructuredZeroed()
     {
         string dir = CliRunner.TempDir();
