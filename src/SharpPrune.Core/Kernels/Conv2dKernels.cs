@@ -86,15 +86,17 @@ public static unsafe partial class Conv2dKernels
 
     /// <summary>
     /// Per output channel, applied to each chunk's output while it is still in cache: y = y·Scale[c] + Shift[c]
-    /// (the BatchNorm kernel's arithmetic), then ReLU if asked. Null Scale = bias only.
+    /// (the BatchNorm kernel's arithmetic), then + residual (same layout as the output; <paramref name="residualDelta"/>
+    /// is its distance from the output in floats) if asked, then ReLU if asked. Null Scale = bias only.
     /// </summary>
-    private readonly struct Epilogue(float* scale, float* shift, bool relu)
+    private readonly struct Epilogue(float* scale, float* shift, bool relu, bool residual = false, nint residualDelta = 0)
     {
         public readonly float* Scale = scale, Shift = shift;
-        public readonly bool Relu = relu;
+        public readonly bool Relu = relu, Residual = residual;
+        public readonly nint ResidualDelta = residualDelta;
 
-        /// <summary>row = src + bias, then the affine map and ReLU: the same primitives, in the same order, as the
-        /// three ops run one after the other, so the fused result is bit for bit theirs. src may be row.</summary>
+        /// <summary>row = src + bias, then the affine map, the residual add and ReLU: the same primitives, in the same
+        /// order, as the ops run one after the other, so the fused result is bit for bit theirs. src may be row.</summary>
         public void Apply(float* src, float* row, int len, float* bias, int c)
         {
             var span = new Span<float>(row, len);
@@ -102,6 +104,7 @@ public static unsafe partial class Conv2dKernels
             else if (src != row) new ReadOnlySpan<float>(src, len).CopyTo(span);
             if (Scale == null) return;
             BatchNormKernels.Affine(row, row, len, Scale[c], Shift[c]);
+            if (Residual) TensorPrimitives.Add(span, new ReadOnlySpan<float>(row + ResidualDelta, len), span);
             if (Relu) TensorPrimitives.Max(span, 0f, span);
         }
     }
@@ -124,6 +127,16 @@ public static unsafe partial class Conv2dKernels
     /// </summary>
     public static void ForwardAffine(in Conv2dGeometry g, ReadOnlySpan<float> input, ReadOnlySpan<float> weight,
         ReadOnlySpan<float> bias, Span<float> output, ReadOnlySpan<float> scale, ReadOnlySpan<float> shift, bool relu)
+        => ForwardAffine(g, input, weight, bias, output, scale, shift, ReadOnlySpan<float>.Empty, relu);
+
+    /// <summary>
+    /// As above with a residual added after the affine map and before ReLU: a residual block's
+    /// relu(bn2(conv2(h)) + shortcut) in one pass. <paramref name="residual"/> has the output's shape (empty: none)
+    /// and must not overlap it (the direct kernel reads it only after the output's last k block is summed).
+    /// </summary>
+    public static void ForwardAffine(in Conv2dGeometry g, ReadOnlySpan<float> input, ReadOnlySpan<float> weight,
+        ReadOnlySpan<float> bias, Span<float> output, ReadOnlySpan<float> scale, ReadOnlySpan<float> shift,
+        ReadOnlySpan<float> residual, bool relu)
     {
         g.Validate();
         CheckLength(input.Length, g.InputLength, nameof(input));
@@ -132,27 +145,27 @@ public static unsafe partial class Conv2dKernels
         CheckLength(scale.Length, g.COut, nameof(scale));
         CheckLength(shift.Length, g.COut, nameof(shift));
         if (!bias.IsEmpty) CheckLength(bias.Length, g.COut, nameof(bias));
+        bool hasRes = !residual.IsEmpty;
+        if (hasRes) CheckLength(residual.Length, g.OutputLength, nameof(residual));
         if (g.N == 0) return;
         fixed (float* pi = input) fixed (float* pw = weight) fixed (float* pb = bias) fixed (float* po = output)
-        fixed (float* ps = scale) fixed (float* pt = shift)
+        fixed (float* ps = scale) fixed (float* pt = shift) fixed (float* pr = residual)
         {
+            var epi = new Epilogue(ps, pt, relu, hasRes, hasRes ? (nint)(pr - po) : 0);
             if (!DepthwiseSupported(g))
             {
-                if (DirectConv.Use(g)) DirectConv.Forward(g, pi, pw, bias.IsEmpty ? null : pb, po, ps, pt, relu);
-                else GemmForward(g, pi, pw, bias.IsEmpty ? null : pb, po, new Epilogue(ps, pt, relu));
+                if (DirectConv.Use(g)) DirectConv.Forward(g, pi, pw, bias.IsEmpty ? null : pb, po, ps, pt, relu, hasRes ? pr : null);
+                else GemmForward(g, pi, pw, bias.IsEmpty ? null : pb, po, epi);
                 return;
             }
-        }
-        Forward(g, input, weight, bias, output);
-        int plane = g.OutH * g.OutW;
-        fixed (float* po = output) fixed (float* ps = scale) fixed (float* pt = shift)
-        {
+            Forward(g, input, weight, bias, output);
+            int plane = g.OutH * g.OutW;
             nint io = (nint)po;
-            var epi = new Epilogue(ps, pt, relu);
             int cout = g.COut, n = g.N;
             Action<int> body = c =>
             {
-                for (int b = 0; b < n; b++) {
+                for (int b = 0; b < n; b++)
+                {
                     float* row = (float*)io + ((nint)b * cout + c) * plane;
                     epi.Apply(row, row, plane, null, c);
                 }
