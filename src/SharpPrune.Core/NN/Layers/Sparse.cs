@@ -63,9 +63,6 @@ public sealed class SparseConv2d : Module
     public (int H, int W) Dilation { get; }
     private readonly Tensor? _dense;
 
-    /// <summary>Most floats of unfolded columns held at once; more images are processed in chunks.</summary>
-    internal static long MaxColumnFloats = 4L << 20;
-
     public SparseConv2d(Conv2d conv, Tensor weight, Tensor? bias)
     {
         if (conv.Groups != 1) throw new ArgumentException("SparseConv2d: grouped convolutions are not supported; keep the layer dense");
@@ -91,44 +88,63 @@ public sealed class SparseConv2d : Module
         if (_dense != null && !SparseCrossover.ConvPrefersSparse(Weight.Density, (long)n * oh * ow))
             using (GradMode.NoGrad()) return F.Conv2d(input, _dense, bias, Stride, Padding, Dilation, 1);
 
-        int k = Weight.Cols, ohw = oh * ow, chw = InChannels * h * w;
         var y = Tensor.Empty(n, OutChannels, oh, ow);
-        var x = input.Data; var yd = y.Data;
-        var biasSpan = bias == null ? default : bias.Data;
-        int chunk = (int)Math.Clamp(MaxColumnFloats / Math.Max(1L, (long)k * ohw), 1, n);
-        var cols = new float[(long)k * ohw * chunk];
-        var outBuf = chunk > 1 ? new float[(long)OutChannels * ohw * chunk] : null;
-        for (int i0 = 0; i0 < n; i0 += chunk)
-        {
-            int m = Math.Min(chunk, n - i0), ld = m * ohw;
-            for (int i = 0; i < m; i++)
-                Im2Col.ToColumns(x.Slice((i0 + i) * chw, chw), InChannels, h, w, KernelSize.H, KernelSize.W, Stride.H, Stride.W,
-                    Padding.H, Padding.W, Dilation.H, Dilation.W, cols.AsSpan(i * ohw), ld);
-            if (ld <= SparseKernels.GatherRows)
-            {
-                // A handful of output positions (e.g. 2x2 maps at batch 1): one gathered dot product per output, over
-                // the transposed columns, beats an AXPY of a few floats per non-zero.
-                var colsT = new float[(long)ld * k];
-                SparseKernels.Transpose(cols.AsSpan(0, k * ld), k, ld, colsT);
-                var yT = new float[(long)ld * OutChannels];
-                SparseKernels.LinearForward(Weight, colsT, ld, yT, biasSpan);
-                for (int i = 0; i < m; i++)
-                    for (int co = 0; co < OutChannels; co++)
-                        for (int j = 0; j < ohw; j++)
-                            yd[((i0 + i) * OutChannels + co) * ohw + j] = yT[(i * ohw + j) * OutChannels + co];
-                continue;
-            }
-            if (m == 1)
-            {
-                SparseKernels.Spmm(Weight, cols, ld, ld, yd.Slice(i0 * OutChannels * ohw, OutChannels * ohw), ohw, biasSpan);
-                continue;
-            }
-            SparseKernels.Spmm(Weight, cols, ld, ld, outBuf, ld, biasSpan);
-            for (int i = 0; i < m; i++)
-                for (int co = 0; co < OutChannels; co++)
-                    outBuf.AsSpan(co * ld + i * ohw, ohw).CopyTo(yd.Slice(((i0 + i) * OutChannels + co) * ohw, ohw));
-        }
+        SparseConvForward(input.Data, n, h, w, oh, ow, y.Data, bias == null ? default : bias.Data);
         return y;
+    }
+
+    /// <summary>
+    /// Images are unfolded (im2col) in groups that fill one 64-column tile of the sparse kernel (4 images of 4×4
+    /// outputs, 16 of 2×2) and multiplied by the sparse weight while the columns are still in cache. With as many
+    /// groups as threads, each thread takes whole groups; otherwise (batch 1) the threads split the weight's rows.
+    /// </summary>
+    private unsafe void SparseConvForward(ReadOnlySpan<float> x, int n, int h, int w, int oh, int ow, Span<float> y, ReadOnlySpan<float> bias)
+    {
+        int k = Weight.Cols, ohw = oh * ow, chw = InChannels * h * w, m = OutChannels;
+        int perGroup = Math.Clamp(SparseKernels.ColumnTile / ohw, 1, n);
+        int groups = (n + perGroup - 1) / perGroup;
+        bool byGroup = groups >= Parallelism.AvailableThreads && Parallelism.AvailableThreads > 1;
+        fixed (float* px = x) fixed (float* py = y) fixed (float* pb = bias)
+        {
+            nint xp = (nint)px, yp = (nint)py, bp = bias.IsEmpty ? 0 : (nint)pb;
+            void Group(int gi)
+            {
+                int i0 = gi * perGroup, cnt = Math.Min(perGroup, n - i0), ld = cnt * ohw;
+                var cols = ScratchPool.Rent((long)k * ld);
+                var outBuf = cnt > 1 ? ScratchPool.Rent((long)m * ld) : null;
+                try
+                {
+                    var xs = new ReadOnlySpan<float>((float*)xp, n * chw);
+                    for (int i = 0; i < cnt; i++)
+                        Im2Col.ToColumns(xs.Slice((i0 + i) * chw, chw), InChannels, h, w, KernelSize.H, KernelSize.W, Stride.H, Stride.W,
+                            Padding.H, Padding.W, Dilation.H, Dilation.W, cols.AsSpan(i * ohw), ld);
+                    float* dst = (float*)yp + (long)i0 * m * ohw;
+                    if (outBuf == null)
+                    {
+                        if (byGroup) SparseKernelsRows(cols, ld, dst, ohw, (float*)bp);
+                        else SparseKernels.Spmm(Weight, cols, ld, ld, new Span<float>(dst, m * ohw), ohw, new ReadOnlySpan<float>((float*)bp, bp == 0 ? 0 : m));
+                        return;
+                    }
+                    if (byGroup) fixed (float* ob = outBuf) SparseKernelsRows(cols, ld, ob, ld, (float*)bp);
+                    else SparseKernels.Spmm(Weight, cols, ld, ld, outBuf, ld, new ReadOnlySpan<float>((float*)bp, bp == 0 ? 0 : m));
+                    for (int i = 0; i < cnt; i++)
+                        for (int co = 0; co < m; co++)
+                            outBuf.AsSpan(co * ld + i * ohw, ohw).CopyTo(new Span<float>(dst + ((long)i * m + co) * ohw, ohw));
+                }
+                finally
+                {
+                    ScratchPool.Return(cols);
+                    if (outBuf != null) ScratchPool.Return(outBuf);
+                }
+            }
+            if (byGroup) Parallelism.For(0, groups, Group);
+            else for (int gi = 0; gi < groups; gi++) Group(gi);
+        }
+    }
+
+    private unsafe void SparseKernelsRows(float[] cols, int ld, float* c, int ldc, float* bias)
+    {
+        fixed (float* b = cols) SparseKernels.SpmmRows(Weight, b, ld, ld, c, ldc, bias, 0, Weight.Rows);
     }
 
     public override string ExtraRepr() =>
