@@ -110,26 +110,30 @@ public sealed class SparseConv2d : Module
             void Group(int gi)
             {
                 int i0 = gi * perGroup, cnt = Math.Min(perGroup, n - i0), ld = cnt * ohw;
-                var cols = ScratchPool.Rent((long)k * ld);
-                var outBuf = cnt > 1 ? ScratchPool.Rent((long)m * ld) : null;
+                var cols = ScratchPool.Rent((long)k * ld + SparseKernels.AlignPad);
+                var outBuf = cnt > 1 ? ScratchPool.Rent((long)m * ld + SparseKernels.AlignPad) : null;
                 try
                 {
-                    var xs = new ReadOnlySpan<float>((float*)xp, n * chw);
-                    for (int i = 0; i < cnt; i++)
-                        Im2Col.ToColumns(xs.Slice((i0 + i) * chw, chw), InChannels, h, w, KernelSize.H, KernelSize.W, Stride.H, Stride.W,
-                            Padding.H, Padding.W, Dilation.H, Dilation.W, cols.AsSpan(i * ohw), ld);
-                    float* dst = (float*)yp + (long)i0 * m * ohw;
-                    if (outBuf == null)
+                    fixed (float* pc = cols) fixed (float* po = outBuf)
                     {
-                        if (byGroup) SparseKernelsRows(cols, ld, dst, ohw, (float*)bp);
-                        else SparseKernels.Spmm(Weight, cols, ld, ld, new Span<float>(dst, m * ohw), ohw, new ReadOnlySpan<float>((float*)bp, bp == 0 ? 0 : m));
-                        return;
+                        // Cache-line aligned columns (and partial outputs): the sparse kernel's 64-byte loads stay in one line.
+                        float* c0 = SparseKernels.Align64(pc), o0 = outBuf == null ? null : SparseKernels.Align64(po);
+                        var xs = new ReadOnlySpan<float>((float*)xp, n * chw);
+                        var colSpan = new Span<float>(c0, k * ld);
+                        for (int i = 0; i < cnt; i++)
+                            Im2Col.ToColumns(xs.Slice((i0 + i) * chw, chw), InChannels, h, w, KernelSize.H, KernelSize.W, Stride.H, Stride.W,
+                                Padding.H, Padding.W, Dilation.H, Dilation.W, colSpan.Slice(i * ohw), ld);
+                        float* dst = (float*)yp + (long)i0 * m * ohw;
+                        float* target = o0 == null ? dst : o0;
+                        int ldc = o0 == null ? ohw : ld;
+                        if (byGroup) SparseKernels.SpmmRows(Weight, c0, ld, ld, target, ldc, (float*)bp, 0, m);
+                        else SparseKernels.Spmm(Weight, colSpan, ld, ld, new Span<float>(target, (m - 1) * ldc + ld), ldc,
+                            new ReadOnlySpan<float>((float*)bp, bp == 0 ? 0 : m));
+                        if (o0 != null)
+                            for (int i = 0; i < cnt; i++)
+                                for (int co = 0; co < m; co++)
+                                    new Span<float>(o0 + (long)co * ld + i * ohw, ohw).CopyTo(new Span<float>(dst + ((long)i * m + co) * ohw, ohw));
                     }
-                    if (byGroup) fixed (float* ob = outBuf) SparseKernelsRows(cols, ld, ob, ld, (float*)bp);
-                    else SparseKernels.Spmm(Weight, cols, ld, ld, outBuf, ld, new ReadOnlySpan<float>((float*)bp, bp == 0 ? 0 : m));
-                    for (int i = 0; i < cnt; i++)
-                        for (int co = 0; co < m; co++)
-                            outBuf.AsSpan(co * ld + i * ohw, ohw).CopyTo(new Span<float>(dst + ((long)i * m + co) * ohw, ohw));
                 }
                 finally
                 {
@@ -140,11 +144,6 @@ public sealed class SparseConv2d : Module
             if (byGroup) Parallelism.For(0, groups, Group);
             else for (int gi = 0; gi < groups; gi++) Group(gi);
         }
-    }
-
-    private unsafe void SparseKernelsRows(float[] cols, int ld, float* c, int ldc, float* bias)
-    {
-        fixed (float* b = cols) SparseKernels.SpmmRows(Weight, b, ld, ld, c, ldc, bias, 0, Weight.Rows);
     }
 
     public override string ExtraRepr() =>
