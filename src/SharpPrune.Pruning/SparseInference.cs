@@ -23,7 +23,8 @@ public static class SparseInference
     /// <summary>
     /// Converts <paramref name="model"/> in place (see the class summary). With <paramref name="sparse"/> false every
     /// layer stays dense (the reparametrisations are only made permanent). <paramref name="force"/> makes every eligible
-    /// layer sparse whatever its density (tests and crossover measurements).
+    /// layer sparse whatever its density, and runs the sparse kernels for every batch size (tests and crossover
+    /// measurements).
     /// </summary>
     public static IReadOnlyList<LayerChoice> ToInference(this Module model, bool sparse = true, bool force = false)
     {
@@ -45,7 +46,7 @@ public static class SparseInference
             {
                 int dot = path.LastIndexOf('.');
                 var parent = dot < 0 ? model : model.GetSubmodule(path[..dot]);
-                Module replacement = isConv ? new SparseConv2d((Conv2d)m, w, bias) : new SparseLinear(w, bias);
+                Module replacement = isConv ? new SparseConv2d((Conv2d)m, w, bias, force) : new SparseLinear(w, bias, force);
                 parent.RegisterModule(path[(dot + 1)..], replacement);
             }
             else

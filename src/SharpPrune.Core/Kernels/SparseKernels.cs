@@ -513,8 +513,47 @@ public static unsafe class SparseKernels
     /// </summary>
     internal static float* Align64(float* p) => (float*)(((nint)p + 63) & ~(nint)63);
 
-    /// <summary>dst[j, i] = src[i, j] for i &lt; rows, j &lt; cols (row strides lds, ldd), in 16×16 blocks.</summary>
+    /// <summary>
+    /// dst[j, i] = src[i, j] for i &lt; rows, j &lt; cols (row strides lds, ldd): 8×8 blocks transposed in AVX
+    /// registers (eight loads, 24 shuffles, eight stores) where AVX2 is on, scalar 16×16 tiles for the edges and the
+    /// portable path.
+    /// </summary>
     internal static void Transpose(float* src, int rows, int cols, nint lds, float* dst, nint ldd)
+    {
+        int i8 = 0, j8 = 0;
+        if (KernelIsa.UseAvx2)
+        {
+            i8 = rows & ~7; j8 = cols & ~7;
+            for (int i = 0; i < i8; i += 8)
+                for (int j = 0; j < j8; j += 8)
+                    Transpose8x8(src + i * lds + j, lds, dst + j * ldd + i, ldd);
+            TransposeScalar(src + j8, i8, cols - j8, lds, dst + j8 * ldd, ldd);    // right edge of the 8-row bands
+        }
+        TransposeScalar(src + i8 * lds, rows - i8, cols, lds, dst + i8, ldd);      // bottom rows
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Transpose8x8(float* s, nint lds, float* d, nint ldd)
+    {
+        var r0 = Avx.LoadVector256(s); var r1 = Avx.LoadVector256(s + lds);
+        var r2 = Avx.LoadVector256(s + 2 * lds); var r3 = Avx.LoadVector256(s + 3 * lds);
+        var r4 = Avx.LoadVector256(s + 4 * lds); var r5 = Avx.LoadVector256(s + 5 * lds);
+        var r6 = Avx.LoadVector256(s + 6 * lds); var r7 = Avx.LoadVector256(s + 7 * lds);
+        var t0 = Avx.UnpackLow(r0, r1); var t1 = Avx.UnpackHigh(r0, r1);
+        var t2 = Avx.UnpackLow(r2, r3); var t3 = Avx.UnpackHigh(r2, r3);
+        var t4 = Avx.UnpackLow(r4, r5); var t5 = Avx.UnpackHigh(r4, r5);
+        var t6 = Avx.UnpackLow(r6, r7); var t7 = Avx.UnpackHigh(r6, r7);
+        var u0 = Avx.Shuffle(t0, t2, 0x44); var u1 = Avx.Shuffle(t0, t2, 0xEE);
+        var u2 = Avx.Shuffle(t1, t3, 0x44); var u3 = Avx.Shuffle(t1, t3, 0xEE);
+        var u4 = Avx.Shuffle(t4, t6, 0x44); var u5 = Avx.Shuffle(t4, t6, 0xEE);
+        var u6 = Avx.Shuffle(t5, t7, 0x44); var u7 = Avx.Shuffle(t5, t7, 0xEE);
+        Avx.Store(d, Avx.Permute2x128(u0, u4, 0x20)); Avx.Store(d + ldd, Avx.Permute2x128(u1, u5, 0x20));
+        Avx.Store(d + 2 * ldd, Avx.Permute2x128(u2, u6, 0x20)); Avx.Store(d + 3 * ldd, Avx.Permute2x128(u3, u7, 0x20));
+        Avx.Store(d + 4 * ldd, Avx.Permute2x128(u0, u4, 0x31)); Avx.Store(d + 5 * ldd, Avx.Permute2x128(u1, u5, 0x31));
+        Avx.Store(d + 6 * ldd, Avx.Permute2x128(u2, u6, 0x31)); Avx.Store(d + 7 * ldd, Avx.Permute2x128(u3, u7, 0x31));
+    }
+
+    private static void TransposeScalar(float* src, int rows, int cols, nint lds, float* dst, nint ldd)
     {
         const int T = 16;
         for (int i0 = 0; i0 < rows; i0 += T)
