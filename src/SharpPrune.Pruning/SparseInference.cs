@@ -7,8 +7,8 @@ namespace SharpPrune.Pruning;
 /// <summary>
 /// Turns a pruned (or weight-shared, or decompressed .spz) model into an inference-only one. Every Conv2d (groups 1)
 /// and Linear whose effective weight is sparse enough for <see cref="SparseCrossover"/> to prefer the sparse kernel
-/// at batch 1 is replaced by a <see cref="SparseLinear"/>/<see cref="SparseConv2d"/> (which still run dense for
-/// batches where dense is faster); the other layers keep a plain dense weight (pruning and sharing made permanent).
+/// at some batch size is replaced by a <see cref="SparseLinear"/>/<see cref="SparseConv2d"/> (which still run dense
+/// for the batches where dense is faster); the other layers keep a plain dense weight (pruning and sharing made permanent).
 /// The result computes the same function as the masked model (up to summation order) and is in eval mode.
 /// <code>
 /// var layers = model.ToInference();                         // in place; returns the per-layer choices
@@ -41,7 +41,8 @@ public static class SparseInference
             double density = w.Numel == 0 ? 0 : (double)w.CountNonZero() / w.Numel;
             bool isConv = m is Conv2d;
             bool eligible = sparse && (m is not Conv2d c || c.Groups == 1);
-            bool toSparse = eligible && (force || (isConv ? SparseCrossover.ConvPrefersSparse(density, 1) : SparseCrossover.LinearPrefersSparse(density, 1)));
+            bool toSparse = eligible && (force || (isConv ? SparseCrossover.ConvChoices(density).Sparse
+                : SparseCrossover.LinearChoices(density, w.Size(1), w.Size(0)).Sparse));
             if (toSparse)
             {
                 int dot = path.LastIndexOf('.');

@@ -28,7 +28,7 @@ public sealed class SparseLinear : Module
         if (weight.Dim != 2) throw new ArgumentException($"SparseLinear: weight must be 2-D, got {Shapes.Format(weight.Shape)}");
         Weight = CsrMatrix.FromDense(weight.Data, weight.Size(0), weight.Size(1));
         RegisterBuffer("bias", bias?.Detach().Clone());
-        if (!alwaysSparse && !SparseCrossover.LinearPrefersSparse(Weight.Density, long.MaxValue)) _dense = weight.Detach().Clone();
+        if (!alwaysSparse && SparseCrossover.LinearChoices(Weight.Density, InFeatures, OutFeatures).Dense) _dense = weight.Detach().Clone();
     }
 
     protected override Tensor ForwardCore(Tensor input)
@@ -38,7 +38,7 @@ public sealed class SparseLinear : Module
             throw new ArgumentException($"SparseLinear: input shape {Shapes.Format(input.Shape)} does not match in_features {InFeatures}");
         var bias = GetOptional("bias");
         int rows = input.Numel / Math.Max(1, InFeatures);
-        if (_dense != null && !SparseCrossover.LinearPrefersSparse(Weight.Density, rows))
+        if (_dense != null && !SparseCrossover.LinearPrefersSparse(Weight.Density, rows, InFeatures, OutFeatures))
             using (GradMode.NoGrad()) return F.Linear(input, _dense, bias);
         var shape = input.ShapeCopy(); shape[^1] = OutFeatures;
         var y = Tensor.Empty(shape);
@@ -77,7 +77,7 @@ public sealed class SparseConv2d : Module
         Stride = conv.Stride; Padding = conv.Padding; Dilation = conv.Dilation;
         Weight = CsrMatrix.FromDense(weight.Data, OutChannels, weight.Numel / Math.Max(1, OutChannels));
         RegisterBuffer("bias", bias?.Detach().Clone());
-        if (!alwaysSparse && !SparseCrossover.ConvPrefersSparse(Weight.Density, long.MaxValue)) _dense = weight.Detach().Clone();
+        if (!alwaysSparse && SparseCrossover.ConvChoices(Weight.Density).Dense) _dense = weight.Detach().Clone();
     }
 
     protected override Tensor ForwardCore(Tensor input)
