@@ -478,7 +478,7 @@ public static unsafe class SparseKernels
     private static float Dot16(CpuIsa isa, float* vals, ushort* col, int p, int end, float* x)
     {
         float sum = 0f;
-        if (isa >= CpuIsa.Avx2 && UseGather && end - p >= 16)
+        if (isa >= CpuIsa.Avx2 && UseGather && end - p >= 8)
         {
             var acc0 = Vector256<float>.Zero;
             var acc1 = Vector256<float>.Zero;
@@ -488,6 +488,12 @@ public static unsafe class SparseKernels
                 var i1 = Avx2.ConvertToVector256Int32(Vector128.Load(col + p + 8));
                 acc0 = Fma.MultiplyAdd(Vector256.Load(vals + p), Avx2.GatherVector256(x, i0, 4), acc0);
                 acc1 = Fma.MultiplyAdd(Vector256.Load(vals + p + 8), Avx2.GatherVector256(x, i1, 4), acc1);
+            }
+            if (p + 8 <= end)
+            {
+                var i0 = Avx2.ConvertToVector256Int32(Vector128.Load(col + p));
+                acc0 = Fma.MultiplyAdd(Vector256.Load(vals + p), Avx2.GatherVector256(x, i0, 4), acc0);
+                p += 8;
             }
             sum = Vector256.Sum(acc0 + acc1);
         }
