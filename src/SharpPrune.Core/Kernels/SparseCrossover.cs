@@ -26,10 +26,11 @@ public static class SparseCrossover
     /// <remarks>
     /// Same run: AlexNet's conv4 (2×2 map) at batch 1 ran 1.5x faster sparse even fully dense, conv2 (4×4) crossed
     /// at ~0.75; at batch 128 (512 and 2048 columns) ~0.35-0.4; a 64-channel 3×3 conv on a 32×32 map crossed at
-    /// ~0.35 at batch 1 (1024 columns) and ~0.13 at batch 16 (16,384 columns). 65-512 columns were not measured
-    /// below 512.
+    /// ~0.35-0.4 at batch 1 (1024 columns) and ~0.13 at batch 16 (16,384 columns). With small maps unfolded from
+    /// an offset table, AlexNet's conv2-5 at batch 128 (2048 and 512 columns, 35-38% dense) ran 1.1-1.4x faster
+    /// sparse (per-layer profile, 2 threads), hence 0.45 and 0.40 for those buckets.
     /// </remarks>
-    internal static double[] ConvThresholds = [0.90, 0.90, 0.60, 0.35, 0.35, 0.12];
+    internal static double[] ConvThresholds = [0.90, 0.90, 0.60, 0.45, 0.40, 0.12];
 
     /// <summary>
     /// A batched sparse Linear transposes its input and output (in + out values per row) around the sparse product;
