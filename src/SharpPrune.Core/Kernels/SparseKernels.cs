@@ -116,6 +116,7 @@ public static unsafe class SparseKernels
     /// <c>b + t·tileStride</c>: <see cref="ColumnTile"/> for a row-major B, K·64 for B packed tile by tile (each tile
     /// then contiguous, ldb = 64, so it occupies no more cache than it uses).
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void SpmmRows(CsrMatrix a, float* b, nint ldb, int n, float* c, nint ldc, float* bias, int r0, int r1, nint tileStride = ColumnTile)
     {
         fixed (int* rowPtr = a.RowPtr) fixed (float* vals = a.Values)
@@ -125,6 +126,7 @@ public static unsafe class SparseKernels
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void SpmmRows<TIdx>(int* rowPtr, TIdx* col, float* vals, float* b, nint ldb, int n, float* c, nint ldc, float* bias, int r0, int r1,
         nint tileStride) where TIdx : unmanaged
     {
@@ -448,6 +450,7 @@ public static unsafe class SparseKernels
     }
 
     /// <summary>y[r] = bias[r] + Σ A[r,k]·x[k] for rows [r0, r1).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void SpmvRows(CsrMatrix a, float* x, float* y, float* bias, int r0, int r1)
     {
         var isa = KernelIsa.Active;
@@ -524,6 +527,7 @@ public static unsafe class SparseKernels
     /// registers (eight loads, 24 shuffles, eight stores) where AVX2 is on, scalar 16×16 tiles for the edges and the
     /// portable path.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void Transpose(float* src, int rows, int cols, nint lds, float* dst, nint ldd)
     {
         int i8 = 0, j8 = 0;
@@ -550,6 +554,7 @@ public static unsafe class SparseKernels
         Avx.Store(d + 4 * ldd, o4); Avx.Store(d + 5 * ldd, o5); Avx.Store(d + 6 * ldd, o6); Avx.Store(d + 7 * ldd, o7);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void TransposeScalar(float* src, int rows, int cols, nint lds, float* dst, nint ldd)
     {
         const int T = 16;

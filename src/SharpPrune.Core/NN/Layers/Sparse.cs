@@ -180,6 +180,7 @@ public sealed class SparseConv2d : Module
     /// table: on 2×2 and 4×4 maps the generic im2col's per-row set-up cost more than the copying (15 ms of AlexNet's
     /// conv4 at batch 128).
     /// </summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     private static unsafe void GroupColumns(float* x, int chw, int cnt, int channels, int plane, int taps, int* offs, int ohw, float* col, int ld)
     {
         for (int c = 0; c < channels; c++)
