@@ -13,11 +13,8 @@ internal static class DataSets
         catch (ArgumentException e) { throw new CliUsageException(ErrorMessages.OneLine(e)); }
     }
 
-    /// <summary>Train and test splits of <paramref name="source"/>; checks that <paramref name="model"/> takes images of the dataset's shape.</summary>
-    public static (ImageDataset Train, ImageDataset Test) Load(DataSource source, string model) =>
-        Load(source, ModelZoo.InputShape(model), ModelZoo.Canonical(model));
-
-    /// <summary>As above, for a model that takes <paramref name="want"/> (C, H, W) samples (an imported ONNX graph).</summary>
+    /// <summary>Train and test splits of <paramref name="source"/>; checks that the model (<paramref name="model"/>, for
+    /// messages) takes <paramref name="want"/> (C, H, W) samples, the dataset's shape.</summary>
     public static (ImageDataset Train, ImageDataset Test) Load(DataSource source, int[] want, string model)
     {
         CheckShape(source.Dataset, want, model);

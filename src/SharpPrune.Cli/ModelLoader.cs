@@ -15,8 +15,20 @@ internal sealed record LoadedModel(Module Model, CheckpointData Checkpoint, stri
     /// <summary>The sample shape (C, H, W): the zoo's for its models, the graph's for an imported ONNX file.</summary>
     public int[] InputShape => Input ?? ModelZoo.InputShape(ModelName);
 
-    /// <summary>An ONNX graph imported as is (no zoo architecture behind it).</summary>
-    public bool IsOnnx => Model is OnnxGraphModule;
+    /// <summary>A graph imported from ONNX (no zoo architecture behind it): its checkpoints record its structure
+    /// under <see cref="GraphSpec.MetadataKey"/> instead of a zoo name's layer widths.</summary>
+    public bool IsGraph => Model is OnnxGraphModule;
+
+    /// <summary>Name of the model in messages and the <c>model</c> metadata of an imported graph.</summary>
+    public const string GraphModelName = "onnx";
+
+    /// <summary>
+    /// The metadata that rebuilds the model's structure as it is now: an imported graph's description, or a zoo
+    /// model's layer widths (a shrink's narrower layers).
+    /// </summary>
+    public KeyValuePair<string, string> StructureMetadata() => Model is OnnxGraphModule g
+        ? new(GraphSpec.MetadataKey, g.Describe().ToJson())
+        : new(ModelArchitecture.MetadataKey, ModelArchitecture.Describe(Model));
 
     public bool IsPruned => Checkpoint.Model.Any(kv => kv.Key.EndsWith("_mask", StringComparison.Ordinal));
 
@@ -93,6 +105,7 @@ internal static class ModelLoader
             return LoadOnnx(path);
         }
         var ckpt = ReadCheckpoint(path);
+        if (ckpt.Get(GraphSpec.MetadataKey) is not null) return LoadGraph(ckpt, path, modelOverride, numClassesOverride);
         string model = modelOverride ?? ckpt.Get(CheckpointKeys.Model)
             ?? throw new CliException($"{path} does not say which model it holds (no '{CheckpointKeys.Model}' metadata); pass --model ({string.Join(", ", ModelZoo.Names)})");
         int numClasses;
@@ -100,7 +113,7 @@ internal static class ModelLoader
         else if (ckpt.Get(CheckpointKeys.NumClasses) is not null)
             numClasses = CheckNumClasses(ckpt, path, CheckpointKeys.ParseInt(ckpt, CheckpointKeys.NumClasses), $"its metadata '{CheckpointKeys.NumClasses}'");
         else numClasses = InferNumClasses(ckpt, path);
-        var module = TorchCheckpoints.CreateWithCfg(model, numClasses, ckpt)
+        var module = TorchCheckpoints.CreateVgg(model, numClasses, ckpt)
             ?? (modelOverride is null ? CreateRecorded(model, numClasses, seed: 0, path) : Create(model, numClasses, seed: 0));
         try
         {
@@ -122,19 +135,52 @@ internal static class ModelLoader
         try
         {
             var model = OnnxImporter.Load(path);
-            int numClasses;
-            using (SharpPrune.Autograd.GradMode.NoGrad())
-                numClasses = model.Forward(Tensor.Zeros(new[] { 1 }.Concat(model.InputShape).ToArray())).Size(1);
-            return new LoadedModel(model, new CheckpointData { SourceName = path }, "onnx", null, numClasses, model.InputShape.ToArray());
+            return new LoadedModel(model, new CheckpointData { SourceName = path }, LoadedModel.GraphModelName, null, OutputWidth(model), model.InputShape.ToArray());
         }
         catch (OnnxFormatException e) { throw new CliException(ErrorMessages.OneLine(e), e); }
     }
 
-    /// <summary>Commands that save a SharpPrune checkpoint need a zoo architecture to rebuild it from.</summary>
-    public static void RequireZooModel(LoadedModel loaded, string command)
+    /// <summary>
+    /// A checkpoint of a model imported from ONNX (then pruned, shrunk, trained…): the graph its metadata describes,
+    /// with layer shapes from its state dict, then the state dict (and masks) loaded as for a zoo model.
+    /// </summary>
+    private static LoadedModel LoadGraph(CheckpointData ckpt, string path, string? modelOverride, int? numClassesOverride)
     {
-        if (loaded.IsOnnx)
-            throw new CliUsageException($"{command} from an ONNX file is not supported on the command line (its checkpoints must name a zoo model); use the library: OnnxImporter.Load, then prune/train and OnnxExporter.Save");
+        if (modelOverride is not null)
+            throw new CliUsageException($"{path} holds a model imported from ONNX (described by its '{GraphSpec.MetadataKey}' metadata); leave out --model");
+        OnnxGraphModule model;
+        try { model = GraphCheckpoint.Load(ckpt); }
+        catch (InvalidDataException e) { throw new CliException($"{path}: its imported graph cannot be rebuilt: {ErrorMessages.OneLine(e)}", e); }
+        int numClasses = OutputWidth(model);
+        if (numClassesOverride is int given && given != numClasses)
+            throw new CliException($"{path}: --num-classes {given}, but its graph has {numClasses} outputs");
+        return new LoadedModel(model, ckpt, LoadedModel.GraphModelName, ckpt.Get(CheckpointKeys.Dataset), numClasses, model.InputShape.ToArray());
+    }
+
+    /// <summary>
+    /// The model a checkpoint's graph description (<see cref="GraphSpec"/>) gives, with the layer shapes of its state
+    /// dict and fresh parameters (the caller loads the state dict, or resumes a run into it).
+    /// </summary>
+    public static OnnxGraphModule BuildGraph(CheckpointData ckpt, string path)
+    {
+        try { return GraphCheckpoint.Build(ckpt); }
+        catch (InvalidDataException e) { throw new CliException($"{path}: its imported graph cannot be rebuilt: {ErrorMessages.OneLine(e)}", e); }
+    }
+
+    /// <summary>The class count of an imported graph: the width of its output on one zero sample.</summary>
+    private static int OutputWidth(OnnxGraphModule model)
+    {
+        bool training = model.Training;
+        model.Eval();
+        try
+        {
+            using (SharpPrune.Autograd.GradMode.NoGrad())
+            {
+                var y = model.Forward(Tensor.Zeros([1, .. model.InputShape]));
+                return y.Dim == 2 ? y.Size(1) : throw new CliException($"the imported graph's output has shape {Shapes.Format(y.Shape)}; SharpPrune trains and evaluates (N, classes) outputs");
+            }
+        }
+        finally { model.Train(training); }
     }
 
     /// <summary>A freshly initialised zoo model; unknown names list the valid ones.</summary>

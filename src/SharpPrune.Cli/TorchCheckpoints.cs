@@ -1,4 +1,3 @@
-using System.Text.Json;
 using SharpPrune.IO;
 using SharpPrune.IO.Torch;
 using SharpPrune.NN;
@@ -20,22 +19,15 @@ internal static class TorchCheckpoints
     }
 
     /// <summary>
-    /// A VGG built from the checkpoint's <c>cfg</c> (channel widths, 'M' for max-pool: how the channel-pruning
-    /// repositories save a slimmed VGG), or null when the model is not a VGG or the checkpoint has no cfg.
+    /// A VGG as the checkpoint holds it, when the zoo's VGG of that name would not load it: a <c>cfg</c> (channel widths,
+    /// 'M' for max-pool: how the channel-pruning repositories save a slimmed VGG), network-slimming's names or its
+    /// single-Linear classifier (see <see cref="VggCheckpoints"/>); null for other models and plain zoo VGGs.
     /// </summary>
-    public static Module? CreateWithCfg(string model, int numClasses, CheckpointData ckpt)
+    public static Module? CreateVgg(string model, int numClasses, CheckpointData ckpt)
     {
-        if (ckpt.Get("cfg") is not { } json || !ModelZoo.Canonical(model).StartsWith("vgg", StringComparison.Ordinal)) return null;
-        var cfg = new List<int>();
-        try
-        {
-            foreach (var e in JsonDocument.Parse(json).RootElement.EnumerateArray())
-                cfg.Add(e.ValueKind == JsonValueKind.String && e.GetString() == "M" ? 0 : e.GetInt32());
-            return new Vgg(cfg, numClasses, new Generator(0));
-        }
-        catch (Exception e) when (e is JsonException or InvalidOperationException or FormatException or ArgumentException)
-        {
-            throw new CliException($"{ckpt.SourceName}: cfg {json} is not a VGG configuration (channel widths and 'M'): {e.Message}", e);
-        }
+        string name = ModelZoo.Canonical(model);
+        if (!name.StartsWith("vgg", StringComparison.Ordinal) || !ModelZoo.Contains(name) || !VggCheckpoints.Applies(ckpt)) return null;
+        try { return VggCheckpoints.Create(int.Parse(name[3..], System.Globalization.CultureInfo.InvariantCulture), numClasses, ckpt); }
+        catch (InvalidDataException e) { throw new CliException(ErrorMessages.OneLine(e), e); }
     }
 }

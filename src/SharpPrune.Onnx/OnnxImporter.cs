@@ -3,7 +3,6 @@ using SharpPrune.Autograd;
 using SharpPrune.NN;
 using SharpPrune.Onnx.Proto;
 using SharpPrune.Vision.Models;
-using Step = SharpPrune.Onnx.OnnxGraphModule.Step;
 
 namespace SharpPrune.Onnx;
 
@@ -18,9 +17,6 @@ namespace SharpPrune.Onnx;
 /// </summary>
 public static class OnnxImporter
 {
-    /// <summary>Largest tensor a graph may compute from shapes (ConstantOfShape) or take as one sample: 2^26 floats.</summary>
-    private const long MaxComputedElements = 1L << 26;
-
     /// <summary>Protobuf nesting limit (ONNX graphs SharpPrune reads nest only a few levels).</summary>
     private const int RecursionLimit = 32;
 
@@ -93,15 +89,17 @@ public static class OnnxImporter
                 throw new OnnxFormatException($"{source}: input '{input.Name}' dimension {i} is {(dims[i].HasDimValue ? dims[i].DimValue.ToString() : $"'{dims[i].DimParam}'")}; only the batch dimension may be symbolic");
             shape[i - 1] = (int)dims[i].DimValue;
         }
-        if (shape.Aggregate(1L, (p, d) => p * d) > MaxComputedElements)
-            throw new OnnxFormatException($"{source}: input '{input.Name}' of shape ({string.Join(", ", shape)}) per sample exceeds {MaxComputedElements} elements");
+        if (shape.Aggregate(1L, (p, d) => p * d) > GraphOps.MaxComputedElements)
+            throw new OnnxFormatException($"{source}: input '{input.Name}' of shape ({string.Join(", ", shape)}) per sample exceeds {GraphOps.MaxComputedElements} elements");
         return shape;
     }
 
-    /// <summary>Builds the steps and modules, running each node once on a zero sample to check it.</summary>
+    /// <summary>
+    /// Turns each node into a <see cref="GraphStep"/> (and, for a layer node, a <see cref="GraphLayer"/> built through
+    /// <see cref="GraphLayer.Create"/>, as a checkpoint's graph description is), running it once on a zero sample to check it.
+    /// </summary>
     private sealed class Builder(string source, Dictionary<string, Tensor> initializers)
     {
-        private readonly List<Step> _steps = new();
         private readonly Dictionary<string, Tensor> _values = new(StringComparer.Ordinal);
         private readonly Dictionary<string, Tensor> _constants = new(StringComparer.Ordinal);
         private readonly HashSet<string> _usedInitializers = new(StringComparer.Ordinal);
@@ -110,10 +108,11 @@ public static class OnnxImporter
         /// <summary>Pad steps a channel routing read through; dropped at the end when nothing else reads them.</summary>
         private readonly HashSet<string> _fusedPads = new(StringComparer.Ordinal);
         private OnnxGraphModule _module = null!;
+        private readonly GraphOps.CheckBudget _budget = new();
 
         public OnnxGraphModule Run(GraphProto g, string inputName, int[] inputShape, string outputName)
         {
-            _module = new OnnxGraphModule(inputName, inputShape, outputName, _steps, _constants);
+            _module = new OnnxGraphModule(inputName, inputShape, outputName, _constants);
             using var _ = GradMode.NoGrad();
             _values[inputName] = Tensor.Zeros(new[] { 1 }.Concat(inputShape).ToArray());
             foreach (var n in g.Node)
@@ -126,7 +125,8 @@ public static class OnnxImporter
                 }
             }
             if (!_values.ContainsKey(outputName)) throw new OnnxFormatException($"{source}: graph output '{outputName}' is not computed by any node");
-            _steps.RemoveAll(s => _fusedPads.Contains(s.Output) && s.Output != outputName && !_steps.Any(t => t.Inputs.Contains(s.Output)));
+            var steps = _module.Steps;
+            steps.RemoveAll(s => _fusedPads.Contains(s.Output) && s.Output != outputName && !steps.Any(t => t.Inputs.Contains(s.Output)));
             _module.Eval();
             return _module;
         }
@@ -155,12 +155,13 @@ public static class OnnxImporter
         private bool HasInput(NodeProto n, int i) => i < n.Input.Count && n.Input[i].Length > 0;
 
         /// <summary>Adds a step for node <paramref name="n"/> and runs it once on the sample values.</summary>
-        private void Add(NodeProto n, string[] inputs, Func<OnnxGraphModule, Tensor[], Tensor> run)
+        private void Add(NodeProto n, string op, string[] inputs, Func<GraphStep, GraphStep>? with = null)
         {
+            var step = new GraphStep(n.Name, op, inputs, n.Output[0]);
+            if (with != null) step = with(step);
             var ins = inputs.Select(name => Value(n, name)).ToArray();
-            var step = new Step(n.Name, n.Output[0], inputs, run);
-            _values[n.Output[0]] = run(_module, ins);
-            _steps.Add(step);
+            _values[step.Output] = GraphOps.Run(step, _module, ins, _budget);
+            _module.Steps.Add(step);
         }
 
         /// <summary>A constant value (shape arithmetic on constants is folded at import; the batch size is not a constant).</summary>
@@ -194,11 +195,25 @@ public static class OnnxImporter
         private static string Sanitize(string s, bool keepDots = false) =>
             new(s.Select(c => char.IsAsciiLetterOrDigit(c) || c == '_' || (keepDots && c == '.') ? c : '_').ToArray());
 
-        private void Layer(NodeProto n, string? weightName, string kind, Module layer)
+        /// <summary>
+        /// A layer step: the module <paramref name="layer"/> describes, built by <see cref="GraphLayer.Create"/> from
+        /// the shapes of <paramref name="tensors"/> (local name → value) and filled with them, at a path named after
+        /// <paramref name="weightName"/> or the node.
+        /// </summary>
+        private void Layer(NodeProto n, string? weightName, string kind, GraphLayer layer, string input, params (string Name, Tensor Value)[] tensors)
         {
             string path = LayerPath(n, weightName, kind);
-            _module.RegisterAt(path, layer);
-            Add(n, new[] { n.Input[0] }, (m, x) => m.GetSubmodule(path).Forward(x[0]));
+            layer = layer with { Path = path };
+            var module = layer.Create(name => tensors.FirstOrDefault(t => t.Name == name).Value?.ShapeCopy());
+            module.Eval(); // the zero sample runs in inference mode (batch norm with its running statistics)
+            foreach (var (name, value) in tensors)
+            {
+                var dst = module[name]!;
+                if (dst.Numel != value.Numel) throw Error(n, $"{name} has {value.Numel} elements ({Shapes.Format(value.Shape)}); the layer needs {Shapes.Format(dst.Shape)}");
+                value.Data.CopyTo(dst.Data);
+            }
+            _module.AddLayer(path, module);
+            Add(n, GraphOps.Layer, new[] { input }, s => s with { Layer = path });
         }
 
         private void Node(NodeProto n)
@@ -209,13 +224,13 @@ public static class OnnxImporter
                 case "Conv": Conv(n, a); break;
                 case "Gemm": Gemm(n, a); break;
                 case "BatchNormalization": BatchNorm(n, a); break;
-                case "Relu": Add(n, new[] { n.Input[0] }, (_, x) => x[0].Relu()); break;
+                case "Relu": Add(n, GraphOps.Relu, new[] { n.Input[0] }); break;
                 case "MaxPool":
                     {
                         var (k, s, p) = Pool(n, a);
                         if (a.Int("ceil_mode", 0) != 0 || a.Ints("dilations", new long[] { 1, 1 }).Any(d => d != 1) || a.Int("storage_order", 0) != 0)
                             throw Error(n, "only ceil_mode=0, dilation 1 and row-major storage are supported");
-                        Layer(n, null, "maxpool", new MaxPool2d(k, s, p));
+                        Layer(n, null, "maxpool", new GraphLayer("", "MaxPool2d") { Kernel = k, Stride = s, Padding = p }, n.Input[0]);
                         break;
                     }
                 case "AveragePool":
@@ -223,59 +238,59 @@ public static class OnnxImporter
                         var (k, s, p) = Pool(n, a);
                         if (a.Int("ceil_mode", 0) != 0) throw Error(n, "only ceil_mode=0 is supported");
                         if (p != (0, 0) && a.Int("count_include_pad", 0) == 0) throw Error(n, "padding that is left out of the average (count_include_pad=0) is not supported");
-                        Layer(n, null, "avgpool", new AvgPool2d(k, s, p));
+                        Layer(n, null, "avgpool", new GraphLayer("", "AvgPool2d") { Kernel = k, Stride = s, Padding = p }, n.Input[0]);
                         break;
                     }
-                case "GlobalAveragePool": Layer(n, null, "avgpool", new AdaptiveAvgPool2d(1)); break;
+                case "GlobalAveragePool": Layer(n, null, "avgpool", new GraphLayer("", "AdaptiveAvgPool2d"), n.Input[0]); break;
                 case "Flatten":
                     {
                         long axis = a.Int("axis", 1);
                         if (axis != 1) throw Error(n, $"Flatten axis {axis}: only axis 1 (keep the batch) is supported");
-                        Layer(n, null, "flatten", new Flatten());
+                        Layer(n, null, "flatten", new GraphLayer("", "Flatten"), n.Input[0]);
                         break;
                     }
                 case "Reshape":
                     if (a.Int("allowzero", 0) != 0) throw Error(n, "allowzero=1 is not supported");
-                    Add(n, new[] { n.Input[0], n.Input[1] }, (_, x) => Reshape(x[0], OnnxTensors.Ints(x[1])));
+                    Add(n, GraphOps.Reshape, new[] { n.Input[0], n.Input[1] });
                     break;
-                case "Add": Add(n, new[] { n.Input[0], n.Input[1] }, (_, x) => x[0].Add(x[1])); break;
+                case "Add": Add(n, GraphOps.Add, new[] { n.Input[0], n.Input[1] }); break;
                 case "Concat":
                     {
                         long axis = a.Int("axis", long.MinValue);
                         if (axis == long.MinValue) throw Error(n, "Concat needs an axis");
                         var ins = n.Input.ToArray();
                         if (ins.All(i => IsConstant(i))) { Constant(n, Tensor.Concat(ins.Select((_, i) => Value(n, i)).ToList(), (int)axis)); break; }
-                        Add(n, ins, (_, x) => Tensor.Concat(x, Norm(axis, x[0].Dim)));
+                        Add(n, GraphOps.Concat, ins, s => s with { Ints = [axis] });
                         break;
                     }
                 case "Pad": Pad(n, a); break;
                 case "Identity":
                 case "Dropout":
                     if (n.Output.Count > 1 && n.Output.Skip(1).Any(o => o.Length > 0)) throw Error(n, "a Dropout mask output is not supported");
-                    Add(n, new[] { n.Input[0] }, (_, x) => x[0]);
+                    Add(n, GraphOps.Identity, new[] { n.Input[0] });
                     break;
                 case "Constant": Constant(n, a.ConstantValue()); break;
                 case "Shape":
                     if (a.Has("start") || a.Has("end")) throw Error(n, "Shape with start/end is not supported");
-                    Add(n, new[] { n.Input[0] }, (_, x) => Tensor.FromArray(x[0].Shape.Select(d => (float)d).ToArray(), x[0].Dim));
+                    Add(n, GraphOps.Shape, new[] { n.Input[0] });
                     break;
                 case "Gather":
                     {
                         long axis = a.Int("axis", 0);
-                        if (axis == 0) { Add(n, new[] { n.Input[0], n.Input[1] }, (_, x) => Gather(x[0], x[1])); break; }
-                        if (Value(n, 0).Dim == 4 && Norm(axis, 4) == 1 && HasInput(n, 1) && IsConstant(n.Input[1])) { ChannelGather(n); break; }
+                        if (axis == 0) { Add(n, GraphOps.Gather, new[] { n.Input[0], n.Input[1] }); break; }
+                        if (Value(n, 0).Dim == 4 && GraphOps.Axis(axis, 4) == 1 && HasInput(n, 1) && IsConstant(n.Input[1])) { ChannelGather(n); break; }
                         throw Error(n, $"Gather along axis {axis} is not supported: only axis 0 (of a shape), or axis 1 (the channels of an (N, C, H, W) tensor) with constant indices");
                     }
                 case "Unsqueeze":
                     {
                         long[] axes = HasInput(n, 1) ? OnnxTensors.Ints(Value(n, 1)) : a.Ints("axes", Array.Empty<long>());
-                        Add(n, new[] { n.Input[0] }, (_, x) => Unsqueeze(x[0], axes));
+                        Add(n, GraphOps.Unsqueeze, new[] { n.Input[0] }, s => s with { Ints = axes });
                         break;
                     }
                 case "ConstantOfShape":
                     {
                         float v = a.Has("value") ? a.Tensor("value").ToArray().Single() : 0f;
-                        Add(n, new[] { n.Input[0] }, (_, x) => Tensor.Full(CheckedShape(OnnxTensors.Ints(x[0])), v));
+                        Add(n, GraphOps.ConstantOfShape, new[] { n.Input[0] }, s => s with { Value = v });
                         break;
                     }
                 default: throw Error(n, "unsupported op"); // listed before building
@@ -296,10 +311,8 @@ public static class OnnxImporter
             var d = Pair(n, a.Ints("dilations", new long[] { 1, 1 }), "dilations");
             var p = SymmetricPads(n, a.Ints("pads", new long[] { 0, 0, 0, 0 }));
             var b = HasInput(n, 2) ? Initializer(n, 2) : null;
-            var conv = new Conv2d(w.Size(1) * groups, w.Size(0), (w.Size(2), w.Size(3)), s, p, d, groups, bias: b != null);
-            Copy(n, conv.Weight, w, "weight");
-            if (b != null) Copy(n, conv.Bias!, b, "bias");
-            Layer(n, n.Input[1], "conv", conv);
+            var conv = new GraphLayer("", "Conv2d") { Stride = s, Padding = p, Dilation = d, Groups = groups, Bias = b != null };
+            Layer(n, n.Input[1], "conv", conv, n.Input[0], b != null ? [("weight", w), ("bias", b)] : [("weight", w)]);
         }
 
         private void Gemm(NodeProto n, Attributes a)
@@ -312,10 +325,8 @@ public static class OnnxImporter
             int outF = transB ? w.Size(0) : w.Size(1), inF = transB ? w.Size(1) : w.Size(0);
             var b = HasInput(n, 2) ? Initializer(n, 2) : null;
             if (b != null && b.Numel != outF) throw Error(n, $"bias of {b.Numel} elements for {outF} outputs (only a per-output bias is supported)");
-            var lin = new Linear(inF, outF, bias: b != null);
-            Copy(n, lin.Weight, transB ? w : Transpose(w), "weight");
-            if (b != null) Copy(n, lin.Bias!, b.Reshape(outF), "bias");
-            Layer(n, n.Input[1], "fc", lin);
+            var weight = transB ? w : Transpose(w);
+            Layer(n, n.Input[1], "fc", new GraphLayer("", "Linear") { Bias = b != null }, n.Input[0], b != null ? [("weight", weight), ("bias", b.Reshape(outF))] : [("weight", weight)]);
         }
 
         private void BatchNorm(NodeProto n, Attributes a)
@@ -323,16 +334,10 @@ public static class OnnxImporter
             if (a.Int("training_mode", 0) != 0) throw Error(n, "training_mode=1 is not supported");
             var x = Value(n, 0);
             Tensor scale = Initializer(n, 1), bias = Initializer(n, 2), mean = Initializer(n, 3), var = Initializer(n, 4);
-            int c = scale.Numel;
-            BatchNormBase bn = x.Dim switch
-            {
-                4 => new BatchNorm2d(c, a.Float("epsilon", 1e-5f)),
-                2 or 3 => new BatchNorm1d(c, a.Float("epsilon", 1e-5f)),
-                _ => throw Error(n, $"input of rank {x.Dim}"),
-            };
-            Copy(n, bn.Weight!, scale, "scale"); Copy(n, bn.Bias!, bias, "B"); Copy(n, bn.RunningMean!, mean, "input_mean"); Copy(n, bn.RunningVar!, var, "input_var");
-            bn.Eval();
-            Layer(n, n.Input[1], "bn", bn);
+            string type = x.Dim switch { 4 => "BatchNorm2d", 2 or 3 => "BatchNorm1d", _ => throw Error(n, $"input of rank {x.Dim}") };
+            var bn = new GraphLayer("", type) { Eps = a.Float("epsilon", 1e-5f) };
+            int c = mean.Numel;
+            Layer(n, n.Input[1], "bn", bn, n.Input[0], ("weight", scale.Reshape(scale.Numel)), ("bias", bias.Reshape(bias.Numel)), ("running_mean", mean.Reshape(c)), ("running_var", var.Reshape(var.Numel)));
         }
 
         private void Pad(NodeProto n, Attributes a)
@@ -342,9 +347,7 @@ public static class OnnxImporter
             long[] pads = HasInput(n, 1) ? OnnxTensors.Ints(Value(n, 1)) : a.Ints("pads", Array.Empty<long>());
             if (HasInput(n, 2) && Value(n, 2).ToArray().Any(v => v != 0)) throw Error(n, "only zero padding is supported");
             if (HasInput(n, 3)) throw Error(n, "Pad with axes is not supported");
-            if (pads.Length != 2 * x.Dim || pads.Any(p => p < 0)) throw Error(n, $"pads ({string.Join(", ", pads)}) for a rank-{x.Dim} input: non-negative begin and end per axis expected");
-            if (pads[0] != 0 || pads[x.Dim] != 0) throw Error(n, "padding the batch axis is not supported");
-            Add(n, new[] { n.Input[0] }, (_, t) => ZeroPad(t[0], pads));
+            Add(n, GraphOps.Pad, new[] { n.Input[0] }, s => s with { Ints = pads });
             if (x.Dim == 4 && pads.Select((p, i) => p == 0 || i == x.Dim + 1).All(b => b))
                 _channelPads[n.Output[0]] = (n.Input[0], x.Size(1));
         }
@@ -370,35 +373,12 @@ public static class OnnxImporter
                 map = map.Select(i => i >= pad.Channels ? -1 : i).ToArray();
                 (input, channels) = pad;
             }
-            Module routing;
-            try { routing = new PadShortcut(channels, map.Length, 1, map); }
+            try { Layer(n, null, "shortcut", new GraphLayer("", "PadShortcut") { InChannels = channels, Sources = map }, input); }
             catch (ArgumentException e)
             {
                 throw Error(n, $"Gather along the channels is imported as a channel routing, which this one is not ({e.Message}): each input channel must reach exactly one output channel, the others being zeros");
             }
-            string path = LayerPath(n, null, "shortcut");
-            _module.RegisterAt(path, routing);
-            Add(n, new[] { input }, (m, x) => m.GetSubmodule(path).Forward(x[0]));
         }
-
-        /// <summary>Zero padding as concatenation with zeros, so gradients flow and the exporter writes it back as Pad.</summary>
-        private static Tensor ZeroPad(Tensor x, long[] pads)
-        {
-            int rank = x.Dim;
-            for (int axis = 1; axis < rank; axis++)
-            {
-                long before = pads[axis], after = pads[axis + rank];
-                if (before == 0 && after == 0) continue;
-                var parts = new List<Tensor>();
-                if (before > 0) parts.Add(Tensor.Zeros(WithSize(x, axis, (int)before)));
-                parts.Add(x);
-                if (after > 0) parts.Add(Tensor.Zeros(WithSize(x, axis, (int)after)));
-                x = Tensor.Concat(parts, axis);
-            }
-            return x;
-        }
-
-        private static int[] WithSize(Tensor x, int axis, int size) { var s = x.ShapeCopy(); s[axis] = size; return s; }
 
         private (int H, int W) Pair(NodeProto n, long[] v, string what) =>
             v.Length == 2 && v.All(x => x >= 1 && x <= 1 << 16) ? ((int)v[0], (int)v[1]) : throw Error(n, $"{what} ({string.Join(", ", v)}): two positive values expected");
@@ -417,61 +397,12 @@ public static class OnnxImporter
             return (k, Pair(n, a.Ints("strides", new long[] { 1, 1 }), "strides"), SymmetricPads(n, a.Ints("pads", new long[] { 0, 0, 0, 0 })));
         }
 
-        private void Copy(NodeProto n, Tensor dst, Tensor src, string what)
-        {
-            if (dst.Numel != src.Numel) throw Error(n, $"{what} has {src.Numel} elements ({Shapes.Format(src.Shape)}); the layer needs {Shapes.Format(dst.Shape)}");
-            src.Data.CopyTo(dst.Data);
-        }
-
         private static Tensor Transpose(Tensor w)
         {
             int r = w.Size(0), c = w.Size(1);
             var t = new float[w.Numel];
             for (int i = 0; i < r; i++) for (int j = 0; j < c; j++) t[j * r + i] = w.Data[i * c + j];
             return new Tensor(t, c, r);
-        }
-
-        private static int Norm(long axis, int rank) =>
-            axis >= -rank && axis < rank ? (int)(axis < 0 ? axis + rank : axis) : throw new ArgumentException($"axis {axis} is out of range for rank {rank}");
-
-        private static Tensor Reshape(Tensor x, long[] shape)
-        {
-            var s = new int[shape.Length];
-            for (int i = 0; i < s.Length; i++)
-                s[i] = shape[i] == 0 ? (i < x.Dim ? x.Size(i) : throw new ArgumentException($"reshape 0 at axis {i} of a rank-{x.Dim} input"))
-                    : checked((int)shape[i]);
-            return x.Reshape(s);
-        }
-
-        /// <summary>A shape computed by the graph, refused when negative or larger than <see cref="MaxComputedElements"/>.</summary>
-        private static int[] CheckedShape(long[] dims)
-        {
-            long numel = 1;
-            foreach (long d in dims)
-            {
-                if (d < 0 || d > int.MaxValue) throw new ArgumentException($"computed shape ({string.Join(", ", dims)}) has a dimension out of range");
-                numel *= d;
-                if (numel > MaxComputedElements) throw new ArgumentException($"computed shape ({string.Join(", ", dims)}) exceeds {MaxComputedElements} elements");
-            }
-            return dims.Select(d => (int)d).ToArray();
-        }
-
-        private static Tensor Gather(Tensor data, Tensor indices)
-        {
-            if (data.Dim != 1) throw new ArgumentException($"Gather of a rank-{data.Dim} tensor: only 1-D data (a shape) is supported");
-            var idx = OnnxTensors.Ints(indices).Select(i => (int)(i < 0 ? i + data.Numel : i)).ToArray();
-            foreach (int i in idx) if (i < 0 || i >= data.Numel) throw new ArgumentException($"Gather index {i} is out of range for {data.Numel} elements");
-            var values = idx.Select(i => data.Data[i]).ToArray();
-            return indices.Dim == 0 ? Tensor.Scalar(values[0]) : Tensor.FromArray(values, indices.ShapeCopy());
-        }
-
-        private static Tensor Unsqueeze(Tensor x, long[] axes)
-        {
-            int rank = x.Dim + axes.Length;
-            var norm = axes.Select(a => Norm(a, rank)).OrderBy(a => a).ToArray();
-            var shape = new List<int>(x.Shape);
-            foreach (int a in norm) shape.Insert(a, 1);
-            return x.Reshape(shape.ToArray());
         }
     }
 

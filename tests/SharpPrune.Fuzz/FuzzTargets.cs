@@ -29,6 +29,7 @@ public static class FuzzTargets
         new("cifar100", () => [Cifar(2, 2)], (b, dir) => LoadCifar(dir, b, coarse: true)),
         new("spz", SpzSeeds, (b, _) => { SpzFile.Read(b, "fuzz.spz"); return null; }),
         new("pt", TorchSeeds, (b, _) => { TorchCheckpoint.Read(new MemoryStream(b), "fuzz.pt"); return null; }),
+        new("pt-legacy", LegacyTorchSeeds, (b, _) => { TorchCheckpoint.Read(new MemoryStream(b), "fuzz.pt"); return null; }),
         new("onnx", OnnxSeeds, (b, _) => { OnnxImporter.Read(b, "fuzz.onnx"); return null; }),
     ];
 
@@ -64,6 +65,10 @@ public static class FuzzTargets
         var meta = new Dictionary<string, string> { ["model"] = "lenet5", ["num_classes"] = "10" };
         return [SpzFile.Encode(model.StateDict(), meta).Bytes];
     }
+
+    /// <summary>PyTorch's legacy (pre-1.6, non-zip) torch.save files: every dtype and views; a checkpoint dict with optimizer state.</summary>
+    private static IReadOnlyList<byte[]> LegacyTorchSeeds() =>
+        new[] { "dtypes_legacy.pt", "lenet5_legacy.pth.tar" }.Select(f => RepoFile("tests/fixtures/interop/" + f)).OfType<string>().Select(File.ReadAllBytes).ToList();
 
     /// <summary>Our own torch.save-format writer's output and PyTorch's own files (every dtype, DataParallel dicts, pruned).</summary>
     private static IReadOnlyList<byte[]> TorchSeeds()
@@ -103,7 +108,12 @@ public static class FuzzTargets
             Prune.L1Unstructured(model.GetSubmodule("conv1"), "weight", 0.5);
             Prune.LnStructured(model.GetSubmodule("fc1"), "weight", 0.25, 2, 0);
             Checkpoint.Save(pruned, model, null, null, meta);
-            return [File.ReadAllBytes(dense), File.ReadAllBytes(pruned)];
+            // A model imported from ONNX, pruned: its structure is the 'graph' metadata (a JSON graph description).
+            string graph = Path.Combine(dir, "graph.safetensors");
+            var imported = OnnxImporter.Read(OnnxExporter.Serialize(ModelZoo.Create("lenet5", 10, new Generator(4)), [1, 28, 28]), "lenet5.onnx");
+            Prune.L1Unstructured(imported.GetSubmodule("conv2"), "weight", 0.5);
+            GraphCheckpoint.Save(graph, imported, new Dictionary<string, string> { ["model"] = "onnx", ["dataset"] = "fashion-mnist" });
+            return [File.ReadAllBytes(dense), File.ReadAllBytes(pruned), File.ReadAllBytes(graph)];
         }
         finally { Directory.Delete(dir, recursive: true); }
     }

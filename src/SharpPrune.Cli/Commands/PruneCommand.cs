@@ -44,7 +44,6 @@ internal static class PruneCommand
             var step = new PruneStep(methodName, how, ParseNorm(parse.GetValue(n)!), parse.GetValue(dim), parse.GetValue(layers), parse.GetValue(includeBias),
                 (ulong)parse.GetValue(seed), q, layerRates);
             var loaded = checkpoint.LoadModel(parse);
-            ModelLoader.RequireZooModel(loaded, "prune");
             var targets = Targets(loaded.Model, step.Rates is null ? step.Layers : RatesPattern(loaded.Model, step.Rates), step.IncludeBias);
             Apply(step, targets);
 
@@ -191,14 +190,16 @@ internal static class PruneCommand
 
     /// <summary>
     /// Metadata of a checkpoint made from <paramref name="loaded"/> (pruned or shrunk in place): the source's, minus
-    /// what only the source's own training state means (optimizer, scheduler, format keys), with the model's layer
-    /// widths as they are now, and its model name and class count, which a source without metadata (a PyTorch
+    /// what only the source's own training state means (optimizer, scheduler, format keys), with the model's
+    /// structure as it is now (a zoo model's layer widths, or an imported graph's description), and its model name and class count, which a source without metadata (a PyTorch
     /// file, named with --model) lacks, so the output loads with --load alone.
     /// </summary>
     internal static Dictionary<string, string> DerivedMetadata(LoadedModel loaded)
     {
-        var meta = loaded.Checkpoint.Metadata.Where(kv => !CheckpointKeys.IsReserved(kv.Key)).ToDictionary(kv => kv.Key, kv => kv.Value);
-        meta[ModelArchitecture.MetadataKey] = ModelArchitecture.Describe(loaded.Model);
+        var meta = loaded.Checkpoint.Metadata.Where(kv => !CheckpointKeys.IsReserved(kv.Key) && kv.Key is not (CheckpointKeys.Architecture or CheckpointKeys.Graph))
+            .ToDictionary(kv => kv.Key, kv => kv.Value);
+        var (key, structure) = loaded.StructureMetadata();
+        meta[key] = structure;
         meta.TryAdd(CheckpointKeys.Model, loaded.ModelName);
         meta.TryAdd(CheckpointKeys.NumClasses, loaded.NumClasses.ToString(System.Globalization.CultureInfo.InvariantCulture));
         return meta;

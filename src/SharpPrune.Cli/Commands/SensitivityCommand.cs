@@ -40,7 +40,7 @@ internal static class SensitivityCommand
             var loaded = ModelLoader.Load(path, parse.GetValue(model));
             string dataset = DataSets.Info(parse.GetValue(data) ?? loaded.Dataset
                 ?? throw new CliUsageException($"{path} does not record its dataset; pass --data")).Name;
-            var (_, test) = DataSets.Load(DataSets.ForCheckpoint(ctx, loaded, dataset, parse.GetValue(dataDir), path), loaded.ModelName);
+            var (_, test) = DataSets.Load(DataSets.ForCheckpoint(ctx, loaded, dataset, parse.GetValue(dataDir), path), loaded.InputShape, loaded.ModelName);
             if (test.NumClasses != loaded.NumClasses)
                 throw new CliUsageException($"{path} holds a {loaded.NumClasses}-class model but {dataset} has {test.NumClasses} classes");
             var loader = new DataLoader(DatasetLimit.Take(test, parse.GetValue(limitTest)), parse.GetValue(batch), shuffle: false, Transforms.Test(dataset), seed: 0);

@@ -60,7 +60,7 @@ internal static class ShrinkCommand
             }
             var loaded = checkpoint.LoadModel(parse);
             var model = loaded.Model;
-            int[] inputShape = ModelZoo.InputShape(loaded.ModelName);
+            int[] inputShape = loaded.InputShape;
             var example = Tensor.Zeros([1, .. inputShape]);
 
             string? dataset = parse.GetValue(data) ?? (crit == "taylor" ? loaded.Dataset : null);
@@ -69,7 +69,7 @@ internal static class ShrinkCommand
             if (dataset is not null)
             {
                 dataset = DataSets.Info(dataset).Name;
-                var (tr, te) = DataSets.Load(DataSets.ForCheckpoint(ctx, loaded, dataset, parse.GetValue(dataDir), path), loaded.ModelName);
+                var (tr, te) = DataSets.Load(DataSets.ForCheckpoint(ctx, loaded, dataset, parse.GetValue(dataDir), path), inputShape, loaded.ModelName);
                 if (te.NumClasses != loaded.NumClasses)
                     throw new CliUsageException($"{path} holds a {loaded.NumClasses}-class model but {dataset} has {te.NumClasses} classes");
                 train = tr;

@@ -18,7 +18,7 @@ internal static class SummaryCommand
             var loaded = path is null ? null : ModelLoader.Load(path, parse.GetValue(model));
             string name = loaded?.ModelName ?? parse.GetValue(model) ?? throw new CliUsageException("pass --model or --load");
             var module = loaded?.Model ?? ModelLoader.Create(name, parse.GetValue(numClasses), seed: 0);
-            int[] input = ModelZoo.InputShape(name);
+            int[] input = loaded?.InputShape ?? ModelZoo.InputShape(name);
             ctx.Out.Write(ModelSummary.Run(module, input).Format());
             ctx.Out.WriteLine($"Multiply-adds per image (conv + linear): {Flops.Count(module, input).TotalMacs:N0}");
             return 0;

@@ -27,7 +27,7 @@ internal static class TrainCommand
                  : load is not null ? TrainPlan.ForLoad(ctx, parse, o, load)
                  : TrainPlan.Fresh(parse, o);
         var cfg = plan.Config;
-        var (train, test) = DataSets.Load(cfg.RecordedData()!, cfg.Model);
+        var (train, test) = DataSets.Load(cfg.RecordedData()!, plan.InputShape, cfg.Model);
 
         var agp = GradualPruningCallback.For(plan.Model, cfg);
         var progress = new TrainingDisplay.Relay();

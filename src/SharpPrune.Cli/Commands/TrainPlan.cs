@@ -10,7 +10,7 @@ using SharpPrune.Vision.Training;
 namespace SharpPrune.Cli.Commands;
 
 /// <summary>What <c>train</c> will do: the configuration, the model to train and where to save, for each of its three modes.</summary>
-internal sealed record TrainPlan(string Mode, TrainConfig Config, Module Model, string SaveDir,
+internal sealed record TrainPlan(string Mode, TrainConfig Config, Module Model, int[] InputShape, string SaveDir,
     CheckpointData? ResumeFrom = null, IReadOnlyDictionary<string, string>? ExtraMetadata = null)
 {
     /// <summary>A new run: model and dataset from the options.</summary>
@@ -25,14 +25,13 @@ internal sealed record TrainPlan(string Mode, TrainConfig Config, Module Model, 
         var module = ModelLoader.Create(cfg.Model, cfg.NumClasses, cfg.Seed);
         DataSets.CheckShape(info.Name, cfg.Model);
         cfg = cfg.WithData(DataSets.Resolve(info.Name, DataDirOption(parse, o))); // recorded: eval and resume read the same files
-        return new TrainPlan("training", cfg, module, parse.GetValue(o.Save) ?? Path.Combine("runs", $"{cfg.Model}-{cfg.Dataset}"));
+        return new TrainPlan("training", cfg, module, ModelZoo.InputShape(cfg.Model), parse.GetValue(o.Save) ?? Path.Combine("runs", $"{cfg.Model}-{cfg.Dataset}"));
     }
 
     /// <summary>A new run starting from a checkpoint's weights (and masks, if it is pruned).</summary>
     public static TrainPlan ForLoad(CliContext ctx, ParseResult parse, TrainOptions o, string path)
     {
         var loaded = ModelLoader.Load(path, parse.GetValue(o.Model));
-        ModelLoader.RequireZooModel(loaded, "train --load");
         string data = parse.GetValue(o.Data) ?? loaded.Dataset
             ?? throw new CliUsageException($"{path} does not record its dataset; pass --data");
         var info = DataSets.Info(data);
@@ -46,7 +45,14 @@ internal sealed record TrainPlan(string Mode, TrainConfig Config, Module Model, 
         string save = parse.GetValue(o.Save)
             ?? Path.Combine(Path.GetDirectoryName(Path.GetFullPath(path))!, Path.GetFileNameWithoutExtension(path) + "-retrain");
         string mode = loaded.IsPruned ? $"retraining pruned {path} (masks kept)" : $"training from the weights of {path}";
-        return new TrainPlan(mode, cfg, loaded.Model, save, null, loaded.Checkpoint.Metadata);
+        // The structure goes with every checkpoint the run writes (an ONNX file as source has no metadata to copy).
+        var metadata = loaded.Checkpoint.Metadata.ToDictionary(kv => kv.Key, kv => kv.Value);
+        if (loaded.IsGraph)
+        {
+            var (key, structure) = loaded.StructureMetadata();
+            metadata[key] = structure;
+        }
+        return new TrainPlan(mode, cfg, loaded.Model, loaded.InputShape, save, null, metadata);
     }
 
     /// <summary>Continue a run from its last checkpoint with the settings it was started with.</summary>
@@ -62,12 +68,23 @@ internal sealed record TrainPlan(string Mode, TrainConfig Config, Module Model, 
         if (ckpt.Get(CheckpointKeys.DefaultRng) is { } rng) Checkpoint.RestoreRngState(Generator.Default, rng);
 
         ModelLoader.CheckNumClasses(ckpt, file, cfg.NumClasses, $"its '{CheckpointKeys.Config}' num_classes");
-        var model = ModelLoader.CreateRecorded(cfg.Model, cfg.NumClasses, cfg.Seed, file);
-        if (ckpt.Get(ModelArchitecture.MetadataKey) is { } architecture) ModelArchitecture.Apply(model, architecture, file); // a shrunk run
+        Module model;
+        int[] inputShape;
+        if (ckpt.Get(CheckpointKeys.Graph) is not null) // a run from a model imported from ONNX
+        {
+            var g = ModelLoader.BuildGraph(ckpt, file);
+            (model, inputShape) = (g, g.InputShape.ToArray());
+        }
+        else
+        {
+            model = ModelLoader.CreateRecorded(cfg.Model, cfg.NumClasses, cfg.Seed, file);
+            inputShape = ModelZoo.InputShape(cfg.Model);
+            if (ckpt.Get(ModelArchitecture.MetadataKey) is { } architecture) ModelArchitecture.Apply(model, architecture, file); // a shrunk run
+        }
         PrunedStateDict.Prepare(model, ckpt.Model); // a pruned run resumes with the same reparametrisation
         string save = parse.GetValue(o.Save) ?? Path.GetDirectoryName(Path.GetFullPath(file))!;
         int done = CheckpointKeys.ParseInt(ckpt, CheckpointKeys.Epoch);
-        return new TrainPlan($"resuming {file} after epoch {done}", cfg, model, save, ckpt, ckpt.Metadata);
+        return new TrainPlan($"resuming {file} after epoch {done}", cfg, model, inputShape, save, ckpt, ckpt.Metadata);
     }
 
     public string Headline(Trainer t)

@@ -101,7 +101,7 @@ internal sealed class RecipeRunner
         var loaded = ModelLoader.Load(checkpoint);
         if (_test is null)
         {
-            var (_, test) = DataSets.Load(DataSets.Resolve(_plan.Recipe.Data, _plan.DataDir), loaded.ModelName);
+            var (_, test) = DataSets.Load(DataSets.Resolve(_plan.Recipe.Data, _plan.DataDir), loaded.InputShape, loaded.ModelName);
             _test = DatasetLimit.Take(test, _plan.LimitTest);
         }
         var r = Evaluator.Evaluate(loaded.Model, new DataLoader(_test, 256, shuffle: false, Transforms.Test(DataSets.Info(_plan.Recipe.Data).Name), seed: 0));

@@ -48,6 +48,10 @@ public static class CheckpointKeys
     /// model is rebuilt before its weights load.</summary>
     public const string Architecture = "architecture";
 
+    /// <summary>An imported graph's structure as versioned JSON (Onnx's GraphSpec): how a model imported from ONNX
+    /// is rebuilt before its weights load. A checkpoint holds this or <see cref="Architecture"/>, never both.</summary>
+    public const string Graph = "graph";
+
     public const string LastFile = "last.safetensors";
     public const string BestFile = "best.safetensors";
 

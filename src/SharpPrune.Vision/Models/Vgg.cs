@@ -12,6 +12,8 @@ namespace SharpPrune.Vision.Models;
 /// stack "feature"; we use "features" (features.N.*, classifier.N.*), the torchvision spelling.
 /// Init as the reference: convs N(0, √(2/(9·out))), BatchNorm2d weight 0.5 / bias 0, Linear N(0, 0.01) / bias 0
 /// (BatchNorm1d keeps 1 / 0: the reference's isinstance test only matches BatchNorm2d).
+/// With <see cref="VggHead.Linear"/> the classifier is the network-slimming repository's single Linear(cfg[-1],
+/// classes) instead (<c>classifier.0</c>); <see cref="VggCheckpoints"/> loads that repository's files.
 /// </summary>
 public sealed class Vgg : Container
 {
@@ -36,16 +38,23 @@ public sealed class Vgg : Container
     public Sequential Classifier => Child<Sequential>("classifier", ref _classifier);
 
     public Vgg(int depth, int numClasses = 10, Generator? generator = null)
-        : this(Configs.TryGetValue(depth, out var cfg) ? cfg
-            : throw new ArgumentException($"VGG depth must be one of {string.Join(", ", Configs.Keys)}, got {depth}"), numClasses, generator) { }
+        : this(DefaultConfig(depth), numClasses, generator) { }
 
     /// <summary>A VGG with custom widths (e.g. after channel pruning): conv widths, 0 for a max-pool.</summary>
-    public Vgg(IReadOnlyList<int> cfg, int numClasses = 10, Generator? generator = null)
+    /// <summary>The zoo's widths of a VGG-<paramref name="depth"/> (0 for a max-pool).</summary>
+    public static IReadOnlyList<int> DefaultConfig(int depth) => Configs.TryGetValue(depth, out var cfg) ? cfg
+        : throw new ArgumentException($"VGG depth must be one of {string.Join(", ", Configs.Keys)}, got {depth}");
+
+    /// <summary>The classifier after the pooled features.</summary>
+    public VggHead Head { get; }
+
+    public Vgg(IReadOnlyList<int> cfg, int numClasses = 10, Generator? generator = null, VggHead head = VggHead.Mlp)
     {
         if (cfg.Count == 0 || cfg.Any(v => v < 0) || cfg[^1] == 0)
             throw new ArgumentException($"VGG cfg must be conv widths > 0 and 0 for max-pool, ending with a conv; got [{string.Join(", ", cfg)}]");
         Depth = cfg.Count(v => v > 0) + 3;
         Config = cfg.ToArray();
+        Head = head;
         var features = new Sequential();
         int inCh = 3;
         foreach (var v in cfg)
@@ -58,9 +67,10 @@ public sealed class Vgg : Container
         }
         RegisterModule("features", features);
         RegisterModule("avgpool", new AvgPool2d(2));
-        RegisterModule("classifier", new Sequential(
-            new Linear(inCh, 512, generator: generator), new BatchNorm1d(512), new ReLU(inplace: true),
-            new Linear(512, numClasses, generator: generator)));
+        RegisterModule("classifier", head == VggHead.Linear
+            ? new Sequential(new Linear(inCh, numClasses, generator: generator))
+            : new Sequential(new Linear(inCh, 512, generator: generator), new BatchNorm1d(512), new ReLU(inplace: true),
+                new Linear(512, numClasses, generator: generator)));
 
         ZooInit.ConvFanOutAndBatchNorm(this, bnWeight: 0.5f, generator);
         foreach (var m in Modules())
@@ -75,4 +85,13 @@ public sealed class Vgg : Container
         Recycle(f, features, avgpool, x);
         return Child("classifier", ref _classifier).Forward(x.Flatten(1));
     }
+}
+
+/// <summary>The classifier of a <see cref="Vgg"/>.</summary>
+public enum VggHead
+{
+    /// <summary>l1-norm-pruning's Linear(cfg[-1], 512) → BatchNorm1d → ReLU → Linear(512, classes) (the zoo's).</summary>
+    Mlp,
+    /// <summary>network-slimming's single Linear(cfg[-1], classes).</summary>
+    Linear,
 }

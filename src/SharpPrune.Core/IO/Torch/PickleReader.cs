@@ -9,7 +9,10 @@ internal sealed record PickleGlobal(string Module, string Name)
     public override string ToString() => $"{Module}.{Name}";
 }
 
-/// <summary>A <c>('storage', torch.FloatStorage, key, location, numel)</c> persistent id: where a tensor's bytes are.</summary>
+/// <summary>
+/// A <c>('storage', torch.FloatStorage, key, location, numel)</c> persistent id (the legacy format adds a sixth entry,
+/// view metadata, None since PyTorch 0.4): where a tensor's bytes are.
+/// </summary>
 internal sealed record StorageRef(TorchDType DType, string Key, long Numel);
 
 /// <summary>A tensor as pickled: a strided view of a storage.</summary>
@@ -41,8 +44,9 @@ internal sealed class PickleReader
 {
     public const int MaxDepth = 100;
     private readonly byte[] _data;
-    private readonly string _source;
+    private readonly string _source, _name;
     private int _pos;
+    private readonly List<StorageRef> _storages = new();
     private readonly List<object?> _stack = new();
     private readonly List<int> _marks = new();
     private readonly Dictionary<long, object?> _memo = new();
@@ -54,11 +58,22 @@ internal sealed class PickleReader
         new("torch._utils", "_rebuild_parameter"),
     };
 
-    private PickleReader(byte[] data, string source) { _data = data; _source = source; }
+    private PickleReader(byte[] data, int start, string source, string name) { _data = data; _pos = start; _source = source; _name = name; }
 
-    public static object? Load(byte[] pickle, string source) => new PickleReader(pickle, source).Run();
+    public static object? Load(byte[] pickle, string source) => new PickleReader(pickle, 0, source, "data.pkl").Run();
 
-    private TorchFormatException Error(string what) => new($"{_source}: data.pkl at byte {_pos}: {what}");
+    /// <summary>
+    /// The pickle starting at <paramref name="start"/> of <paramref name="data"/> (the legacy format writes several in a
+    /// row): its value, the position after its STOP, and the storages its persistent ids named, in order.
+    /// </summary>
+    public static (object? Value, int End, IReadOnlyList<StorageRef> Storages) Read(byte[] data, int start, string source, string name)
+    {
+        var r = new PickleReader(data, start, source, name);
+        var value = r.Run();
+        return (value, r._pos, r._storages);
+    }
+
+    private TorchFormatException Error(string what) => new($"{_source}: {_name} at byte {_pos}: {what}");
 
     private object? Run()
     {
@@ -213,13 +228,17 @@ internal sealed class PickleReader
 
     private StorageRef PersistentId(object? pid)
     {
-        if (pid is not object?[] { Length: 5 } t || t[0] is not "storage" || t[1] is not PickleGlobal type || t[2] is not string key
+        if (pid is not object?[] { Length: 5 or 6 } t || t[0] is not "storage" || t[1] is not PickleGlobal type || t[2] is not string key
             || t[3] is not string || t[4] is not long numel)
             throw Error($"persistent id {Describe(pid)} is not a ('storage', type, key, location, numel) tuple");
+        if (t.Length == 6 && t[5] is not null)
+            throw Error($"storage '{key}' is a view of another storage (view metadata {Describe(t[5])}), which only PyTorch < 0.4 wrote; re-save the file with a newer PyTorch");
         var dtype = type.Module == "torch" ? TorchDTypes.FromStorageName(type.Name) : null;
         if (dtype == null) throw Error($"storage type {type} is not supported");
         if (numel < 0) throw Error($"storage '{key}' has negative size {numel}");
-        return new StorageRef(dtype.Value, key, numel);
+        var r = new StorageRef(dtype.Value, key, numel);
+        _storages.Add(r);
+        return r;
     }
 
     private object Reduce(object? f, object? args)

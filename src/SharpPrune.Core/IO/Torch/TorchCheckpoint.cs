@@ -23,7 +23,9 @@ public sealed class TorchCheckpointFile
 
 /// <summary>
 /// Reads and writes <c>torch.save</c> files in the zip format of PyTorch ≥ 1.6 (archive/data.pkl + archive/data/KEY
-/// storages). Reading goes through a restricted unpickler (<see cref="PickleReader"/>) that never runs code, checks
+/// storages); also reads the legacy format of older PyTorch (and of <c>_use_new_zipfile_serialization=False</c>):
+/// pickles of the magic number, protocol version and sys_info, the object with persistent ids, the list of storage
+/// keys, then each storage as an 8-byte element count and its bytes. Reading goes through a restricted unpickler (<see cref="PickleReader"/>) that never runs code, checks
 /// every size and offset against the archive before allocating, and converts float16/bfloat16/float64/int storages
 /// to float32. Writing produces what <c>torch.load</c> opens into an OrderedDict of float32 tensors.
 /// </summary>
@@ -49,6 +51,12 @@ public static class TorchCheckpoint
     // Legacy files open with pickle PROTO 2 and LONG1 of 10 bytes: torch's magic number 0x1950a86a20f9469cfc6c.
     private static bool IsLegacy(ReadOnlySpan<byte> head) => head[0] == 0x80 && head[1] == 2 && head[2] == 0x8a && head[3] == 10;
 
+    /// <summary>The whole first pickle of a legacy file: PROTO 2, LONG1 10 bytes of the magic number (little-endian), STOP.</summary>
+    private static readonly byte[] LegacyMagic = [0x80, 2, 0x8a, 10, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19, (byte)'.'];
+
+    /// <summary>The legacy format's protocol version (torch.serialization.PROTOCOL_VERSION).</summary>
+    private const long LegacyProtocolVersion = 1001;
+
     public static TorchCheckpointFile Load(string path)
     {
         using var fs = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
@@ -61,8 +69,7 @@ public static class TorchCheckpoint
         Span<byte> head = stackalloc byte[4];
         int got = stream.ReadAtLeast(head, 4, throwOnEndOfStream: false);
         stream.Position = 0;
-        if (got == 4 && IsLegacy(head))
-            throw new TorchFormatException($"{source}: this is the legacy torch.save format of PyTorch < 1.6, which SharpPrune does not read; re-save it with a newer PyTorch: torch.save(torch.load(f), f2)");
+        if (got == 4 && IsLegacy(head)) return ReadLegacy(stream, source);
         ZipArchive zip;
         try { zip = new ZipArchive(stream, ZipArchiveMode.Read, leaveOpen: true); }
         catch (InvalidDataException e) { throw new TorchFormatException($"{source}: not a PyTorch checkpoint (not a zip archive: {e.Message})", e); }
@@ -80,7 +87,90 @@ public static class TorchCheckpoint
             throw new TorchFormatException($"{source}: a torch.save archive has one <name>/data.pkl; found {pickles.Count} (entries: {string.Join(", ", zip.Entries.Take(8).Select(e => e.FullName))})");
         string prefix = pickles[0].FullName[..^"data.pkl".Length];
         var root = PickleReader.Load(ReadEntry(pickles[0], MaxPickleBytes, fileLength, source), source);
-        var storages = new Storages(zip, prefix, fileLength, source);
+        var storages = new Storages(r => ReadZipStorage(zip, prefix, r, fileLength, source), source);
+        return Interpret(root, storages, source);
+    }
+
+    private static float[] ReadZipStorage(ZipArchive zip, string prefix, StorageRef r, long fileLength, string source)
+    {
+        if (r.Key.Length == 0 || r.Key.Length > 64 || !r.Key.All(char.IsAsciiLetterOrDigit))
+            throw new TorchFormatException($"{source}: storage key '{r.Key}' is not a plain name");
+        var entry = zip.GetEntry(prefix + "data/" + r.Key)
+            ?? throw new TorchFormatException($"{source}: storage '{r.Key}' is missing from the archive (no {prefix}data/{r.Key})");
+        var dt = TorchDTypes.AsSafeTensors(r.DType);
+        int size = DTypes.SizeOf(dt);
+        if (r.Numel > Array.MaxLength || r.Numel * size != entry.Length)
+            throw new TorchFormatException($"{source}: storage '{r.Key}' should hold {r.Numel} {r.DType} elements ({r.Numel * size} bytes) but its entry has {entry.Length} bytes");
+        var bytes = ReadEntry(entry, entry.Length, fileLength, source);
+        var data = new float[r.Numel];
+        DTypes.ToSingle(bytes, dt, data);
+        return data;
+    }
+
+    /// <summary>
+    /// A legacy (non-zip) file. Its pickles must lie within the first <see cref="MaxPickleBytes"/>; the storage section
+    /// after them is indexed by reading each storage's 8-byte count (checked against its persistent id and the bytes
+    /// left) and skipping its bytes, and only the storages the state dict's tensors use are then read.
+    /// </summary>
+    private static TorchCheckpointFile ReadLegacy(Stream stream, string source)
+    {
+        long length = stream.Length;
+        var head = new byte[(int)Math.Min(length, MaxPickleBytes)];
+        stream.Position = 0;
+        stream.ReadExactly(head);
+        if (!head.AsSpan().StartsWith(LegacyMagic))
+            throw new TorchFormatException($"{source}: not a PyTorch checkpoint (a legacy torch.save file starts with torch's magic number)");
+        const string what = "legacy pickle";
+        var (version, end, _) = PickleReader.Read(head, LegacyMagic.Length, source, what);
+        if (version is not LegacyProtocolVersion)
+            throw new TorchFormatException($"{source}: legacy protocol version {PickleReader.Describe(version)}; SharpPrune reads {LegacyProtocolVersion}");
+        (var sysInfo, end, _) = PickleReader.Read(head, end, source, what);
+        if (sysInfo is not PickleDict info || info.Get("little_endian") is not bool little)
+            throw new TorchFormatException($"{source}: the legacy header's sys_info is {PickleReader.Describe(sysInfo)}, not a dict with 'little_endian'");
+        if (!little) throw new TorchFormatException($"{source}: saved on a big-endian machine; SharpPrune reads little-endian storages (re-save it on a little-endian machine)");
+        (var root, end, var refs) = PickleReader.Read(head, end, source, what);
+        (var keyList, end, _) = PickleReader.Read(head, end, source, what);
+        if (keyList is not List<object?> keys || keys.Any(k => k is not string))
+            throw new TorchFormatException($"{source}: the legacy storage list is {PickleReader.Describe(keyList)}, not a list of keys");
+
+        var referenced = new Dictionary<string, StorageRef>(StringComparer.Ordinal);
+        foreach (var r in refs)
+            if (referenced.TryGetValue(r.Key, out var seen) && seen != r)
+                throw new TorchFormatException($"{source}: storage '{r.Key}' is referenced as {seen.Numel} {seen.DType} and as {r.Numel} {r.DType} elements");
+            else referenced[r.Key] = r;
+        var index = new Dictionary<string, (long Offset, StorageRef Ref)>(StringComparer.Ordinal);
+        long offset = end;
+        Span<byte> count = stackalloc byte[8];
+        foreach (string key in keys.Cast<string>())
+        {
+            if (!referenced.TryGetValue(key, out var r))
+                throw new TorchFormatException($"{source}: storage '{key}' is listed but nothing in the file refers to it (its element type is unknown)");
+            if (index.ContainsKey(key)) throw new TorchFormatException($"{source}: storage '{key}' is listed twice");
+            if (length - offset < 8) throw new TorchFormatException($"{source}: storage '{key}' starts at byte {offset} of a {length}-byte file (truncated)");
+            stream.Position = offset;
+            stream.ReadExactly(count);
+            long n = BitConverter.ToInt64(count);
+            int size = DTypes.SizeOf(TorchDTypes.AsSafeTensors(r.DType));
+            if (n != r.Numel || n > (length - offset - 8) / size)
+                throw new TorchFormatException($"{source}: storage '{key}' at byte {offset} holds {n} elements; its reference says {r.Numel} {r.DType} and {length - offset - 8} bytes are left");
+            index[key] = (offset + 8, r);
+            offset += 8 + n * size;
+        }
+        if (offset != length) throw new TorchFormatException($"{source}: {length - offset} bytes follow the last storage (corrupt or not a torch.save file)");
+
+        var storages = new Storages(r =>
+        {
+            if (!index.TryGetValue(r.Key, out var at))
+                throw new TorchFormatException($"{source}: storage '{r.Key}' is not in the file's storage list");
+            if (at.Ref != r) throw new TorchFormatException($"{source}: storage '{r.Key}' is referenced with different types or sizes");
+            var dt = TorchDTypes.AsSafeTensors(r.DType);
+            var bytes = new byte[r.Numel * DTypes.SizeOf(dt)];
+            stream.Position = at.Offset;
+            stream.ReadExactly(bytes);
+            var data = new float[r.Numel];
+            DTypes.ToSingle(bytes, dt, data);
+            return data;
+        }, source);
         return Interpret(root, storages, source);
     }
 
@@ -98,8 +188,8 @@ public static class TorchCheckpoint
         return bytes;
     }
 
-    /// <summary>Storages by key, read once each and converted to float32 (views share them).</summary>
-    private sealed class Storages(ZipArchive zip, string prefix, long fileLength, string source)
+    /// <summary>Storages by key, read once each (by <paramref name="load"/>, after its size checks) and converted to float32 (views share them).</summary>
+    private sealed class Storages(Func<StorageRef, float[]> load, string source)
     {
         private readonly Dictionary<string, float[]> _loaded = new();
 
@@ -110,17 +200,7 @@ public static class TorchCheckpoint
                 if (f.Length != r.Numel) throw new TorchFormatException($"{source}: storage '{r.Key}' is referenced with {r.Numel} and {f.Length} elements");
                 return f;
             }
-            if (r.Key.Length == 0 || r.Key.Length > 64 || !r.Key.All(char.IsAsciiLetterOrDigit))
-                throw new TorchFormatException($"{source}: storage key '{r.Key}' is not a plain name");
-            var entry = zip.GetEntry(prefix + "data/" + r.Key)
-                ?? throw new TorchFormatException($"{source}: storage '{r.Key}' is missing from the archive (no {prefix}data/{r.Key})");
-            var dt = TorchDTypes.AsSafeTensors(r.DType);
-            int size = DTypes.SizeOf(dt);
-            if (r.Numel > Array.MaxLength || r.Numel * size != entry.Length)
-                throw new TorchFormatException($"{source}: storage '{r.Key}' should hold {r.Numel} {r.DType} elements ({r.Numel * size} bytes) but its entry has {entry.Length} bytes");
-            var bytes = ReadEntry(entry, entry.Length, fileLength, source);
-            var data = new float[r.Numel];
-            DTypes.ToSingle(bytes, dt, data);
+            var data = load(r);
             _loaded[r.Key] = data;
             return data;
         }
