@@ -2,12 +2,17 @@
 """Side-by-side speed comparison: SharpPrune (bench/SharpPrune.Bench) vs PyTorch (bench/torch_bench.py).
 
   /usr/bin/python3 bench/compare.py [--models lenet5,alexnet,vgg16,resnet56] [--threads 2] [--seconds 5] [--no-gemm] [--no-ort]
-                                    [--isa native|avx2]
+                                    [--isa native|avx2] [--sparse | --sparse-only] [--sparse-models alexnet,lenet300]
 
 Builds the bench in Release once, runs both sides model by model (interleaved, so a change in machine load hits
 both alike), then SGEMM vs torch.mm, prints the ratio table and writes every raw JSON line to
 bench/results/<date>.jsonl (first line: run metadata with the machine load). Inference also runs in ONNX Runtime
 (our exported ONNX graph of the same model, IntraOpNumThreads = --threads): the third column.
+
+--sparse adds (--sparse-only runs only) the pruned-model table of issue 10: AlexNet at Han et al. 2015's per-layer
+densities and LeNet-300-100 at 8%, batch 1 and the model's batch: PyTorch dense of the same masked model
+(torch_bench.py --pruned --infer-only), ours dense and ours sparse (SharpPrune.Bench --sparse: dense and sparse
+interleaved in one process), the rounds interleaved between the two sides.
 """
 import argparse
 import datetime
@@ -101,6 +106,9 @@ def main():
                         "OPENBLAS_CORETYPE=Haswell (torch), so a machine with AVX-512 also measures the AVX2 paths")
     p.add_argument("--no-ort", action="store_true", help="skip the ONNX Runtime inference column")
     p.add_argument("--out", default=None, help="results file (default bench/results/<date>.jsonl)")
+    p.add_argument("--sparse", action="store_true", help="also run the pruned-model (sparse inference) table")
+    p.add_argument("--sparse-only", action="store_true", help="run only the pruned-model (sparse inference) table")
+    p.add_argument("--sparse-models", default="alexnet,lenet300")
     a = p.parse_args()
 
     dll = build()
@@ -118,6 +126,18 @@ def main():
     rows, loads, rounds = [], [], 0
     sides = [("ours", ours_cmd + ([] if a.no_ort else ["--ort"])), ("torch", torch_cmd)]
     t_start = time.monotonic()
+    if a.sparse_only:
+        sparse_rows = run_sparse(a, ours_cmd, torch_cmd, common, loads)
+        meta["meta"].update(load_after=load(), load_1min_during=loads,
+                            elapsed_s=round((datetime.datetime.now() - started).total_seconds(), 1))
+        out = a.out or os.path.join(HERE, "results", started.strftime("%Y-%m-%d") + "-sparse.jsonl")
+        os.makedirs(os.path.dirname(out), exist_ok=True)
+        with open(out, "w") as f:
+            for r in [meta] + sparse_rows:
+                f.write(json.dumps(r) + "\n")
+        report_sparse(sparse_rows, meta["meta"])
+        print(f"\nraw results: {os.path.relpath(out, ROOT)}")
+        return 0
     while rounds < a.rounds:
         t_round = time.monotonic()
         for m in a.models.split(","):
@@ -135,16 +155,76 @@ def main():
         print(f"compare: gemm ... load {load()}", file=sys.stderr, flush=True)
         gemm = json_lines(ours_cmd + ["--gemm", "--threads", str(a.threads), "--json"])
         gemm += json_lines(torch_cmd + ["--gemm", "--threads", str(a.threads), "--json"])
+    sparse_rows = run_sparse(a, ours_cmd, torch_cmd, common, loads) if a.sparse else []
     meta["meta"].update(load_after=load(), load_1min_during=loads, rounds=rounds,
                         elapsed_s=round((datetime.datetime.now() - started).total_seconds(), 1))
 
     out = a.out or os.path.join(HERE, "results", started.strftime("%Y-%m-%d") + ".jsonl")
     os.makedirs(os.path.dirname(out), exist_ok=True)
     with open(out, "w") as f:
-        for r in [meta] + rows + gemm:
+        for r in [meta] + rows + gemm + sparse_rows:
             f.write(json.dumps(r) + "\n")
     report(rows, gemm, meta["meta"], out)
+    if sparse_rows:
+        report_sparse(sparse_rows, meta["meta"])
     return 0
+
+
+SPARSE_BATCHES = {"alexnet": [1, 128], "lenet300": [1, 128]}
+
+
+def run_sparse(a, ours_cmd, torch_cmd, common, loads):
+    """Pruned models: ours (dense and sparse in one process) and torch dense of the same masked model, interleaved."""
+    rows = []
+    for rnd in range(a.rounds):
+        for m in a.sparse_models.split(","):
+            for batch in SPARSE_BATCHES.get(m, [1]):
+                sides = [("ours", ours_cmd + ["--sparse", "--models", m, "--batch", str(batch)] + common),
+                         ("torch", torch_cmd + ["--models", m, "--batch", str(batch), "--pruned", "--infer-only"] + common)]
+                for side, cmd in (sides if rnd % 2 == 0 else sides[::-1]):
+                    print(f"compare: sparse round {rnd + 1} {m} batch {batch} ({side}) ... load {load()}",
+                          file=sys.stderr, flush=True)
+                    got = json_lines(cmd)
+                    for r in got:
+                        r["sparse_table"] = True
+                    rows += got
+                    loads.append(load()[0])
+    return rows
+
+
+# Issue 10's targets: sparse over both dense (ours and PyTorch) at least this factor.
+SPARSE_TARGETS = {("alexnet", 1): 3.0, ("alexnet", 128): 1.0, ("lenet300", 1): 4.0}
+
+
+def report_sparse(rows, meta):
+    """Best round per side: torch dense, ours dense, ours sparse (ms per batch) and the speed-ups of sparse."""
+    best_rows = {}
+    for r in rows:
+        if r.get("impl") == "torch":
+            k = ("torch", r["model"], r["batch"])
+            if k not in best_rows or r["infer_ms_per_batch"] < best_rows[k]:
+                best_rows[k] = r["infer_ms_per_batch"]
+        elif r.get("bench") == "sparse_model":
+            for kind in ("dense", "sparse"):
+                k = (kind, r["model"], r["batch"])
+                if k not in best_rows or r[f"{kind}_ms"] < best_rows[k]:
+                    best_rows[k] = r[f"{kind}_ms"]
+    layers = {(r["model"], r["batch"]): r.get("layers", "") for r in rows if r.get("bench") == "sparse_model"}
+    print(f"\nsparse inference of pruned models (issue 10), threads={meta['threads']}, ms per batch, best round; "
+          f"CPU {meta.get('cpu_model')}")
+    hdr = (f"{'model':<9}|{'batch':>6} |{'torch dense':>12} |{'ours dense':>11} |{'ours sparse':>12} |"
+           f"{'vs torch':>9} |{'vs ours':>8} | target")
+    print(hdr + "\n" + "-" * len(hdr))
+    for (model, batch) in sorted(layers):
+        t, d, s = (best_rows.get((k, model, batch)) for k in ("torch", "dense", "sparse"))
+        vt, vd = ratio(t, s), ratio(d, s)
+        need = SPARSE_TARGETS.get((model, batch))
+        tgt = "" if need is None else (f">= {need:g}x both: {mark(vt >= need and vd >= need)}" if need > 1
+                                       else f"faster than both: {mark(vt > 1 and vd > 1)}")
+        fmt = lambda v: f"{v:.3f}" if v else "n/a"
+        print(f"{model:<9}|{batch:>6} |{fmt(t):>12} |{fmt(d):>11} |{fmt(s):>12} |{vt:>8.2f}x |{vd:>7.2f}x | {tgt}")
+    for (model, batch), l in sorted(layers.items()):
+        print(f"  {model} batch {batch} layers (density, s = sparse kernel, d = dense): {l}")
 
 
 def best(rows):

@@ -32,6 +32,11 @@ def parse_args(argv):
     p.add_argument("--gemm-sizes", default=",".join(map(str, GEMM_SIZES)))
     p.add_argument("--convs", action="store_true", help="conv2d shapes of the models in isolation (ConvBench.cs)")
     p.add_argument("--profile", action="store_true", help="print torch.autograd.profiler top ops to stderr")
+    p.add_argument("--infer-only", action="store_true", help="time inference only (no training steps)")
+    p.add_argument("--pruned", action="store_true",
+                   help="zero the weights the way SparseBench.Pruned does (L1 magnitude per layer: alexnet at Han et al. "
+                        "2015's per-layer densities, other models at --density) and time the masked model dense")
+    p.add_argument("--density", type=float, default=0.08, help="kept fraction per layer for --pruned (not alexnet)")
     p.add_argument("--single", default=None, help=argparse.SUPPRESS)
     return p.parse_args(argv)
 
@@ -59,6 +64,21 @@ def timed_loop(step, min_steps, seconds):
             return n, statistics.median(times), (now - t0) / n, (time.process_time() - c0) / n
 
 
+# Kept fraction per layer of Han et al. 2015's AlexNet table: the same as SparseBench.HanAlexNet.
+HAN_ALEXNET = {"conv1": 0.84, "conv2": 0.38, "conv3": 0.35, "conv4": 0.37, "conv5": 0.37, "fc1": 0.09, "fc2": 0.05, "fc3": 0.25}
+
+
+def prune_like_sparse_bench(model, name, density):
+    """L1-unstructured masks per Conv2d/Linear weight, made permanent (plain zeros): the dense masked model."""
+    import torch
+    import torch.nn.utils.prune as prune
+    for path, m in model.named_modules():
+        if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear)):
+            keep = HAN_ALEXNET[path.split(".")[-1]] if name == "alexnet" else density
+            prune.l1_unstructured(m, "weight", amount=1 - keep)
+            prune.remove(m, "weight")
+
+
 def run_single(name, a):
     import torch
     import torch.nn.functional as F
@@ -70,6 +90,8 @@ def run_single(name, a):
     batch = a.batch or spec["batch"]
     model = create(name)
     params = sum(p.numel() for p in model.parameters())
+    if a.pruned:
+        prune_like_sparse_bench(model, name, a.density)
     g = torch.Generator().manual_seed(1)
     x = torch.randn((batch,) + spec["input"], generator=g)
     y = torch.randint(0, spec["classes"], (batch,), generator=g)
@@ -91,12 +113,15 @@ def run_single(name, a):
         for k, d in zip(phases, (t1 - t0, t2 - t1, t3 - t2, t4 - t3)):
             phases[k] += d
 
-    model.train()
-    warmup_loop(train_step, a.warmup, a.seconds)
-    for k in phases:
-        phases[k] = 0.0
-    tsteps, tmed, tmean, tcpu = timed_loop(train_step, a.min_steps, a.seconds)
-    phase_ms = {k: round(1000 * v / tsteps, 2) for k, v in phases.items()}
+    if a.infer_only:
+        tsteps, tmed, tmean, tcpu, phase_ms = 0, None, None, None, {}
+    else:
+        model.train()
+        warmup_loop(train_step, a.warmup, a.seconds)
+        for k in phases:
+            phases[k] = 0.0
+        tsteps, tmed, tmean, tcpu = timed_loop(train_step, a.min_steps, a.seconds)
+        phase_ms = {k: round(1000 * v / tsteps, 2) for k, v in phases.items()}
 
     if a.profile:
         with torch.autograd.profiler.profile() as prof:
@@ -116,10 +141,10 @@ def run_single(name, a):
     return {
         "impl": "torch", "model": name, "batch": batch, "threads": a.threads, "params": params,
         "steps": tsteps, "infer_steps": isteps,
-        "train_ms_per_step": round(1000 * tmed, 2),
-        "train_ms_mean": round(1000 * tmean, 2),
-        "train_img_s": round(batch / tmed, 2),
-        "train_cpu_ms_per_step": round(1000 * tcpu, 2),
+        "train_ms_per_step": None if tmed is None else round(1000 * tmed, 2),
+        "train_ms_mean": None if tmean is None else round(1000 * tmean, 2),
+        "train_img_s": None if tmed is None else round(batch / tmed, 2),
+        "train_cpu_ms_per_step": None if tcpu is None else round(1000 * tcpu, 2),
         "infer_ms_per_batch": round(1000 * imed, 2),
         "infer_ms_mean": round(1000 * imean, 2),
         "infer_img_s": round(batch / imed, 2),
@@ -235,7 +260,8 @@ def main(argv):
     for name in [m.strip() for m in a.models.split(",") if m.strip()]:
         cmd = [sys.executable, os.path.abspath(__file__), "--single", name, "--threads", str(a.threads),
                "--seconds", str(a.seconds), "--min-steps", str(a.min_steps), "--warmup", str(a.warmup),
-               "--batch", str(a.batch)] + (["--profile"] if a.profile else [])
+               "--batch", str(a.batch), "--density", str(a.density)] + (["--profile"] if a.profile else []) + \
+              (["--infer-only"] if a.infer_only else []) + (["--pruned"] if a.pruned else [])
         proc = subprocess.run(cmd, stdout=subprocess.PIPE, text=True)
         if proc.returncode != 0:
             print(f"torch_bench: {name} failed with exit code {proc.returncode}", file=sys.stderr)

@@ -7,8 +7,8 @@ namespace SharpPrune.Pruning;
 /// <summary>
 /// Turns a pruned (or weight-shared, or decompressed .spz) model into an inference-only one. Every Conv2d (groups 1)
 /// and Linear whose effective weight is sparse enough for <see cref="SparseCrossover"/> to prefer the sparse kernel
-/// at batch 1 is replaced by a <see cref="SparseLinear"/>/<see cref="SparseConv2d"/> (which still run dense for
-/// batches where dense is faster); the other layers keep a plain dense weight (pruning and sharing made permanent).
+/// at some batch size is replaced by a <see cref="SparseLinear"/>/<see cref="SparseConv2d"/> (which still run dense
+/// for the batches where dense is faster); the other layers keep a plain dense weight (pruning and sharing made permanent).
 /// The result computes the same function as the masked model (up to summation order) and is in eval mode.
 /// <code>
 /// var layers = model.ToInference();                         // in place; returns the per-layer choices
@@ -23,7 +23,8 @@ public static class SparseInference
     /// <summary>
     /// Converts <paramref name="model"/> in place (see the class summary). With <paramref name="sparse"/> false every
     /// layer stays dense (the reparametrisations are only made permanent). <paramref name="force"/> makes every eligible
-    /// layer sparse whatever its density (tests and crossover measurements).
+    /// layer sparse whatever its density, and runs the sparse kernels for every batch size (tests and crossover
+    /// measurements).
     /// </summary>
     public static IReadOnlyList<LayerChoice> ToInference(this Module model, bool sparse = true, bool force = false)
     {
@@ -40,12 +41,13 @@ public static class SparseInference
             double density = w.Numel == 0 ? 0 : (double)w.CountNonZero() / w.Numel;
             bool isConv = m is Conv2d;
             bool eligible = sparse && (m is not Conv2d c || c.Groups == 1);
-            bool toSparse = eligible && (force || (isConv ? SparseCrossover.ConvPrefersSparse(density, 1) : SparseCrossover.LinearPrefersSparse(density, 1)));
+            bool toSparse = eligible && (force || (isConv ? SparseCrossover.ConvChoices(density).Sparse
+                : SparseCrossover.LinearChoices(density, w.Size(1), w.Size(0)).Sparse));
             if (toSparse)
             {
                 int dot = path.LastIndexOf('.');
                 var parent = dot < 0 ? model : model.GetSubmodule(path[..dot]);
-                Module replacement = isConv ? new SparseConv2d((Conv2d)m, w, bias) : new SparseLinear(w, bias);
+                Module replacement = isConv ? new SparseConv2d((Conv2d)m, w, bias, force) : new SparseLinear(w, bias, force);
                 parent.RegisterModule(path[(dot + 1)..], replacement);
             }
             else

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using SharpPrune.IO;
 using SharpPrune.Pruning.Compression;
+using SharpPrune.Vision.Models;
 
 namespace SharpPrune.Cli.Commands;
 
@@ -30,7 +31,11 @@ internal static class CompressCommand
                 [CheckpointKeys.NumClasses] = CheckpointKeys.Format(loaded.NumClasses),
             };
             if (loaded.Dataset is { } ds) meta[CheckpointKeys.Dataset] = ds;
-            if (loaded.IsGraph) { var (key, structure) = loaded.StructureMetadata(); meta[key] = structure; } // rebuilt from it on --load
+            // The structure that rebuilds the model on --load: an imported graph always needs it; a zoo model only
+            // when a shrink narrowed its layers (the dense zoo widths would be bytes for nothing).
+            var (key, structure) = loaded.StructureMetadata();
+            if (loaded.IsGraph || structure != ModelArchitecture.Describe(ModelLoader.Create(loaded.ModelName, loaded.NumClasses, seed: 0)))
+                meta[key] = structure;
             byte[] bytes;
             try { bytes = SpzFile.Encode(loaded.Model.StateDict(), meta).Bytes; }
             catch (ArgumentException e) { throw new CliException($"{path}: {ErrorMessages.OneLine(e)}", e); }

@@ -266,7 +266,19 @@ public static unsafe class BatchNormKernels
     {
         int i = 0;
         double s = 0, q = 0;
-        if (Vector256.IsHardwareAccelerated && len >= 8)
+        if (KernelIsa.UseAvx512 && len >= 16)
+        {
+            // 16 floats per step: twice the independent double accumulations of the AVX2 loop (latency-bound).
+            Vector512<double> s0 = default, s1 = default, q0 = default, q1 = default;
+            Vector512<float> vk = Vector512.Create(k);
+            for (; i + 16 <= len; i += 16)
+            {
+                var (lo, hi) = Vector512.Widen(Vector512.Load(x + i) - vk);
+                s0 += lo; s1 += hi; q0 += lo * lo; q1 += hi * hi;
+            }
+            s = Vector512.Sum(s0 + s1); q = Vector512.Sum(q0 + q1);
+        }
+        else if (Vector256.IsHardwareAccelerated && len >= 8)
         {
             Vector256<double> s0 = default, s1 = default, q0 = default, q1 = default;
             Vector256<float> vk = Vector256.Create(k);
@@ -306,6 +318,13 @@ public static unsafe class BatchNormKernels
     internal static void Affine(float* x, float* y, int len, float scale, float shift)
     {
         int i = 0;
+        if (KernelIsa.UseAvx512)
+        {
+            // One fused multiply-add per element, as below: the same result at twice the width.
+            var ws = Vector512.Create(scale); var wb = Vector512.Create(shift);
+            for (; i + 16 <= len; i += 16)
+                Vector512.FusedMultiplyAdd(Vector512.Load(x + i), ws, wb).Store(y + i);
+        }
         if (Vector.IsHardwareAccelerated)
         {
             var vs = new Vector<float>(scale); var vb = new Vector<float>(shift);

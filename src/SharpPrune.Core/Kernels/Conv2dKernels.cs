@@ -80,22 +80,63 @@ public static unsafe partial class Conv2dKernels
                 DirectConv.Forward(g, pi, pw, bias.IsEmpty ? null : pb, po);
                 return;
             }
-            var plan = new Plan(g);
-            nint ii = (nint)pi, iw = (nint)pw, ib = bias.IsEmpty ? 0 : (nint)pb, io = (nint)po;
-            if (plan.Parallel)
-                Parallelism.For(0, plan.Chunks, ch => ForwardChunk(plan, ch, (float*)ii, (float*)iw, (float*)ib, (float*)io));
-            else
-                for (int ch = 0; ch < plan.Chunks; ch++) ForwardChunk(plan, ch, pi, pw, bias.IsEmpty ? null : pb, po);
+            GemmForward(g, pi, pw, bias.IsEmpty ? null : pb, po, default);
         }
     }
 
     /// <summary>
+    /// Per output channel, applied to each chunk's output while it is still in cache: y = y·Scale[c] + Shift[c]
+    /// (the BatchNorm kernel's arithmetic), then + residual (same layout as the output; <paramref name="residualDelta"/>
+    /// is its distance from the output in floats) if asked, then ReLU if asked. Null Scale = bias only.
+    /// </summary>
+    private readonly struct Epilogue(float* scale, float* shift, bool relu, bool residual = false, nint residualDelta = 0)
+    {
+        public readonly float* Scale = scale, Shift = shift;
+        public readonly bool Relu = relu, Residual = residual;
+        public readonly nint ResidualDelta = residualDelta;
+
+        /// <summary>row = src + bias, then the affine map, the residual add and ReLU: the same primitives, in the same
+        /// order, as the ops run one after the other, so the fused result is bit for bit theirs. src may be row.</summary>
+        public void Apply(float* src, float* row, int len, float* bias, int c)
+        {
+            var span = new Span<float>(row, len);
+            if (bias != null) TensorPrimitives.Add(new ReadOnlySpan<float>(src, len), bias[c], span);
+            else if (src != row) new ReadOnlySpan<float>(src, len).CopyTo(span);
+            if (Scale == null) return;
+            BatchNormKernels.Affine(row, row, len, Scale[c], Shift[c]);
+            if (Residual) TensorPrimitives.Add(span, new ReadOnlySpan<float>(row + ResidualDelta, len), span);
+            if (Relu) TensorPrimitives.Max(span, 0f, span);
+        }
+    }
+
+    private static void GemmForward(in Conv2dGeometry g, float* pi, float* pw, float* pb, float* po, Epilogue epi)
+    {
+        var plan = new Plan(g);
+        nint ii = (nint)pi, iw = (nint)pw, ib = (nint)pb, io = (nint)po;
+        if (plan.Parallel)
+            Parallelism.For(0, plan.Chunks, ch => ForwardChunk(plan, ch, (float*)ii, (float*)iw, (float*)ib, (float*)io, epi));
+        else
+            for (int ch = 0; ch < plan.Chunks; ch++) ForwardChunk(plan, ch, pi, pw, pb, po, epi);
+    }
+
+    /// <summary>
     /// Forward followed by y = y·scale[c] + shift[c] and, if asked, ReLU per output channel: inside the direct
-    /// kernel's store, else as one pass with the BatchNorm and ReLU kernels' own arithmetic (so the result equals
-    /// running the three ops one after the other).
+    /// kernel's store, in the im2col-GEMM path on each chunk's output while it is in cache (in the chunk's own
+    /// thread), for depthwise convolutions as one pass after; always with the BatchNorm and ReLU kernels' own
+    /// arithmetic, so the result equals running the three ops one after the other.
     /// </summary>
     public static void ForwardAffine(in Conv2dGeometry g, ReadOnlySpan<float> input, ReadOnlySpan<float> weight,
         ReadOnlySpan<float> bias, Span<float> output, ReadOnlySpan<float> scale, ReadOnlySpan<float> shift, bool relu)
+        => ForwardAffine(g, input, weight, bias, output, scale, shift, ReadOnlySpan<float>.Empty, relu);
+
+    /// <summary>
+    /// As above with a residual added after the affine map and before ReLU: a residual block's
+    /// relu(bn2(conv2(h)) + shortcut) in one pass. <paramref name="residual"/> has the output's shape (empty: none)
+    /// and must not overlap it (the direct kernel reads it only after the output's last k block is summed).
+    /// </summary>
+    public static void ForwardAffine(in Conv2dGeometry g, ReadOnlySpan<float> input, ReadOnlySpan<float> weight,
+        ReadOnlySpan<float> bias, Span<float> output, ReadOnlySpan<float> scale, ReadOnlySpan<float> shift,
+        ReadOnlySpan<float> residual, bool relu)
     {
         g.Validate();
         CheckLength(input.Length, g.InputLength, nameof(input));
@@ -104,28 +145,29 @@ public static unsafe partial class Conv2dKernels
         CheckLength(scale.Length, g.COut, nameof(scale));
         CheckLength(shift.Length, g.COut, nameof(shift));
         if (!bias.IsEmpty) CheckLength(bias.Length, g.COut, nameof(bias));
+        bool hasRes = !residual.IsEmpty;
+        if (hasRes) CheckLength(residual.Length, g.OutputLength, nameof(residual));
         if (g.N == 0) return;
-        if (!DepthwiseSupported(g) && DirectConv.Use(g))
+        fixed (float* pi = input) fixed (float* pw = weight) fixed (float* pb = bias) fixed (float* po = output)
+        fixed (float* ps = scale) fixed (float* pt = shift) fixed (float* pr = residual)
         {
-            fixed (float* pi = input) fixed (float* pw = weight) fixed (float* pb = bias) fixed (float* po = output)
-            fixed (float* ps = scale) fixed (float* pt = shift)
-                DirectConv.Forward(g, pi, pw, bias.IsEmpty ? null : pb, po, ps, pt, relu);
-            return;
-        }
-        Forward(g, input, weight, bias, output);
-        int plane = g.OutH * g.OutW;
-        fixed (float* po = output) fixed (float* ps = scale) fixed (float* pt = shift)
-        {
-            nint io = (nint)po, isc = (nint)ps, ish = (nint)pt;
+            var epi = new Epilogue(ps, pt, relu, hasRes, hasRes ? (nint)(pr - po) : 0);
+            if (!DepthwiseSupported(g))
+            {
+                if (DirectConv.Use(g)) DirectConv.Forward(g, pi, pw, bias.IsEmpty ? null : pb, po, ps, pt, relu, hasRes ? pr : null);
+                else GemmForward(g, pi, pw, bias.IsEmpty ? null : pb, po, epi);
+                return;
+            }
+            Forward(g, input, weight, bias, output);
+            int plane = g.OutH * g.OutW;
+            nint io = (nint)po;
             int cout = g.COut, n = g.N;
             Action<int> body = c =>
             {
-                float s = ((float*)isc)[c], t = ((float*)ish)[c];
                 for (int b = 0; b < n; b++)
                 {
                     float* row = (float*)io + ((nint)b * cout + c) * plane;
-                    BatchNormKernels.Affine(row, row, plane, s, t);
-                    if (relu) TensorPrimitives.Max(new ReadOnlySpan<float>(row, plane), 0f, new Span<float>(row, plane));
+                    epi.Apply(row, row, plane, null, c);
                 }
             };
             if ((long)n * cout * plane >= 1 << 15) Parallelism.For(0, cout, body);
@@ -133,7 +175,7 @@ public static unsafe partial class Conv2dKernels
         }
     }
 
-    private static void ForwardChunk(in Plan p, int chunk, float* input, float* weight, float* bias, float* output)
+    private static void ForwardChunk(in Plan p, int chunk, float* input, float* weight, float* bias, float* output, Epilogue epi)
     {
         var g = p.G;
         int b0 = p.ChunkStart(chunk), nbc = p.ChunkSize(chunk), ncols = nbc * p.OHW;
@@ -164,22 +206,17 @@ public static unsafe partial class Conv2dKernels
                     }
                     if (nbc == 1)
                     {
-                        if (bias != null)
+                        if (bias != null || epi.Scale != null)
                             for (int co = 0; co < p.COutG; co++)
-                            {
-                                var row = new Span<float>(o + (nint)co * p.OHW, p.OHW);
-                                TensorPrimitives.Add(row, bias[gr * p.COutG + co], row);
-                            }
+                                epi.Apply(o + (nint)co * p.OHW, o + (nint)co * p.OHW, p.OHW, bias, gr * p.COutG + co);
                         continue;
                     }
-                    // Scatter [COutG × nbc·OHW] back to NCHW, fusing the bias.
+                    // Scatter [COutG × nbc·OHW] back to NCHW, fusing the epilogue.
                     for (int bi = 0; bi < nbc; bi++)
                         for (int co = 0; co < p.COutG; co++)
                         {
-                            var src = new ReadOnlySpan<float>(tmp + (nint)co * ncols + bi * p.OHW, p.OHW);
-                            var dst = new Span<float>(output + (b0 + bi) * p.OutImg + (nint)(gr * p.COutG + co) * p.OHW, p.OHW);
-                            if (bias != null) TensorPrimitives.Add(src, bias[gr * p.COutG + co], dst);
-                            else src.CopyTo(dst);
+                            float* dst = output + (b0 + bi) * p.OutImg + (nint)(gr * p.COutG + co) * p.OHW;
+                            epi.Apply(tmp + (nint)co * ncols + bi * p.OHW, dst, p.OHW, bias, gr * p.COutG + co);
                         }
                 }
             }

@@ -139,9 +139,11 @@ internal static unsafe partial class DirectConv
     /// <summary>y = conv(x, w) + bias for a supported geometry (<see cref="Supported"/>).</summary>
     /// <param name="scale">With <paramref name="shift"/>: y = (conv + bias)·scale + shift per output channel (an eval
     /// BatchNorm folded into the store); null for none.</param>
+    /// <param name="residual">With <paramref name="scale"/>: added after the affine map, before ReLU (a residual
+    /// block's shortcut); the same NCHW shape as y. Null for none.</param>
     /// <param name="relu">Apply ReLU last.</param>
     public static void Forward(in Conv2dGeometry g, float* x, float* w, float* bias, float* y,
-        float* scale = null, float* shift = null, bool relu = false)
+        float* scale = null, float* shift = null, bool relu = false, float* residual = null)
     {
         var L = new Layout(g);
         int K = L.K, kBlocks = Gemm.CeilDiv(K, KBlock), kb = Gemm.CeilDiv(K, kBlocks);
@@ -157,7 +159,8 @@ internal static unsafe partial class DirectConv
             {
                 L.FillOffsets(g, off);
                 PackWeights(w, g.COut, K, kBlocks, kb, pack);
-                var job = new ForwardJob(L, K, kBlocks, kb, packedRows, pack, off, bias, g.COut, scale, shift, relu);
+                var job = new ForwardJob(L, K, kBlocks, kb, packedRows, pack, off, bias, g.COut, scale, shift, relu,
+                    residual == null ? null : new ResidualAdd((nint)(residual - y)));
                 int threads = Parallelism.AvailableThreads;
                 int tiles = L.OHW / TileP;
                 nint ix = (nint)x, iy = (nint)y;
@@ -213,7 +216,7 @@ internal static unsafe partial class DirectConv
     }
 
     private readonly struct ForwardJob(Layout l, int k, int kBlocks, int kb, int packedRows, float* pack, int* off, float* bias, int cout,
-        float* scale, float* shift, bool relu)
+        float* scale, float* shift, bool relu, ResidualAdd? residual)
     {
         public readonly Layout L = l;
         public readonly int COut = cout;
@@ -241,7 +244,7 @@ internal static unsafe partial class DirectConv
                         {
                             int pr = PanelRows(COut - r0), mr = Math.Min(pr, COut - r0);
                             var e = new Epilogue(!first, biasB == null ? null : biasB + r0, last && scale != null ? scale + r0 : null,
-                                last && scale != null ? shift + r0 : null, last && relu);
+                                last && scale != null ? shift + r0 : null, last && relu, last ? residual : null);
                             Tile32(pr, kc, aw, off + k0, xp, q0, ow, wp, y + (nint)r0 * ohw + q0, ohw, mr, e);
                             aw += (nint)pr * kc;
                             r0 += pr;
@@ -260,7 +263,7 @@ internal static unsafe partial class DirectConv
                         float* c = y + (nint)r0 * ohw + p0;
                         float* bi = biasB == null ? null : biasB + r0;
                         var e = new Epilogue(!first, bi, last && scale != null ? scale + r0 : null,
-                            last && scale != null ? shift + r0 : null, last && relu);
+                            last && scale != null ? shift + r0 : null, last && relu, last ? residual : null);
                         if (pr == 6) Kernel6x16(kc, a, off + k0, b0, b1, c, ohw, mr, e);
                         else Kernel4x16(kc, a, off + k0, b0, b1, c, ohw, mr, e);
                         a += (nint)pr * kc;
@@ -274,14 +277,19 @@ internal static unsafe partial class DirectConv
 
     /// <summary>
     /// What a tile store does besides writing the sums: add to what the earlier k blocks stored, add the bias
-    /// (first block), and on the last block apply a per-channel affine (a following eval BatchNorm) and ReLU.
-    /// Pointers are already offset to the tile's first channel.
+    /// (first block), and on the last block apply a per-channel affine (a following eval BatchNorm), add a
+    /// residual and apply ReLU. Pointers are already offset to the tile's first channel.
     /// </summary>
-    private readonly struct Epilogue(bool accumulate, float* bias, float* scale, float* shift, bool relu)
+    private readonly struct Epilogue(bool accumulate, float* bias, float* scale, float* shift, bool relu, ResidualAdd? residual = null)
     {
-        public readonly bool Accumulate = accumulate, Relu = relu;
+        public readonly bool Accumulate = accumulate, Relu = relu, HasResidual = residual.HasValue;
         public readonly float* Bias = bias, Scale = scale, Shift = shift;
+        /// <summary>Residual element of output element c: c + ResidualDelta (same layout as the output).</summary>
+        public readonly nint ResidualDelta = residual?.Delta ?? 0;
     }
+
+    /// <summary>A tensor of the output's shape added to it, as its distance (in floats) from the output.</summary>
+    private readonly record struct ResidualAdd(nint Delta);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void StoreRow(float* c, Vector256<float> lo, Vector256<float> hi, in Epilogue e, int r)
@@ -301,6 +309,11 @@ internal static unsafe partial class DirectConv
             // Same rounding as the BatchNorm kernel's fused multiply-add.
             var sv = Vector256.Create(e.Scale[r]); var tv = Vector256.Create(e.Shift[r]);
             lo = Fma.MultiplyAdd(lo, sv, tv); hi = Fma.MultiplyAdd(hi, sv, tv);
+        }
+        if (e.HasResidual)
+        {
+            lo += Avx.LoadVector256(c + e.ResidualDelta);
+            hi += Avx.LoadVector256(c + e.ResidualDelta + 8);
         }
         if (e.Relu)
         {

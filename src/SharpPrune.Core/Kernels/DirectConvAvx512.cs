@@ -78,6 +78,11 @@ internal static unsafe partial class DirectConv
             var sv = Vector512.Create(e.Scale[r]); var tv = Vector512.Create(e.Shift[r]);
             lo = Avx512F.FusedMultiplyAdd(lo, sv, tv); hi = Avx512F.FusedMultiplyAdd(hi, sv, tv);
         }
+        if (e.HasResidual)
+        {
+            lo += Avx512F.LoadVector512(c + e.ResidualDelta);
+            hi += Avx512F.LoadVector512(c + e.ResidualDelta + 16);
+        }
         if (e.Relu)
         {
             // max(0, v) keeps NaN, like the ReLU kernel.

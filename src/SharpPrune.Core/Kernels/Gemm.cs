@@ -116,18 +116,25 @@ public static unsafe partial class Gemm
 
         // Split C into a tm×tn grid of independent sub-GEMMs (each packs its own panels: no barriers).
         SplitGrid(m, n, threads, out int tm, out int tn);
+        int nAlign = ColumnAlign;
         nint ia = (nint)a, ic = (nint)c;
         TB src = bsrc;
         Parallelism.For(0, tm * tn, t =>
         {
             int ti = t / tn, tj = t % tn;
             int i0 = Boundary(m, ti, tm, MR), i1 = Boundary(m, ti + 1, tm, MR);
-            int j0 = Boundary(n, tj, tn, NR), j1 = Boundary(n, tj + 1, tn, NR);
+            int j0 = Boundary(n, tj, tn, nAlign), j1 = Boundary(n, tj + 1, tn, nAlign);
             if (i0 >= i1 || j0 >= j1) return;
             float* pa = (float*)ia + (transA ? i0 : i0 * lda);
             PackedSerial(transA, i1 - i0, j1 - j0, k, alpha, pa, lda, src, j0, beta, (float*)ic + i0 * ldc + j0, ldc);
         });
     }
+
+    /// <summary>
+    /// Column blocks (and per-thread column ranges) start at multiples of the macro-kernel's tile width: 32 for
+    /// the AVX-512 12×32 tile, so that a block of n columns leaves at most one narrow edge tile, not one per block.
+    /// </summary>
+    private static int ColumnAlign => UseFma && KernelIsa.UseAvx512 ? 2 * NR : NR;
 
     /// <summary>Start of part <paramref name="p"/> of <paramref name="parts"/> over [0,len), aligned to <paramref name="align"/>.</summary>
     private static int Boundary(int len, int p, int parts, int align)
@@ -188,7 +195,7 @@ public static unsafe partial class Gemm
         int mc = RoundUp(CeilDiv(m, CeilDiv(m, MC)), MR);
         // With a single row block each packed B block is used once, right after packing: keep it L2-sized.
         int ncMax = m <= mc ? NCSingle : NC;
-        int nc = RoundUp(CeilDiv(n, CeilDiv(n, ncMax)), NR);
+        int nc = RoundUp(CeilDiv(n, CeilDiv(n, ncMax)), ColumnAlign);
 
         float* bufA = (t_packA ??= new NativeScratch()).Get((nint)mc * kc);
         float* bufB = (t_packB ??= new NativeScratch()).Get((nint)nc * kc);

@@ -18,6 +18,8 @@ internal readonly unsafe struct Im2ColSource : IBPanelSource
     private readonly nint _imgStride;
     private readonly int _height, _width, _strideH, _strideW, _ow, _ohw;
     private readonly RowMeta* _meta;
+    /// <summary>Whether every element of the chunk's input is within int range of img0 (the gather path's indices).</summary>
+    private readonly bool _indexable;
 
     /// <summary>Ints of scratch the constructor needs for <paramref name="channels"/>·kh·kw rows.</summary>
     public static int MetaLength(int channels, int kh, int kw) => 4 * channels * kh * kw;
@@ -29,6 +31,7 @@ internal readonly unsafe struct Im2ColSource : IBPanelSource
         _img0 = img0; _imgStride = imgStride; _height = height; _width = width;
         _strideH = strideH; _strideW = strideW; _ow = ow; _ohw = oh * ow;
         _meta = (RowMeta*)meta;
+        _indexable = (long)nbc * imgStride < int.MaxValue / 2;
         int k = channels * kh * kw;
         nint plane = (nint)height * width;
         for (int r = 0; r < k; r++)
@@ -52,6 +55,9 @@ internal readonly unsafe struct Im2ColSource : IBPanelSource
         int height = _height, width = _width, strideH = _strideH, strideW = _strideW, ow = _ow, ohw = _ohw;
         RowMeta* meta = _meta;
         bool avx = Gemm.UseFma && strideW == 1;
+        // Short row runs (output width < 8) or strided columns: gather each panel row, 8 lanes per instruction,
+        // instead of one masked copy per run (a 2×2 output map gives eight 2-pixel runs per panel).
+        bool gather = Gemm.UseFma && _indexable && (strideW != 1 || ow < 8);
 
         Segment* segs = stackalloc Segment[NR];
         int end = jc + nc;
@@ -67,6 +73,12 @@ internal readonly unsafe struct Im2ColSource : IBPanelSource
                 col += len;
             }
             float* d = dst + (nint)(jp - jc) * kc;
+
+            if (gather)
+            {
+                PackGathered(segs, nseg, d, pc, kc, img0, meta, height, width, strideH, strideW);
+                continue;
+            }
 
             if (avx && nseg == 1 && segs[0].Len == NR)
             {
@@ -118,6 +130,51 @@ internal readonly unsafe struct Im2ColSource : IBPanelSource
                     }
                 }
             }
+        }
+    }
+
+    /// <summary>
+    /// One panel (its column runs in <paramref name="segs"/>) by masked gathers: per lane the input offset of its
+    /// output pixel, its first input row and output column; per k-row the tap's offsets are added and lanes whose
+    /// input pixel lies in the padding (or past the matrix edge) are zero and never read.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void PackGathered(Segment* segs, int nseg, float* d, int pc, int kc, float* img0, RowMeta* meta,
+        int height, int width, int strideH, int strideW)
+    {
+        const int NR = Gemm.NR;
+        int* laneBase = stackalloc int[NR];
+        int* laneY = stackalloc int[NR];
+        int* laneX = stackalloc int[NR];
+        for (int t = 0; t < NR; t++) { laneBase[t] = 0; laneY[t] = int.MinValue / 2; laneX[t] = 0; } // invalid lanes
+        for (int q = 0; q < nseg; q++)
+        {
+            Segment sg = segs[q];
+            int y = sg.Y * strideH;
+            for (int t = 0; t < sg.Len; t++)
+            {
+                int x = sg.X + t, lane = sg.Lane + t;
+                laneBase[lane] = (int)sg.Image + y * width + x * strideW;
+                laneY[lane] = y;
+                laneX[lane] = x;
+            }
+        }
+        Vector256<int> base0 = Avx.LoadVector256(laneBase), base1 = Avx.LoadVector256(laneBase + 8);
+        Vector256<int> y0 = Avx.LoadVector256(laneY), y1 = Avx.LoadVector256(laneY + 8);
+        Vector256<int> x0 = Avx.LoadVector256(laneX), x1 = Avx.LoadVector256(laneX + 8);
+        Vector256<int> h = Vector256.Create(height);
+        for (int r = pc; r < pc + kc; r++, d += NR)
+        {
+            RowMeta mt = meta[r];
+            Vector256<int> offH = Vector256.Create(mt.OffH), lo = Vector256.Create(mt.Lo), hi = Vector256.Create(mt.Hi);
+            Vector256<int> off = Vector256.Create(mt.OffH * width + mt.COff);
+            Vector256<int> ih0 = y0 + offH, ih1 = y1 + offH;
+            Vector256<int> m0 = Vector256.GreaterThanOrEqual(ih0, Vector256<int>.Zero) & Vector256.LessThan(ih0, h)
+                & Vector256.GreaterThanOrEqual(x0, lo) & Vector256.LessThan(x0, hi);
+            Vector256<int> m1 = Vector256.GreaterThanOrEqual(ih1, Vector256<int>.Zero) & Vector256.LessThan(ih1, h)
+                & Vector256.GreaterThanOrEqual(x1, lo) & Vector256.LessThan(x1, hi);
+            Avx.Store(d, Avx2.GatherMaskVector256(Vector256<float>.Zero, img0, base0 + off, m0.AsSingle(), 4));
+            Avx.Store(d + 8, Avx2.GatherMaskVector256(Vector256<float>.Zero, img0, base1 + off, m1.AsSingle(), 4));
         }
     }
 

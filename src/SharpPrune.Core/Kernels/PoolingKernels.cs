@@ -115,6 +115,25 @@ public static unsafe class PoolingKernels
                     var m = MaxNan(Avx.Shuffle(a, b, 0b10_00_10_00), Avx.Shuffle(a, b, 0b11_01_11_01));
                     Avx.Store(yr + j, System.Runtime.Intrinsics.X86.Avx2.Permute4x64(m.AsDouble(), 0b11_01_10_00).AsSingle());
                 }
+            if (idx != null && System.Runtime.Intrinsics.X86.Avx2.IsSupported)
+            {
+                // Training: the same four steps as the scalar loop, on 8 windows at once, carrying the index.
+                int* yi = idx + (nint)i * ow;
+                var lane2 = Vector256.Create(0, 2, 4, 6, 8, 10, 12, 14);
+                for (; j + 8 <= ow; j += 8)
+                {
+                    Vector256<float> x0 = Avx.LoadVector256(r0 + 2 * j), x1 = Avx.LoadVector256(r0 + 2 * j + 8);
+                    Vector256<float> z0 = Avx.LoadVector256(r1 + 2 * j), z1 = Avx.LoadVector256(r1 + 2 * j + 8);
+                    Vector256<int> i0 = Vector256.Create(2 * i * w + 2 * j) + lane2;
+                    Vector256<float> best = Evens(x0, x1);
+                    Vector256<int> bi = i0;
+                    MaxStep(ref best, ref bi, Odds(x0, x1), i0 + Vector256<int>.One);
+                    MaxStep(ref best, ref bi, Evens(z0, z1), i0 + Vector256.Create(w));
+                    MaxStep(ref best, ref bi, Odds(z0, z1), i0 + Vector256.Create(w + 1));
+                    Avx.Store(yr + j, best);
+                    Avx.Store(yi + j, bi);
+                }
+            }
             for (; j < ow; j++)
             {
                 int q = 2 * j, rowOff = 2 * i * w;
@@ -127,6 +146,25 @@ public static unsafe class PoolingKernels
                 if (idx != null) idx[(nint)i * ow + j] = bi;
             }
         }
+    }
+
+    /// <summary>Elements 0, 2, …, 14 of the 16 floats a|b, in order.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> Evens(Vector256<float> a, Vector256<float> b) =>
+        System.Runtime.Intrinsics.X86.Avx2.Permute4x64(Avx.Shuffle(a, b, 0b10_00_10_00).AsDouble(), 0b11_01_10_00).AsSingle();
+
+    /// <summary>Elements 1, 3, …, 15 of the 16 floats a|b, in order.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> Odds(Vector256<float> a, Vector256<float> b) =>
+        System.Runtime.Intrinsics.X86.Avx2.Permute4x64(Avx.Shuffle(a, b, 0b11_01_11_01).AsDouble(), 0b11_01_10_00).AsSingle();
+
+    /// <summary>The scalar loop's step per lane: take v (and its index) if v &gt; best or v is NaN.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    private static void MaxStep(ref Vector256<float> best, ref Vector256<int> bi, Vector256<float> v, Vector256<int> vi)
+    {
+        var take = Avx.Or(Avx.CompareGreaterThan(v, best), Avx.CompareUnordered(v, v));
+        best = Avx.BlendVariable(best, v, take);
+        bi = Avx.BlendVariable(bi.AsSingle(), vi.AsSingle(), take).AsInt32();
     }
 
     /// <summary>max(a, b), NaN where either is NaN (as the scalar rule).</summary>

@@ -2,30 +2,66 @@ namespace SharpPrune.Kernels;
 
 /// <summary>
 /// When a pruned layer runs faster sparse than dense: the crossover density as a function of the columns each
-/// non-zero is applied to (batch for Linear, batch × output pixels for convolutions). Measured with
-/// <c>bench/SharpPrune.Bench -- --sparse-crossover</c> (bench/README.md has the table and the machine): the dense
-/// GEMM reaches ~70-80 GFLOP/s on wide products while the sparse kernels stream one AXPY (or a gather-dot) per
-/// non-zero, so the wider the product, the lower the density at which sparse still wins. For one column (batch-1
-/// Linear) the dense product is a memory-bound matrix-vector product, so sparse wins up to about half density.
+/// non-zero is applied to (batch for Linear, batch × output pixels for convolutions), measured with
+/// <c>bench/SharpPrune.Bench -- --sparse-crossover</c> (the table and the machine are in bench/README.md and
+/// bench/results/). The dense GEMM reaches ~40 GMAC/s per core on wide products while the sparse kernel streams
+/// one broadcast-and-FMA per non-zero and 64 columns (~15-20 GMAC/s), so the wider the product, the lower the
+/// density at which sparse still wins. Narrow products are the other way round: a dense convolution over a 2×2 or
+/// 4×4 map at batch 1, or a Linear at batch 1, is bound by reading its weights, and sparse reads fewer bytes.
 /// </summary>
 public static class SparseCrossover
 {
-    /// <summary>Densities below which sparse is faster, for [1, 2-8, 9-64, 65-512, more] columns.</summary>
-    /// <remarks>
-    /// Quiet-machine run of 2026-12-01 (2-core AVX-512 Xeon, 2 threads): convolutions with more than 512 output
-    /// columns (AlexNet's 8×8 and 4×4 layers at batch 128) ran 0.26–0.43x of dense even at 2–10% density, so they
-    /// stay dense. The Linear crossover at 65-512 rows depends on the shape, not only the rows: LeNet-300-100 at 8%
-    /// and batch 128 ran 0.92x of dense, AlexNet's fc layers (9% and 5%) helped it to 1.08x; left as it was. The
-    /// other buckets are from earlier, noisier runs.
-    /// </remarks>
-    internal static double[] LinearThresholds = [0.45, 0.30, 0.15, 0.10, 0.08];
-    internal static double[] ConvThresholds = [0.40, 0.30, 0.20, 0.15, 0.0];
+    /// <summary>Column counts that start each bucket's range: [1], [2-8], [9-64], [65-512], [513-4096], [more].</summary>
+    private static readonly long[] BucketTops = [1, 8, 64, 512, 4096, long.MaxValue];
 
-    /// <summary>True when a Linear weight of this density is faster sparse for <paramref name="rows"/> input rows.</summary>
-    public static bool LinearPrefersSparse(double density, long rows) => density < LinearThresholds[Bucket(rows)];
+    /// <summary>Densities below which a Linear is faster sparse, per bucket of input rows.</summary>
+    /// <remarks>
+    /// 2026-12-01 (2-core AVX-512 Xeon, 2 threads, shared machine; bench/results/2026-12-01-sparse-crossover.txt):
+    /// 4096×4096 at batch 1 crossed at ~0.37, 784×300 at ~0.25; at batch 128 ~0.5 and ~0.4. The 2-64 row buckets
+    /// were not measured and are interpolated.
+    /// </remarks>
+    internal static double[] LinearThresholds = [0.30, 0.30, 0.35, 0.40, 0.40, 0.40];
+
+    /// <summary>Densities below which a convolution is faster sparse, per bucket of output columns (batch × OH × OW).</summary>
+    /// <remarks>
+    /// Same run: AlexNet's conv4 (2×2 map) at batch 1 ran 1.5x faster sparse even fully dense, conv2 (4×4) crossed
+    /// at ~0.75; at batch 128 (512 and 2048 columns) ~0.35-0.4; a 64-channel 3×3 conv on a 32×32 map crossed at
+    /// ~0.35-0.4 at batch 1 (1024 columns) and ~0.13 at batch 16 (16,384 columns). With small maps unfolded from
+    /// an offset table, AlexNet's conv2-5 at batch 128 (2048 and 512 columns, 35-38% dense) ran 1.1-1.4x faster
+    /// sparse (per-layer profile, 2 threads), hence 0.45 and 0.40 for those buckets.
+    /// </remarks>
+    internal static double[] ConvThresholds = [0.90, 0.90, 0.60, 0.45, 0.40, 0.12];
+
+    /// <summary>
+    /// A batched sparse Linear transposes its input and output (in + out values per row) around the sparse product;
+    /// below this many non-zeros per transposed value that overhead outweighs the saving (AlexNet's fc3, 4096→10 at
+    /// 25%, ran 2x slower sparse at batch 128; LeNet-300-100's fc2, 300→100 at 8%, 1.8x faster).
+    /// </summary>
+    internal const double NonZerosPerTransposedValue = 4;
+
+    /// <summary>True when a Linear weight (out × in) of this density is faster sparse for <paramref name="rows"/> input rows.</summary>
+    public static bool LinearPrefersSparse(double density, long rows, int inFeatures, int outFeatures)
+    {
+        if (density >= LinearThresholds[Bucket(rows)]) return false;
+        return rows <= 1 || density * inFeatures * outFeatures >= NonZerosPerTransposedValue * (inFeatures + (double)outFeatures);
+    }
 
     /// <summary>True when a convolution weight of this density is faster sparse for <paramref name="columns"/> output positions (batch × OH × OW).</summary>
     public static bool ConvPrefersSparse(double density, long columns) => density < ConvThresholds[Bucket(columns)];
 
-    private static int Bucket(long n) => n <= 1 ? 0 : n <= 8 ? 1 : n <= 64 ? 2 : n <= 512 ? 3 : 4;
+    /// <summary>Whether some batch size would run this Linear sparse / dense (whether to keep each form).</summary>
+    public static (bool Sparse, bool Dense) LinearChoices(double density, int inFeatures, int outFeatures) =>
+        (BucketTops.Any(n => LinearPrefersSparse(density, n, inFeatures, outFeatures)),
+         BucketTops.Any(n => !LinearPrefersSparse(density, n, inFeatures, outFeatures)));
+
+    /// <summary>Whether some input size would run this convolution sparse / dense.</summary>
+    public static (bool Sparse, bool Dense) ConvChoices(double density) =>
+        (BucketTops.Any(n => ConvPrefersSparse(density, n)), BucketTops.Any(n => !ConvPrefersSparse(density, n)));
+
+    private static int Bucket(long n)
+    {
+        int b = 0;
+        while (n > BucketTops[b]) b++;
+        return b;
+    }
 }

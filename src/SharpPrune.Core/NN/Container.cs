@@ -42,15 +42,47 @@ public abstract class Container : Module
     private static bool TryConvBatchNorm(IReadOnlyList<Module> modules, int i, Tensor x, out Tensor y, out int used)
     {
         y = null!; used = 1;
-        if (Autograd.GradMode.IsEnabled || i + 1 >= modules.Count) return false;
-        if (modules[i] is not Conv2d conv || conv.HasForwardHooks) return false;
-        if (modules[i + 1] is not BatchNorm2d bn || bn.Training || bn.HasPreHooks || bn.HasForwardHooks
-            || bn.RunningMean is not { } rm || bn.RunningVar is not { } rv || bn.NumFeatures != conv.OutChannels) return false;
-        bool relu = i + 2 < modules.Count && modules[i + 2] is ReLU r && !r.HasPreHooks && !r.HasForwardHooks;
+        if (i + 1 >= modules.Count || !Fusable(modules[i], modules[i + 1], out var conv, out var bn)) return false;
+        bool relu = i + 2 < modules.Count && IsPlainRelu(modules[i + 2]);
         var input = conv.RunPreHooks(x);
         y = F.Conv2dBatchNormInference(input, conv.Weight, conv.Bias, conv.Stride, conv.Padding, conv.Dilation, conv.Groups,
-            rm, rv, bn.Weight, bn.Bias, bn.Eps, relu);
+            bn.RunningMean!, bn.RunningVar!, bn.Weight, bn.Bias, bn.Eps, relu);
         used = relu ? 3 : 2;
         return true;
+    }
+
+    /// <summary>Whether conv → bn may run as one fused inference op: no-grad, an eval BatchNorm2d with running
+    /// statistics right after a Conv2d, no hook that could observe the conv's output or the BatchNorm.</summary>
+    private static bool Fusable(Module convModule, Module bnModule, out Conv2d conv, out BatchNorm2d bn)
+    {
+        conv = null!; bn = null!;
+        if (Autograd.GradMode.IsEnabled) return false;
+        if (convModule is not Conv2d c || c.HasForwardHooks) return false;
+        if (bnModule is not BatchNorm2d b || b.Training || b.HasPreHooks || b.HasForwardHooks
+            || b.RunningMean is null || b.RunningVar is null || b.NumFeatures != c.OutChannels) return false;
+        conv = c; bn = b;
+        return true;
+    }
+
+    private static bool IsPlainRelu(Module m) => m is ReLU r && !r.HasPreHooks && !r.HasForwardHooks;
+
+    /// <summary>
+    /// Whether a residual block's tail relu(bn(conv(h)) + shortcut) may run as one fused inference op
+    /// (<see cref="ConvBatchNormAddRelu"/>): the Conv2d → BatchNorm2d fusion's rules, and a ReLU without hooks.
+    /// </summary>
+    protected static bool FusesConvBatchNormAddRelu(Module conv, Module bn, Module relu) =>
+        Fusable(conv, bn, out _, out _) && IsPlainRelu(relu);
+
+    /// <summary>
+    /// relu(bn(conv(h)) + residual) in one pass over the output (the conv's pre-hooks still run), exactly what the
+    /// ops give one by one. Only where <see cref="FusesConvBatchNormAddRelu"/> said so; residual has the output's shape.
+    /// </summary>
+    protected static Tensor ConvBatchNormAddRelu(Module conv, Module bn, Tensor h, Tensor residual)
+    {
+        if (!Fusable(conv, bn, out var c, out var b))
+            throw new InvalidOperationException("conv+batch_norm+add+relu fusion needs no-grad, an eval BatchNorm2d and no hooks");
+        var input = c.RunPreHooks(h);
+        return F.Conv2dBatchNormInference(input, c.Weight, c.Bias, c.Stride, c.Padding, c.Dilation, c.Groups,
+            b.RunningMean!, b.RunningVar!, b.Weight, b.Bias, b.Eps, relu: true, residual);
     }
 }

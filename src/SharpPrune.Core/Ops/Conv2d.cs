@@ -58,13 +58,14 @@ public static partial class F
     }
 
     /// <summary>
-    /// Inference only (no recording): conv2d, then an eval-mode BatchNorm with running statistics, then ReLU if
-    /// asked, in one pass over the output where the direct kernel applies (else a pass after the convolution).
-    /// Bit for bit what the three ops give separately. Modules fuse into it only where no hook could tell.
+    /// Inference only (no recording): conv2d, then an eval-mode BatchNorm with running statistics, then
+    /// + <paramref name="residual"/> if given (a residual block's shortcut, the output's shape), then ReLU if asked,
+    /// in the convolution's store (direct kernel) or per chunk while it is in cache (im2col-GEMM).
+    /// Bit for bit what the ops give separately. Modules fuse into it only where no hook could tell.
     /// </summary>
     internal static Tensor Conv2dBatchNormInference(Tensor x, Tensor weight, Tensor? bias,
         (int H, int W) stride, (int H, int W) padding, (int H, int W) dilation, int groups,
-        Tensor runningMean, Tensor runningVar, Tensor? bnWeight, Tensor? bnBias, double eps, bool relu)
+        Tensor runningMean, Tensor runningVar, Tensor? bnWeight, Tensor? bnBias, double eps, bool relu, Tensor? residual = null)
     {
         if (Autograd.GradMode.IsEnabled) throw new InvalidOperationException("conv2d+batch_norm fusion is for inference under no-grad");
         var g = Geometry(x, weight, bias, stride, padding, dilation, groups);
@@ -81,8 +82,12 @@ public static partial class F
             scale[ch] = (float)(invstd * w);
             shift[ch] = (float)(b - rm[ch] * invstd * w);
         }
+        if (residual != null && (residual.Dim != 4 || residual.Size(0) != g.N || residual.Size(1) != g.COut
+            || residual.Size(2) != g.OutH || residual.Size(3) != g.OutW))
+            throw new ArgumentException($"conv2d+batch_norm: residual of shape {Shapes.Format(residual.Shape)} for an output of shape [{g.N}, {g.COut}, {g.OutH}, {g.OutW}]");
         var y = Tensor.Empty(g.N, g.COut, g.OutH, g.OutW);
-        Conv2dKernels.ForwardAffine(g, x.Data, weight.Data, bias == null ? ReadOnlySpan<float>.Empty : bias.Data, y.Data, scale, shift, relu);
+        Conv2dKernels.ForwardAffine(g, x.Data, weight.Data, bias == null ? ReadOnlySpan<float>.Empty : bias.Data, y.Data, scale, shift,
+            residual == null ? ReadOnlySpan<float>.Empty : residual.Data, relu);
         return y;
     }
 }

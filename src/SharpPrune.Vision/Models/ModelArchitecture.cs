@@ -52,7 +52,7 @@ public static class ModelArchitecture
                 replacement = node switch
                 {
                     JsonArray { Count: 2 } w when ChannelWidths.Of(m) is (int i, int o) =>
-                        (int)w[0]! == i && (int)w[1]! == o ? null : ChannelWidths.Resize(m, (int)w[0]!, (int)w[1]!),
+                        (int)w[0]! == i && (int)w[1]! == o ? null : ChannelWidths.Resize(m, Narrower((int)w[0]!, i, "in"), Narrower((int)w[1]!, o, "out")),
                     JsonObject r when m is PadShortcut p => ShortcutFrom(p, r),
                     _ => throw new InvalidDataException($"layer '{name}' ({m.TypeName}) does not match its description {node?.ToJsonString()}"),
                 };
@@ -68,10 +68,19 @@ public static class ModelArchitecture
         }
     }
 
+    /// <summary>
+    /// A shrink only removes channels, so a width above the dense model's is a damaged or hostile description:
+    /// refused before any layer is allocated at it (a checkpoint cannot ask for billions of weights).
+    /// </summary>
+    private static int Narrower(int width, int dense, string side) =>
+        width >= 1 && width <= dense ? width
+            : throw new ArgumentException($"{side} channels {width} outside 1..{dense} (a shrunk layer is at most as wide as the dense one)");
+
     private static PadShortcut? ShortcutFrom(PadShortcut p, JsonObject r)
     {
-        int inCh = (int)r["in"]!;
+        int inCh = Narrower((int)r["in"]!, p.InChannels, "in");
         var sources = r["sources"]!.AsArray().Select(s => (int)s!).ToArray();
+        Narrower(sources.Length, p.OutChannels, "out");
         if (inCh == p.InChannels && sources.SequenceEqual(p.OutputSources)) return null;
         return new PadShortcut(inCh, sources.Length, p.Stride, sources);
     }

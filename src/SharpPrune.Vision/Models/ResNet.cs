@@ -77,9 +77,18 @@ public sealed class BasicBlock : Container
     // Under no-grad, intermediates go back to the pool as soon as they are consumed (x itself is the caller's).
     protected override Tensor ForwardCore(Tensor x)
     {
-        Module relu = Relu, conv2 = Conv2;
+        Module relu = Relu, conv2 = Conv2, bn2 = Bn2;
         var h = Chain(x, Conv1, Bn1, relu);
-        var o = Chain(h, conv2, Bn2);
+        if (FusesConvBatchNormAddRelu(conv2, bn2, relu))
+        {
+            // Inference: relu(bn2(conv2(h)) + shortcut) in the convolution's store, no passes over the output.
+            var shortcut = Downsample is { } d ? d.Forward(x) : x;
+            var y = ConvBatchNormAddRelu(conv2, bn2, h, shortcut);
+            if (!h.SharesStorageWith(x)) Recycle(h, relu, conv2, y);
+            if (Downsample is { } d2 && !shortcut.SharesStorageWith(x)) Recycle(shortcut, d2, null, y);
+            return y;
+        }
+        var o = Chain(h, conv2, bn2);
         if (!h.SharesStorageWith(x)) Recycle(h, relu, conv2, null);
         if (Downsample is { } ds)
         {

@@ -132,8 +132,8 @@ public class RecycleTests
     }
 
     [Theory]
-    [InlineData(1)] // direct convolution kernel: affine and ReLU in its store
-    [InlineData(3)] // im2col path (output width 11): a pass after the convolution
+    [InlineData(1)] // direct convolution kernel: affine and ReLU in its store (then the 80-channel conv on the im2col-GEMM path, one image per chunk)
+    [InlineData(3)] // im2col-GEMM path, both convs (output 11×11): applied per chunk as two images are scattered back
     public void ConvBatchNormReluFusionGivesExactlyTheSeparateOps(int stride)
     {
         var net = ConvBnRelu(new Generator(7), stride);

@@ -106,6 +106,8 @@ public class Conv2dTests
         new[] { 19, 6, 2, 2, 4, 1, 1, 1, 1, 0, 0, 1, 1, 1 },   // pointwise with batched columns
         new[] { 16, 8, 8, 8, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1 },  // big enough for batch-parallel (2 chunks)
         new[] { 4, 12, 17, 17, 24, 3, 3, 2, 2, 1, 1, 1, 1, 3 },// grouped, threaded GEMM path
+        new[] { 9, 5, 7, 11, 7, 3, 3, 2, 3, 1, 2, 2, 1, 1 },   // gathered im2col panels: stride 3 across, dilation 2 down, runs across images
+        new[] { 40, 7, 2, 2, 13, 3, 3, 1, 1, 1, 1, 1, 1, 1 },  // 2×2 maps (AlexNet's conv3-5, VGG's last block): 2-pixel runs, gathered
     };
 
     [Theory]
@@ -113,8 +115,11 @@ public class Conv2dTests
     public void MatchesDirectReference(int[] p)
     {
         var g = new Conv2dGeometry(p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7], p[8], p[9], p[10], p[11], p[12], p[13]);
-        Check(g, withBias: true, threads: 1);
-        Check(g, withBias: false, threads: 2, seed: 11);
+        ForEachIsa(_ =>
+        {
+            Check(g, withBias: true, threads: 1);
+            Check(g, withBias: false, threads: 2, seed: 11);
+        });
     }
 
     /// <summary>Stride-1 geometries with output width a multiple of 8 (the direct, im2col-free path).</summary>

@@ -119,6 +119,27 @@ public class GemmTests
     }
 
     [Fact]
+    public void EveryRowAndColumnEdgeOfTheRegisterTiles()
+    {
+        // Every row count 1-25 (the 12×32 tile's row edges 7-11 and the 6×32 tile's 1-6) against column
+        // counts that end on, inside and past the 16- and 32-wide tiles, overwriting and accumulating.
+        Gemm.ForceSmall = false;
+        try
+        {
+            ForEachIsa(_ =>
+            {
+                for (int m = 1; m <= 25; m++)
+                    foreach (int n in new[] { 16, 20, 31, 32, 47, 64, 77 })
+                    {
+                        Check(false, false, m, n, 19, 1f, 0f, 0, threads: 1);
+                        Check(false, false, m, n, 19, 0.5f, 1f, 3, threads: 1);
+                    }
+            });
+        }
+        finally { Gemm.ForceSmall = null; }
+    }
+
+    [Fact]
     public void BlockingBoundaries()
     {
         // Exactly at and around MC/KC/NC multiples.

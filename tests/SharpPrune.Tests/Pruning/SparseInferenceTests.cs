@@ -91,4 +91,47 @@ public class SparseInferenceTests
             AssertClose(F.Linear(x, a, bias).ToArray(), y, $"linear rows={rows}");
         }
     }
+
+    /// <summary>
+    /// Strided, dilated, padded convolutions on small maps (the window-offset unfolding) and on a larger one (the
+    /// generic im2col), at batch 1, a batch that fills several 64-column groups, and one that leaves a partial group.
+    /// </summary>
+    [Theory]
+    [InlineData(6, 5, 3, 2, 1, 2, 7, 7)]     // 3x3 output, dilation 2
+    [InlineData(4, 8, 3, 1, 1, 1, 2, 2)]     // 2x2 map, padding only
+    [InlineData(3, 4, 5, 1, 2, 1, 12, 12)]   // 144 output positions: one image wider than a column tile
+    public void SparseConvolutionsMatchTheMaskedConvolution(int cin, int cout, int k, int stride, int pad, int dil, int h, int w)
+    {
+        Module Make()
+        {
+            var conv = new Conv2d(cin, cout, k, stride: stride, padding: pad, dilation: dil, generator: new Generator(7));
+            Prune.RandomUnstructured(conv, "weight", 0.6, new Generator(8));
+            return new Sequential(new (string, Module)[] { ("conv", conv) }).Eval();
+        }
+        var masked = Make();
+        var sparse = Make();
+        SparseInference.ToInference(sparse, force: true);
+        Assert.IsType<SparseConv2d>(sparse.GetSubmodule("conv"));
+        foreach (int n in new[] { 1, 17, 40 })
+        {
+            var x = Tensor.Randn(new Generator((ulong)n), n, cin, h, w);
+            using (GradMode.NoGrad()) AssertClose(masked.Forward(x).ToArray(), sparse.Forward(x).ToArray(), $"n={n}");
+        }
+    }
+
+    [Fact]
+    public void TheCrossoverWeighsDensityBatchAndTheTransposesOfABatchedLinear()
+    {
+        // AlexNet's fc2 at 5%: sparse at batch 1 and 128. Its fc3 (4096 -> 10 at 25%): sparse at batch 1 only,
+        // since at 128 rows transposing 4106 values per row costs more than the 10k non-zeros save.
+        Assert.True(SparseCrossover.LinearPrefersSparse(0.05, 1, 4096, 4096));
+        Assert.True(SparseCrossover.LinearPrefersSparse(0.05, 128, 4096, 4096));
+        Assert.True(SparseCrossover.LinearPrefersSparse(0.25, 1, 4096, 10));
+        Assert.False(SparseCrossover.LinearPrefersSparse(0.25, 128, 4096, 10));
+        Assert.Equal((true, true), SparseCrossover.LinearChoices(0.25, 4096, 10));
+        Assert.Equal((false, true), SparseCrossover.LinearChoices(0.9, 4096, 4096));
+        // A convolution on a 32x32 map at 30%: sparse at batch 1 (1024 columns), dense at batch 16.
+        Assert.True(SparseCrossover.ConvPrefersSparse(0.30, 1024));
+        Assert.False(SparseCrossover.ConvPrefersSparse(0.30, 16 * 1024));
+    }
 }

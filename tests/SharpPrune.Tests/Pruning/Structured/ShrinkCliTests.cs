@@ -42,6 +42,34 @@ public class ShrinkCliTests
     }
 
     [Fact]
+    public void AShrunkModelCompressedToSpzReloadsAndEvaluatesLikeItsQuantizedCheckpoint()
+    {
+        string dir = CliRunner.TempDir();
+        CliRunner.Ok(CliRunner.QuickTrain(dir, 1, 64, 32));
+        string shrunk = Path.Combine(dir, "s.safetensors"), pruned = Path.Combine(dir, "p.safetensors"), q = Path.Combine(dir, "q.safetensors");
+        CliRunner.Ok("shrink", "--load", Path.Combine(dir, CheckpointKeys.LastFile), "--no-timing", "--save", shrunk);
+        CliRunner.Ok("prune", "--load", shrunk, "--method", "global-l1", "--amount", "0.5", "--save", pruned);
+        CliRunner.Ok("quantize", "--load", pruned, "--bits", "conv=5,fc=4", "--save", q);
+        string spz = Path.Combine(dir, "s.spz"), denseSpz = Path.Combine(dir, "d.spz");
+        CliRunner.Ok("compress", "--load", q, "--save", spz);
+        Assert.Contains(ModelArchitecture.MetadataKey, SharpPrune.Pruning.Compression.SpzFile.Read(File.ReadAllBytes(spz), spz).Metadata.Keys);
+        (double, double) Eval(string path)
+        {
+            var r = CliRunner.Ok("eval", "--load", path, "--data", "fashion-mnist", "--data-dir", CliRunner.SampleDir, "--limit-test", "64", "--json");
+            using var doc = JsonDocument.Parse(r.Out);
+            return (doc.RootElement.GetProperty("accuracy").GetDouble(), doc.RootElement.GetProperty("loss").GetDouble());
+        }
+        Assert.Equal(Eval(q), Eval(spz));
+
+        // A dense zoo model's file carries no widths: they would be bytes for nothing.
+        string dq = Path.Combine(dir, "dq.safetensors");
+        CliRunner.Ok("quantize", "--load", Path.Combine(dir, CheckpointKeys.LastFile), "--bits", "conv=5,fc=4", "--save", dq);
+        CliRunner.Ok("compress", "--load", dq, "--save", denseSpz);
+        Assert.DoesNotContain(ModelArchitecture.MetadataKey, SharpPrune.Pruning.Compression.SpzFile.Read(File.ReadAllBytes(denseSpz), denseSpz).Metadata.Keys);
+        CliRunner.Ok("eval", "--load", denseSpz, "--limit-test", "32");
+    }
+
+    [Fact]
     public void ShrunkWeightsWithoutTheirArchitectureGiveASizeMismatchError()
     {
         string dir = CliRunner.TempDir();
@@ -56,6 +84,24 @@ public class ShrinkCliTests
         Assert.Equal(1, r.ExitCode);
         Assert.Contains("does not fit a lenet5", r.Err);
         Assert.Contains("conv1.weight", r.Err);
+    }
+
+    [Fact]
+    public void AnArchitectureWiderThanTheDenseModelIsRefusedBeforeAllocating()
+    {
+        string dir = CliRunner.TempDir();
+        CliRunner.Ok(CliRunner.QuickTrain(dir, 1, 64, 32));
+        string shrunk = Path.Combine(dir, "s.safetensors");
+        CliRunner.Ok("shrink", "--load", Path.Combine(dir, CheckpointKeys.LastFile), "--no-timing", "--save", shrunk);
+        var ckpt = Checkpoint.Load(shrunk);
+        // 1e9 output channels of 5x5 would be 25 billion weights: it must fail on the description, not on memory.
+        ckpt.Metadata[ModelArchitecture.MetadataKey] = ckpt.Metadata[ModelArchitecture.MetadataKey].Replace("\"conv1\":[1,3]", "\"conv1\":[1,1000000000]");
+        string hostile = Path.Combine(dir, "hostile.safetensors");
+        SafeTensors.Save(hostile, ckpt.Model, ckpt.Metadata);
+        var r = CliRunner.Run("eval", "--load", hostile, "--limit-test", "32");
+        Assert.Equal(1, r.ExitCode);
+        Assert.Contains("layer 'conv1'", r.Err);
+        Assert.Contains("out channels 1000000000 outside 1..6", r.Err);
     }
 
     [Fact]

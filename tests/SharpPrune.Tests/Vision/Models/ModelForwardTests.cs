@@ -64,4 +64,43 @@ public class ModelForwardTests
         using (GradMode.NoGrad()) after = m.Forward(x);
         Assert.False(before.AllClose(after));
     }
+
+    [Theory]
+    [InlineData(null)]   // automatic: ResNet's 16-64-channel convs run on the direct kernel (residual in its store)
+    [InlineData(false)]  // im2col-GEMM path: residual added per chunk
+    public void FusedResidualBlockInferenceGivesExactlyTheSeparateOps(bool? direct)
+    {
+        var m = ModelZoo.Create("resnet20", generator: new Generator(27));
+        var g = new Generator(28);
+        // Non-trivial running statistics and affine parameters, so the fused affine, residual add and ReLU all matter.
+        foreach (var (name, t) in m.NamedBuffers().Concat(m.NamedParameters()))
+            if (name.Contains("running_var")) t.Data.Fill(0.6f);
+            else if (name.Contains("running_mean") || (name.Contains("bn") && (name.EndsWith("weight") || name.EndsWith("bias"))))
+                Tensor.Randn(g, t.Numel).Data.CopyTo(t.Data);
+        m.Eval();
+        var x = Tensor.Randn(new Generator(29), 3, 3, 32, 32);
+        SharpPrune.Kernels.DirectConv.Force = direct;
+        try
+        {
+            SharpPrune.Tests.Kernels.KernelTestUtil.ForEachIsa(_ =>
+            {
+                var expected = m.Forward(x).ToArray(); // recording: module by module, the add and ReLU as ops
+                using var noGrad = GradMode.NoGrad();
+                Assert.Equal(expected, m.Forward(x).ToArray());
+            });
+        }
+        finally { SharpPrune.Kernels.DirectConv.Force = null; }
+    }
+
+    [Fact]
+    public void AHookOnTheSecondBatchNormStopsTheResidualFusionAndSeesItsOwnOutput()
+    {
+        var m = ModelZoo.Create("resnet20", generator: new Generator(30));
+        m.Eval();
+        var seen = new List<float>();
+        m.GetSubmodule("layer2.0.bn2").RegisterForwardHook((_, _, y) => { seen.Add(y.ToArray().Min()); return null; });
+        using (GradMode.NoGrad()) m.Forward(Tensor.Randn(new Generator(31), 2, 3, 32, 32));
+        Assert.Single(seen);
+        Assert.True(seen[0] < 0, "the hook saw the BatchNorm output before the residual add and ReLU");
+    }
 }
