@@ -30,6 +30,9 @@ public static class ConvBench
         // SP_DIRECT_CONV=0/1 forces the im2col-GEMM / direct stride-1 kernels, to compare the two per shape.
         if (Environment.GetEnvironmentVariable("SP_DIRECT_CONV") is "0" or "1")
             DirectConv.Force = Environment.GetEnvironmentVariable("SP_DIRECT_CONV") == "1";
+        // SP_INPUT_GRAD_AS_FORWARD=0/1 forces the stride-1 input gradient through GEMM + col2im / the flipped forward.
+        if (Environment.GetEnvironmentVariable("SP_INPUT_GRAD_AS_FORWARD") is "0" or "1")
+            Conv2dKernels.InputGradAsForward = Environment.GetEnvironmentVariable("SP_INPUT_GRAD_AS_FORWARD") == "1";
         var gen = new Generator(3);
         foreach (var s in Shapes)
         {

@@ -151,41 +151,112 @@ public static unsafe class BatchNormKernels
         {
             nint ix = (nint)px, igo = (nint)pgo, iw = weight.IsEmpty ? 0 : (nint)pw, im = (nint)pm, istat = (nint)ps;
             nint igi = gradInput.IsEmpty ? 0 : (nint)pgi, igw = gradWeight.IsEmpty ? 0 : (nint)pgw, igb = gradBias.IsEmpty ? 0 : (nint)pgb;
-            ForChannels(n, c, l, ch =>
+            if (l >= RowOrderBelow)
             {
-                nint stride = (nint)c * l, off = (nint)ch * l;
-                float* x = (float*)ix + off, dy = (float*)igo + off;
-                float mean = ((float*)im)[ch];
-                double invstd = training ? ((float*)istat)[ch] : 1.0 / Math.Sqrt(((float*)istat)[ch] + eps);
-                double sumDy = 0, sumDyXmu = 0;
-                for (int b = 0; b < n; b++)
+                // Large maps: one channel at a time, so the dx pass re-reads the channel's rows from cache.
+                ForChannels(n, c, l, ch =>
                 {
-                    var (s, d) = SumAndDot(dy + b * stride, x + b * stride, l, mean);
-                    sumDy += s; sumDyXmu += d;
-                }
-                if (igb != 0) ((float*)igb)[ch] = (float)sumDy;
-                if (igw != 0) ((float*)igw)[ch] = (float)(sumDyXmu * invstd);
-                if (igi == 0) return;
+                    nint stride = (nint)c * l, off = (nint)ch * l;
+                    float* x = (float*)ix + off, dy = (float*)igo + off;
+                    float mean = ((float*)im)[ch];
+                    double invstd = training ? ((float*)istat)[ch] : 1.0 / Math.Sqrt(((float*)istat)[ch] + eps);
+                    double sumDy = 0, sumDyXmu = 0;
+                    for (int b = 0; b < n; b++)
+                    {
+                        var (s, d) = SumAndDot(dy + b * stride, x + b * stride, l, mean);
+                        sumDy += s; sumDyXmu += d;
+                    }
+                    if (igb != 0) ((float*)igb)[ch] = (float)sumDy;
+                    if (igw != 0) ((float*)igw)[ch] = (float)(sumDyXmu * invstd);
+                    if (igi == 0) return;
 
-                double w = iw != 0 ? ((float*)iw)[ch] : 1.0;
-                float* dx = (float*)igi + off;
-                if (training)
+                    double w = iw != 0 ? ((float*)iw)[ch] : 1.0;
+                    float* dx = (float*)igi + off;
+                    if (training)
+                    {
+                        // dx = ((dy − meanDy) − (x − mean)·k)·invstd·w with k = Σdy(x−mean)·invstd²/count
+                        float meanDy = (float)(sumDy / count), k = (float)(sumDyXmu * invstd * invstd / count);
+                        float gain = (float)(invstd * w);
+                        for (int b = 0; b < n; b++)
+                            TrainingGradInput(dy + b * stride, x + b * stride, dx + b * stride, l, mean, meanDy, k, gain);
+                    }
+                    else
+                    {
+                        float gain = (float)(invstd * w);
+                        for (int b = 0; b < n; b++)
+                            System.Numerics.Tensors.TensorPrimitives.Multiply(new ReadOnlySpan<float>(dy + b * stride, l), gain,
+                                new Span<float>(dx + b * stride, l));
+                    }
+                });
+                return;
+            }
+            // Rows (b, ch) of L floats are visited in memory order, split across threads: a channel-major walk
+            // jumps C·L floats between rows, which the hardware prefetchers do not follow, and on small maps
+            // (VGG's 256@8×8) stalled on every row (4.0 ms for 4 MB single-threaded; a copy takes 0.4 ms).
+            // Per-row sums are kept and reduced per channel in batch order, the summation order of a channel walk.
+            int rows = n * c;
+            double[] rowSums = System.Buffers.ArrayPool<double>.Shared.Rent(Math.Max(1, 2 * rows));
+            float[] coef = System.Buffers.ArrayPool<float>.Shared.Rent(3 * c);
+            try
+            {
+                ForRows(rows, l, (r0, r1) =>
                 {
-                    // dx = ((dy − meanDy) − (x − mean)·k)·invstd·w with k = Σdy(x−mean)·invstd²/count
-                    float meanDy = (float)(sumDy / count), k = (float)(sumDyXmu * invstd * invstd / count);
-                    float gain = (float)(invstd * w);
-                    for (int b = 0; b < n; b++)
-                        TrainingGradInput(dy + b * stride, x + b * stride, dx + b * stride, l, mean, meanDy, k, gain);
-                }
-                else
+                    for (int r = r0; r < r1; r++)
+                    {
+                        nint off = (nint)r * l;
+                        var (sDy, sDot) = SumAndDot((float*)igo + off, (float*)ix + off, l, ((float*)im)[r % c]);
+                        rowSums[2 * r] = sDy; rowSums[2 * r + 1] = sDot;
+                    }
+                });
+                for (int ch = 0; ch < c; ch++)
                 {
-                    float gain = (float)(invstd * w);
-                    for (int b = 0; b < n; b++)
-                        System.Numerics.Tensors.TensorPrimitives.Multiply(new ReadOnlySpan<float>(dy + b * stride, l), gain,
-                            new Span<float>(dx + b * stride, l));
+                    double sumDy = 0, sumDyXmu = 0;
+                    for (int b = 0; b < n; b++) { sumDy += rowSums[2 * (b * c + ch)]; sumDyXmu += rowSums[2 * (b * c + ch) + 1]; }
+                    double invstd = training ? ((float*)istat)[ch] : 1.0 / Math.Sqrt(((float*)istat)[ch] + eps);
+                    if (igb != 0) ((float*)igb)[ch] = (float)sumDy;
+                    if (igw != 0) ((float*)igw)[ch] = (float)(sumDyXmu * invstd);
+                    double w = iw != 0 ? ((float*)iw)[ch] : 1.0;
+                    // dx = ((dy − meanDy) − (x − mean)·k)·invstd·w with k = Σdy(x−mean)·invstd²/count (training)
+                    coef[3 * ch] = training ? (float)(sumDy / count) : 0f;
+                    coef[3 * ch + 1] = training ? (float)(sumDyXmu * invstd * invstd / count) : 0f;
+                    coef[3 * ch + 2] = (float)(invstd * w);
                 }
-            });
+                if (igi == 0) return;
+                ForRows(rows, l, (r0, r1) =>
+                {
+                    for (int r = r0; r < r1; r++)
+                    {
+                        int ch = r % c;
+                        nint off = (nint)r * l;
+                        float* dy = (float*)igo + off, dx = (float*)igi + off;
+                        float gain = coef[3 * ch + 2];
+                        if (training)
+                            TrainingGradInput(dy, (float*)ix + off, dx, l, ((float*)im)[ch], coef[3 * ch], coef[3 * ch + 1], gain);
+                        else
+                            System.Numerics.Tensors.TensorPrimitives.Multiply(new ReadOnlySpan<float>(dy, l), gain, new Span<float>(dx, l));
+                    }
+                });
+            }
+            finally
+            {
+                System.Buffers.ArrayPool<double>.Shared.Return(rowSums);
+                System.Buffers.ArrayPool<float>.Shared.Return(coef);
+            }
         }
+    }
+
+    /// <summary>
+    /// Maps below this many pixels take the row-order backward. Single thread, CPU time, N = 64: C·L = 256·64
+    /// 4.0 → 1.5 ms, 64·64 0.42 → 0.27, 32·256 0.76 → 0.60; 16·1024 1.2 → 1.6 (the channel walk's second pass
+    /// hits cache there).
+    /// </summary>
+    private const int RowOrderBelow = 512;
+
+    /// <summary>body(r0, r1) over rows [0, rows) of <paramref name="l"/> floats: contiguous ranges, one per thread when large.</summary>
+    private static void ForRows(int rows, int l, Action<int, int> body)
+    {
+        if ((long)rows * l >= ParallelElements) Parallelism.ForRanges(rows, Parallelism.AvailableThreads, (_, r0, r1) => body(r0, r1));
+        else body(0, rows);
     }
 
     // ------------------------------------------------------------------ vector helpers

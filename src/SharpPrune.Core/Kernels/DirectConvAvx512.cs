@@ -5,7 +5,7 @@ using System.Runtime.Intrinsics.X86;
 namespace SharpPrune.Kernels;
 
 /// <summary>
-/// AVX-512 forward tiles of the direct convolution: 6 (or 4) output channels × 32 consecutive output pixels,
+/// AVX-512 forward tiles of the direct convolution (and the weight-gradient tile): 6 (or 4) output channels × 32 consecutive output pixels,
 /// two zmm vectors per k step. Each zmm holds 16 pixels; when the output width is a multiple of 16 they are 16
 /// consecutive floats of one padded row (one load), otherwise two 8-pixel halves from their own rows (the layout
 /// the AVX2 tile already reads, joined into one register). Same packed weights, offsets and epilogue as the
@@ -151,15 +151,21 @@ internal static unsafe partial class DirectConv
     }
 
     /// <summary>
-    /// AVX-512 weight-gradient tile: 4 output channels × 3 taps of dot products, 16 pixels per step (vector pairs
-    /// 2v, 2v+1 of the 8-pixel offset table; one load when the output width is a multiple of 16).
+    /// AVX-512 weight-gradient tile: 8 output channels × 3 taps (24 zmm accumulators), 16 pixels per step. Per step
+    /// it loads 3 pixel vectors and 8 gradient vectors for 24 FMAs (the 4×3 tile: 7 loads for 12), so the loads,
+    /// two of three unaligned, no longer bound it. Rows past <paramref name="mr"/> repeat the last one (computed,
+    /// never stored); <paramref name="g"/> rows are <paramref name="ldg"/> apart.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void WeightKernel4x3Avx512<TL>(int vecs, int* xoff, float* g0, float* g1, float* g2, float* g3,
+    private static void WeightKernel8x3Avx512<TL>(int vecs, int* xoff, float* g, nint ldg,
         float* x0p, float* x1p, float* x2p, float* dst, nint ldd, int mr, int nk) where TL : struct, IPixels16
     {
+        float* g0 = g, g1 = g + Math.Min(1, mr - 1) * ldg, g2 = g + Math.Min(2, mr - 1) * ldg, g3 = g + Math.Min(3, mr - 1) * ldg;
+        float* g4 = g + Math.Min(4, mr - 1) * ldg, g5 = g + Math.Min(5, mr - 1) * ldg, g6 = g + Math.Min(6, mr - 1) * ldg, g7 = g + Math.Min(7, mr - 1) * ldg;
         Vector512<float> a00 = default, a01 = default, a02 = default, a10 = default, a11 = default, a12 = default;
         Vector512<float> a20 = default, a21 = default, a22 = default, a30 = default, a31 = default, a32 = default;
+        Vector512<float> a40 = default, a41 = default, a42 = default, a50 = default, a51 = default, a52 = default;
+        Vector512<float> a60 = default, a61 = default, a62 = default, a70 = default, a71 = default, a72 = default;
         for (int v = 0; v + 1 < vecs; v += 2)
         {
             nint xo = xoff[v], xo1 = xoff[v + 1] - xo, go = (nint)v * 8;
@@ -174,18 +180,27 @@ internal static unsafe partial class DirectConv
             a20 = Avx512F.FusedMultiplyAdd(gv, x0, a20); a21 = Avx512F.FusedMultiplyAdd(gv, x1, a21); a22 = Avx512F.FusedMultiplyAdd(gv, x2, a22);
             gv = Avx512F.LoadVector512(g3 + go);
             a30 = Avx512F.FusedMultiplyAdd(gv, x0, a30); a31 = Avx512F.FusedMultiplyAdd(gv, x1, a31); a32 = Avx512F.FusedMultiplyAdd(gv, x2, a32);
+            gv = Avx512F.LoadVector512(g4 + go);
+            a40 = Avx512F.FusedMultiplyAdd(gv, x0, a40); a41 = Avx512F.FusedMultiplyAdd(gv, x1, a41); a42 = Avx512F.FusedMultiplyAdd(gv, x2, a42);
+            gv = Avx512F.LoadVector512(g5 + go);
+            a50 = Avx512F.FusedMultiplyAdd(gv, x0, a50); a51 = Avx512F.FusedMultiplyAdd(gv, x1, a51); a52 = Avx512F.FusedMultiplyAdd(gv, x2, a52);
+            gv = Avx512F.LoadVector512(g6 + go);
+            a60 = Avx512F.FusedMultiplyAdd(gv, x0, a60); a61 = Avx512F.FusedMultiplyAdd(gv, x1, a61); a62 = Avx512F.FusedMultiplyAdd(gv, x2, a62);
+            gv = Avx512F.LoadVector512(g7 + go);
+            a70 = Avx512F.FusedMultiplyAdd(gv, x0, a70); a71 = Avx512F.FusedMultiplyAdd(gv, x1, a71); a72 = Avx512F.FusedMultiplyAdd(gv, x2, a72);
         }
         AddRow512(dst, a00, a01, a02, nk);
         if (mr > 1) AddRow512(dst + ldd, a10, a11, a12, nk);
         if (mr > 2) AddRow512(dst + 2 * ldd, a20, a21, a22, nk);
         if (mr > 3) AddRow512(dst + 3 * ldd, a30, a31, a32, nk);
+        if (mr > 4) AddRow512(dst + 4 * ldd, a40, a41, a42, nk);
+        if (mr > 5) AddRow512(dst + 5 * ldd, a50, a51, a52, nk);
+        if (mr > 6) AddRow512(dst + 6 * ldd, a60, a61, a62, nk);
+        if (mr > 7) AddRow512(dst + 7 * ldd, a70, a71, a72, nk);
     }
 
+    /// <summary>d[t] += Σ lanes of s_t for t &lt; nk: halves folded, then <see cref="AddRow"/>'s tree.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void AddRow512(float* d, Vector512<float> s0, Vector512<float> s1, Vector512<float> s2, int nk)
-    {
-        d[0] += Vector512.Sum(s0);
-        if (nk > 1) d[1] += Vector512.Sum(s1);
-        if (nk > 2) d[2] += Vector512.Sum(s2);
-    }
+    private static void AddRow512(float* d, Vector512<float> s0, Vector512<float> s1, Vector512<float> s2, int nk) =>
+        AddRow(d, s0.GetLower() + s0.GetUpper(), s1.GetLower() + s1.GetUpper(), s2.GetLower() + s2.GetUpper(), nk);
 }

@@ -162,6 +162,55 @@ public class Conv2dTests
         }
     }
 
+    /// <summary>Stride-1 geometries whose input gradient can run as a forward convolution with flipped weights.</summary>
+    public static TheoryData<int[]> InputGradGeometries() => new()
+    {
+        new[] { 2, 6, 5, 5, 4, 3, 3, 1, 1, 1, 1, 1, 1, 1 },     // CIn > COut, odd map (im2col forward of the flip)
+        new[] { 3, 4, 6, 7, 9, 5, 5, 1, 1, 2, 1, 1, 1, 1 },     // CIn < COut, 5×5, asymmetric padding
+        new[] { 2, 5, 9, 8, 5, 3, 3, 1, 1, 0, 2, 2, 1, 1 },     // dilation 2 vertically, no vertical padding
+        new[] { 37, 8, 2, 2, 8, 3, 3, 1, 1, 1, 1, 1, 1, 1 },    // VGG's 2×2 maps: several images per chunk, threads
+        new[] { 2, 8, 8, 8, 6, 3, 3, 1, 1, 1, 1, 1, 1, 1 },     // direct kernels for the flipped geometry
+        new[] { 1, 192, 2, 2, 192, 3, 3, 1, 1, 1, 1, 1, 1, 1 }, // weights ≥ 2^18 floats: threaded flip
+    };
+
+    [Theory]
+    [MemberData(nameof(InputGradGeometries))]
+    public void InputGradientAsForwardAndCol2ImMatchReference(int[] p)
+    {
+        var g = new Conv2dGeometry(p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7], p[8], p[9], p[10], p[11], p[12], p[13]);
+        Assert.True(Conv2dKernels.InputGradGeometry(g, out _), g.ToString());
+        foreach (bool asForward in new[] { true, false })
+        {
+            Conv2dKernels.InputGradAsForward = asForward;
+            try
+            {
+                ForEachIsa(_ => Check(g, withBias: false, threads: 2, seed: 5));
+                Gemm.ForcePortable = true;
+                try { Check(g, withBias: true, threads: 1); }
+                finally { Gemm.ForcePortable = false; }
+            }
+            finally { Conv2dKernels.InputGradAsForward = null; }
+        }
+    }
+
+    [Fact]
+    public unsafe void WeightGradientPartialSumsAddInOrderOnEveryThreadCount()
+    {
+        // Large enough for the threaded split (≥ 2^17), odd length for a short last block.
+        const int len = (1 << 18) + 37;
+        var partials = new[] { Random(len, 1), Random(len, 2), Random(len, 3) };
+        var init = Random(len, 4);
+        var expected = new float[len];
+        for (int i = 0; i < len; i++) expected[i] = ((init[i] + partials[0][i]) + partials[1][i]) + partials[2][i];
+        foreach (int threads in new[] { 1, 2 })
+            WithThreads(threads, () =>
+            {
+                var dst = (float[])init.Clone();
+                fixed (float* d = dst) Conv2dKernels.AddPartials(d, partials, len);
+                Assert.Equal(expected, dst); // bit for bit: the same additions in the same order
+            });
+    }
+
     [Fact]
     public void PortablePathsMatchReference()
     {
