@@ -16,7 +16,7 @@ public static class OrtBench
     public static string Export(string name)
     {
         var spec = ModelSpec.All[name];
-        var model = ModelZoo.Create(name, spec.Classes, new Generator(0));
+        var model = spec.Create(name); // shrunk models (vgg16-s50, …) too, as ModelBench builds them
         string path = Path.Combine(Path.GetTempPath(), $"sharpprune-bench-{name}-{Environment.ProcessId}.onnx");
         OnnxExporter.Save(model, spec.Input, path);
         return path;
