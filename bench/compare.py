@@ -6,7 +6,7 @@
 
 Builds the bench in Release once, runs both sides model by model (interleaved, so a change in machine load hits
 both alike), then SGEMM vs torch.mm, prints the ratio table and writes every raw JSON line to
-bench/results/<date>.jsonl (first line: run metadata with the machine load). Inference also runs in ONNX Runtime
+bench/results/<date>.jsonl, appended (each run opens with a metadata line holding the machine load). Inference also runs in ONNX Runtime
 (our exported ONNX graph of the same model, IntraOpNumThreads = --threads): the third column.
 
 --sparse adds (--sparse-only runs only) the pruned-model table of issue 10: AlexNet at Han et al. 2015's per-layer
@@ -132,7 +132,7 @@ def main():
                             elapsed_s=round((datetime.datetime.now() - started).total_seconds(), 1))
         out = a.out or os.path.join(HERE, "results", started.strftime("%Y-%m-%d") + "-sparse.jsonl")
         os.makedirs(os.path.dirname(out), exist_ok=True)
-        with open(out, "w") as f:
+        with open(out, "a") as f:
             for r in [meta] + sparse_rows:
                 f.write(json.dumps(r) + "\n")
         report_sparse(sparse_rows, meta["meta"])
@@ -161,7 +161,7 @@ def main():
 
     out = a.out or os.path.join(HERE, "results", started.strftime("%Y-%m-%d") + ".jsonl")
     os.makedirs(os.path.dirname(out), exist_ok=True)
-    with open(out, "w") as f:
+    with open(out, "a") as f:
         for r in [meta] + rows + gemm + sparse_rows:
             f.write(json.dumps(r) + "\n")
     report(rows, gemm, meta["meta"], out)
