@@ -29,8 +29,11 @@ public static class SparseCrossover
     /// ~0.35-0.4 at batch 1 (1024 columns) and ~0.13 at batch 16 (16,384 columns). With small maps unfolded from
     /// an offset table, AlexNet's conv2-5 at batch 128 (2048 and 512 columns, 35-38% dense) ran 1.1-1.4x faster
     /// sparse (per-layer profile, 2 threads), hence 0.45 and 0.40 for those buckets.
+    /// Re-measured on the quiet machine (bench/results/2026-12-01-4bc02dc-sparse-crossover-quiet.txt, load &lt; 2):
+    /// conv4 at batch 128 (512 columns) crosses at ~0.4, conv2 at batch 128 (2048) and the 64-channel conv at
+    /// batch 1 (1024) both at ~0.3 (38% dense conv2 ran 0.88x sparse), the 16,384-column case at ~0.2: 0.40 and 0.32.
     /// </remarks>
-    internal static double[] ConvThresholds = [0.90, 0.90, 0.60, 0.45, 0.40, 0.12];
+    internal static double[] ConvThresholds = [0.90, 0.90, 0.60, 0.40, 0.32, 0.12];
 
     /// <summary>
     /// A batched sparse Linear transposes its input and output (in + out values per row) around the sparse product;
