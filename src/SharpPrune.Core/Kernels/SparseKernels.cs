@@ -7,17 +7,20 @@ namespace SharpPrune.Kernels;
 /// <summary>
 /// A sparse matrix in compressed sparse row form (CSR): row r's non-zeros are <c>Values[RowPtr[r]..RowPtr[r+1])</c>
 /// at columns <c>ColIdx[...]</c>, columns ascending. Plain data, no autograd. When the matrix has at most 65,536
-/// columns the indices are also kept as 16-bit values for the memory-bound matrix × vector product (6 bytes per
-/// non-zero streamed instead of 8).
+/// columns the indices are stored only as 16-bit values (6 bytes per non-zero streamed instead of 8, and held:
+/// the kernels read whichever form is stored); <see cref="ColIdx"/> then widens a copy on request.
 /// </summary>
 public sealed class CsrMatrix
 {
     public int Rows { get; }
     public int Cols { get; }
     public int[] RowPtr { get; }
-    public int[] ColIdx { get; }
+    /// <summary>Column of each non-zero. A fresh widened copy when the matrix stores 16-bit indices (≤ 65,536 columns).</summary>
+    public int[] ColIdx => ColIdx32 ?? Array.ConvertAll(ColIdx16!, c => (int)c);
     public float[] Values { get; }
+    /// <summary>The stored indices: exactly one of these is non-null.</summary>
     internal ushort[]? ColIdx16 { get; }
+    internal int[]? ColIdx32 { get; }
 
     public int NonZeros => RowPtr[Rows];
     public double Density => Rows == 0 || Cols == 0 ? 0 : (double)NonZeros / ((long)Rows * Cols);
@@ -26,12 +29,13 @@ public sealed class CsrMatrix
     {
         if (rowPtr.Length != rows + 1 || colIdx.Length != values.Length || rowPtr[rows] != values.Length)
             throw new ArgumentException($"CSR arrays do not describe a {rows}x{cols} matrix");
-        Rows = rows; Cols = cols; RowPtr = rowPtr; ColIdx = colIdx; Values = values;
+        Rows = rows; Cols = cols; RowPtr = rowPtr; Values = values;
         if (cols <= 65_536)
         {
             ColIdx16 = new ushort[colIdx.Length];
             for (int i = 0; i < colIdx.Length; i++) ColIdx16[i] = (ushort)colIdx[i];
         }
+        else ColIdx32 = colIdx;
     }
 
     /// <summary>The non-zeros of a row-major <paramref name="rows"/>×<paramref name="cols"/> matrix (exact zeros dropped, -0 included).</summary>
@@ -122,7 +126,7 @@ public static unsafe class SparseKernels
         fixed (int* rowPtr = a.RowPtr) fixed (float* vals = a.Values)
         {
             if (a.ColIdx16 is { } idx16) fixed (ushort* col = idx16) SpmmRows(rowPtr, col, vals, b, ldb, n, c, ldc, bias, r0, r1, tileStride);
-            else fixed (int* col = a.ColIdx) SpmmRows(rowPtr, col, vals, b, ldb, n, c, ldc, bias, r0, r1, tileStride);
+            else fixed (int* col = a.ColIdx32) SpmmRows(rowPtr, col, vals, b, ldb, n, c, ldc, bias, r0, r1, tileStride);
         }
     }
 
@@ -461,7 +465,7 @@ public static unsafe class SparseKernels
                     for (int r = r0; r < r1; r++)
                         y[r] = (bias == null ? 0f : bias[r]) + Dot16(isa, vals, col, rowPtr[r], rowPtr[r + 1], x);
             else
-                fixed (int* col = a.ColIdx)
+                fixed (int* col = a.ColIdx32)
                     for (int r = r0; r < r1; r++)
                     {
                         float s0 = 0f, s1 = 0f;
