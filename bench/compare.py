@@ -80,6 +80,48 @@ def cpu_info():
     return {"cpu_model": model, "cpu_simd_flags": simd}
 
 
+TORCH_BLAS = "/usr/lib/x86_64-linux-gnu/libblas.so.3"
+# OpenBLAS cores that use AVX-512; on a CPU newer than its build (Debian 12's 0.3.21 reads AMD Zen 5, family 26, as
+# Haswell) OpenBLAS falls back to an AVX2 core, which would make torch.mm and nn.Linear look slower than they can be.
+OPENBLAS_AVX512_CORES = ("skylakex", "cooperlake", "sapphirerapids")
+
+
+def torch_blas_setup(isa, simd_flags, allow_reference):
+    """Checks the BLAS torch.mm will use and, natively, gives OpenBLAS its best core for this CPU.
+
+    Returns (library path, OpenBLAS core name or None, extra environment for the torch side)."""
+    path = os.path.realpath(TORCH_BLAS)
+    if "openblas" not in path and "mkl" not in path:
+        # Debian's reference BLAS (libblas3) is unblocked scalar code, ~20x slower than OpenBLAS: the torch side's GEMM
+        # and Linear numbers would be meaningless.
+        msg = (f"compare: torch's BLAS is {path}, not OpenBLAS: PyTorch's matrix products would run on the unoptimised "
+               f"reference BLAS. Install libopenblas0-pthread (apt-get install libopenblas0-pthread)")
+        if not allow_reference:
+            sys.exit(msg + ", or pass --allow-reference-blas to measure anyway.")
+        print(msg + "; measuring anyway (--allow-reference-blas).", file=sys.stderr)
+        return path, None, {}
+    core = None
+    try:
+        import ctypes
+        lib = ctypes.CDLL(path)
+        lib.openblas_get_corename.restype = ctypes.c_char_p
+        core = lib.openblas_get_corename().decode()
+    except (OSError, AttributeError):
+        return path, None, {}
+    env = {}
+    avx512 = all(f in simd_flags for f in ("avx512f", "avx512bw", "avx512vl", "avx512dq"))
+    # Natively both sides run their widest kernels (--isa avx2 caps both): an OPENBLAS_CORETYPE inherited from the
+    # environment (this machine's sets Haswell) or OpenBLAS's own fallback must not cap the torch side alone.
+    if isa == "native" and avx512 and core.lower() not in OPENBLAS_AVX512_CORES:
+        env["OPENBLAS_CORETYPE"] = "Cooperlake" if "avx512_bf16" in simd_flags else "SkylakeX"
+        why = (f"OPENBLAS_CORETYPE={os.environ['OPENBLAS_CORETYPE']} in the environment" if "OPENBLAS_CORETYPE" in os.environ
+               else "OpenBLAS does not know this CPU")
+        print(f"compare: OpenBLAS runs core {core} ({why}); the torch side runs with OPENBLAS_CORETYPE="
+              f"{env['OPENBLAS_CORETYPE']}, its AVX-512 kernels", file=sys.stderr)
+        core = env["OPENBLAS_CORETYPE"]
+    return path, core, env
+
+
 def load():
     return [round(x, 2) for x in os.getloadavg()]
 
@@ -109,10 +151,15 @@ def main():
     p.add_argument("--sparse", action="store_true", help="also run the pruned-model (sparse inference) table")
     p.add_argument("--sparse-only", action="store_true", help="run only the pruned-model (sparse inference) table")
     p.add_argument("--sparse-models", default="alexnet,lenet300")
+    p.add_argument("--allow-reference-blas", action="store_true",
+                   help="measure even when torch's BLAS is the unoptimised reference libblas (its numbers are then not comparable)")
     a = p.parse_args()
 
+    cpu = cpu_info()
+    blas_path, blas_core, blas_env = torch_blas_setup(a.isa, cpu["cpu_simd_flags"], a.allow_reference_blas)
     dll = build()
     os.environ.update(ISA_CAPS[a.isa])  # inherited by every child process of both sides
+    os.environ.update(blas_env)  # OpenBLAS reads only OPENBLAS_*: our side is unaffected
     common = ["--threads", str(a.threads), "--seconds", str(a.seconds), "--min-steps", str(a.min_steps), "--json"]
     ours_cmd = ["dotnet", dll]
     torch_cmd = ["/usr/bin/python3", os.path.join(HERE, "torch_bench.py")]
@@ -121,8 +168,8 @@ def main():
                      "load_before": load(), "threads": a.threads, "seconds": a.seconds, "command": " ".join(sys.argv),
                      "git": sh(["git", "rev-parse", "--short", "HEAD"], stdout=subprocess.PIPE).stdout.strip(),
                      # torch.mm / nn.Linear speed depends on which libblas the system alternative points at.
-                     "torch_blas": os.path.realpath("/usr/lib/x86_64-linux-gnu/libblas.so.3"),
-                     "isa": a.isa, "isa_env": ISA_CAPS[a.isa], **cpu_info()}}
+                     "torch_blas": blas_path, "torch_blas_core": blas_core, "torch_blas_env": blas_env,
+                     "isa": a.isa, "isa_env": ISA_CAPS[a.isa], **cpu}}
     rows, loads, rounds = [], [], 0
     sides = [("ours", ours_cmd + ([] if a.no_ort else ["--ort"])), ("torch", torch_cmd)]
     t_start = time.monotonic()
@@ -265,7 +312,7 @@ def report(rows, gemm, meta, out):
     models = list(dict.fromkeys(r["model"] for r in rows))
     print(f"\nSharpPrune vs PyTorch {meta['date']}  threads={meta['threads']}  cpus={meta['cpus']}  "
           f"rounds={meta['rounds']} (best of)  load 1-min during runs {min(meta['load_1min_during'])}-"
-          f"{max(meta['load_1min_during'])}  torch BLAS {meta['torch_blas']}\n"
+          f"{max(meta['load_1min_during'])}  torch BLAS {meta['torch_blas']} (core {meta.get('torch_blas_core')})\n"
           f"load before {meta['load_before']} after {meta['load_after']}  ({meta['elapsed_s']} s)\n"
           f"CPU {meta.get('cpu_model')}  ISA cap {meta.get('isa', 'native')} {meta.get('isa_env', {})}")
     hdr = (f"{'model':<9}|{'ours train':>11} |{'torch train':>12} |{'ratio':>6} |{'ours infer':>11} |"
