@@ -83,7 +83,7 @@ public static class Parallelism
                 while (s_threads.Count < helpers)
                 {
                     // A new thread starts from the current generation, so it picks up the job posted below.
-                    var t = new Thread(Work, 256 * 1024) { IsBackground = true, Name = $"SharpPrune worker {s_threads.Count + 1}" };
+                    var t = new Thread(Work) { IsBackground = true, Name = $"SharpPrune worker {s_threads.Count + 1}" };
                     t.Start((s_threads.Count, Volatile.Read(ref s_generation)));
                     s_threads.Add(t);
                 }
