@@ -37,7 +37,8 @@ public class BatchNormTests
     [InlineData(4, 3, 5, true)]
     [InlineData(7, 2, 1, true)]     // BatchNorm1d layout
     [InlineData(3, 4, 17, false)]   // no affine
-    [InlineData(16, 32, 64, true)]  // parallel over channels
+    [InlineData(16, 32, 64, true)]  // parallel; backward walks rows in memory order (small maps)
+    [InlineData(3, 4, 1024, true)]  // parallel; backward walks channel by channel (maps of 512 pixels and more)
     public void TrainingForwardBackwardAndRunningStats(int n, int c, int l, bool affine)
     {
         const double eps = 1e-5, momentum = 0.1;
@@ -54,11 +55,26 @@ public class BatchNormTests
 
         var y = new float[x.Length]; var sm = new float[c]; var si = new float[c];
         var gx = new float[x.Length]; var gw = new float[c]; var gb = new float[c];
-        WithThreads(2, () =>
+        void Run()
         {
-            BatchNormKernels.ForwardTraining(n, c, l, x, w ?? Span<float>.Empty, b ?? Span<float>.Empty, y, sm, si, rm, rv, momentum, eps);
-            BatchNormKernels.BackwardTraining(n, c, l, x, gy, w ?? Span<float>.Empty, sm, si, gx, affine ? gw : Span<float>.Empty, affine ? gb : Span<float>.Empty);
+            rm = (float[])rm0.Clone(); rv = (float[])rv0.Clone();
+            WithThreads(2, () =>
+            {
+                BatchNormKernels.ForwardTraining(n, c, l, x, w ?? Span<float>.Empty, b ?? Span<float>.Empty, y, sm, si, rm, rv, momentum, eps);
+                BatchNormKernels.BackwardTraining(n, c, l, x, gy, w ?? Span<float>.Empty, sm, si, gx, affine ? gw : Span<float>.Empty, affine ? gb : Span<float>.Empty);
+            });
+        }
+        // Every vector path (the vector width changes summation order only) against the reference and the default path.
+        Run();
+        var defY = (float[])y.Clone(); var defGx = (float[])gx.Clone();
+        ForEachIsa(isa =>
+        {
+            Run();
+            AssertClose(expY, y, 1e-4, 1e-5, default, $"y ({isa})");
+            AssertClose(defY, y, 1e-5, 1e-6, $"y vs default path ({isa})");
+            AssertClose(defGx, gx, 1e-4, 1e-5, $"dx vs default path ({isa})");
         });
+        Run();
         AssertClose(expY, y, 1e-4, 1e-5, default, "y");
         int m = n * l;
         for (int ch = 0; ch < c; ch++)

@@ -66,6 +66,39 @@ public class ParallelismTests
     }
 
     [Fact]
+    public void ConcurrentCallersEachVisitEveryIndexOnce()
+    {
+        // One caller at a time owns the helper threads; the others get thread-pool helpers. All must complete.
+        WithThreads(2, () =>
+        {
+            var hits = new int[4][];
+            var callers = Enumerable.Range(0, 4).Select(c => new Thread(() =>
+            {
+                Parallelism.MaxThreads = 2; // per-process cap, already 2; each thread loops on its own array
+                var h = hits[c] = new int[4000];
+                for (int rep = 0; rep < 50; rep++)
+                    Parallelism.For(0, h.Length / 50, i => Interlocked.Increment(ref h[rep * (h.Length / 50) + i]));
+            })).ToArray();
+            foreach (var t in callers) t.Start();
+            foreach (var t in callers) t.Join();
+            foreach (var h in hits) Assert.All(h, v => Assert.Equal(1, v));
+        });
+    }
+
+    [Fact]
+    public void UsesAtMostMaxThreads()
+    {
+        foreach (int threads in new[] { 3, 2 })
+            WithThreads(threads, () =>
+            {
+                var seen = new ConcurrentDictionary<int, byte>();
+                for (int rep = 0; rep < 20; rep++)
+                    Parallelism.For(0, 64, _ => { seen.TryAdd(Environment.CurrentManagedThreadId, 0); Thread.SpinWait(2000); });
+                Assert.InRange(seen.Count, 1, threads);
+            });
+    }
+
+    [Fact]
     public void MaxThreadsMustBePositive()
     {
         Assert.Throws<ArgumentOutOfRangeException>(() => Parallelism.MaxThreads = 0);
