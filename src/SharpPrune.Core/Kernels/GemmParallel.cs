@@ -5,11 +5,12 @@ namespace SharpPrune.Kernels;
 public static unsafe partial class Gemm
 {
     /// <summary>
-    /// Packed B shared by all threads of one parallel GEMM is at most this many floats (32 MB): a block of
-    /// op(B) covers all of k, so k·nc must fit. Larger k (e.g. a weight gradient summing over a whole batch of
-    /// pixels) takes the per-thread grid instead.
+    /// Packed B shared by all threads of one parallel GEMM is at most this many floats (4 MB, like the serial
+    /// path's 256×3072 block): a shared block covers all of k, and every row block streams through it, so it
+    /// must stay cache-resident (a 32 MB budget made AlexNet's 4096×4096 fc2 re-read B from memory per row block).
+    /// Larger k (e.g. a weight gradient summing over a whole batch of pixels) takes the per-thread grid instead.
     /// </summary>
-    private const long SharedBMaxFloats = 8L << 20;
+    private const long SharedBMaxFloats = 1L << 20;
 
     /// <summary>Shared B blocks are at least this wide (and at most NC), so the A packing per unit stays negligible.</summary>
     private const int SharedBMinColumns = 256;
@@ -46,11 +47,13 @@ public static unsafe partial class Gemm
         int kBlocks = CeilDiv(k, kc);
 
         // Enough row blocks for dynamic claiming to balance (about 4 per thread) while each stays >= 24 rows
-        // (shorter blocks re-read each B chunk from L2 for too little arithmetic).
+        // (shorter blocks re-read each B chunk from L2 for too little arithmetic); a multiple of the thread count,
+        // with near-equal sizes (Boundary), so that threads running at the same speed finish together.
         int rowBlocks = CeilDiv(m, MC);
         if (rowBlocks < 4 * threads) rowBlocks = Math.Max(rowBlocks, Math.Min(4 * threads, m / 24));
-        int mc = RoundUp(CeilDiv(m, Math.Max(1, rowBlocks)), rowAlign);
-        rowBlocks = CeilDiv(m, mc);
+        if (rowBlocks >= threads) rowBlocks = RoundUp(rowBlocks, threads);
+        rowBlocks = Math.Max(1, Math.Min(rowBlocks, CeilDiv(m, rowAlign)));
+        int mc = RoundUp(CeilDiv(m, rowBlocks), rowAlign) + rowAlign; // the largest block Boundary can give
 
         // Chunks of 4 tile columns: the unit of B packing and of the macro-kernel's column loop.
         int chunkW = 4 * align;
@@ -64,7 +67,7 @@ public static unsafe partial class Gemm
         int* states = (int*)(t_chunkState ??= new NativeScratch()).Get((nint)kBlocks * chunksPerBlock);
         var work = new ParallelGemmWork
         {
-            TransA = transA, M = m, K = k, Kc = kc, KBlocks = kBlocks, Mc = mc, RowBlocks = rowBlocks,
+            TransA = transA, M = m, K = k, Kc = kc, KBlocks = kBlocks, Mc = mc, RowBlocks = rowBlocks, RowAlign = rowAlign,
             ChunkW = chunkW, Alpha = alpha, Beta = beta, A = (nint)a, Lda = lda, C = (nint)c, Ldc = ldc,
             SharedB = (nint)sharedB, States = (nint)states, Fma = UseFma,
         };
@@ -89,7 +92,7 @@ public static unsafe partial class Gemm
     private sealed class ParallelGemmWork
     {
         public bool TransA, Fma;
-        public int M, K, Kc, KBlocks, Mc, RowBlocks, ChunkW, Jc, NcCur, Chunks, SlabChunks, Units;
+        public int M, K, Kc, KBlocks, Mc, RowBlocks, RowAlign, ChunkW, Jc, NcCur, Chunks, SlabChunks, Units;
         public float Alpha, Beta;
         public nint A, Lda, C, Ldc, SharedB, States;
         public int NextUnit;
@@ -108,7 +111,8 @@ public static unsafe partial class Gemm
         {
             // Units run slab by slab, row blocks inside, so concurrent threads share the slab's B chunks.
             int slab = u / w.RowBlocks, rb = u % w.RowBlocks;
-            int ic = rb * w.Mc, mcCur = Math.Min(w.Mc, w.M - ic);
+            int ic = Boundary(w.M, rb, w.RowBlocks, w.RowAlign), mcCur = Boundary(w.M, rb + 1, w.RowBlocks, w.RowAlign) - ic;
+            if (mcCur <= 0) continue;
             int q0 = slab * w.SlabChunks, q1 = Math.Min(w.Chunks, q0 + w.SlabChunks);
             float* cRow = (float*)w.C + ic * w.Ldc + w.Jc;
             for (int pi = 0; pi < w.KBlocks; pi++)
