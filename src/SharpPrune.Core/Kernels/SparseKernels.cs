@@ -474,8 +474,14 @@ public static unsafe class SparseKernels
         }
     }
 
-    /// <summary>Below this many stored value slots (16 per level) the panel product runs on one thread.</summary>
-    internal static long PanelSerialSlots = 1 << 16;
+    /// <summary>
+    /// Below this many stored value slots (16 per level) the panel product runs on one thread. One thread streams
+    /// ~1,600 levels per µs from L2 (LeNet-300-100's fc1, 2,600 levels: 1.6 µs) and ~750 from L3; a fork/join of
+    /// Parallelism.For costs 5-10 µs quiet and 10-20 µs on a loaded machine (`SharpPrune.Bench --sparse-spmv`), more
+    /// than all of LeNet's layers take. So only products of ≳ 20 µs of one thread's work split: 32,768 levels.
+    /// </summary>
+    internal static long PanelSerialSlots = DefaultPanelSerialSlots;
+    internal const long DefaultPanelSerialSlots = 16L << 15;
 
     /// <summary>
     /// y = A·x (+ bias) [ReLU] through the matrix's <see cref="Kernels.PanelEll"/> layout: x is copied into a
