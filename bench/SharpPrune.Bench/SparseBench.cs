@@ -52,8 +52,8 @@ public static class SparseBench
                 yield return new Dictionary<string, object>
                 {
                     ["impl"] = "sharpprune", ["bench"] = "sparse_model", ["model"] = name, ["batch"] = batch, ["threads"] = o.Threads,
-                    ["dense_ms"] = Math.Round(d.MedianMs, 3), ["sparse_ms"] = Math.Round(sp.MedianMs, 3), ["speedup"] = Math.Round(d.MedianMs / sp.MedianMs, 2),
-                    ["dense_cpu_ms"] = Math.Round(d.CpuMs, 3), ["sparse_cpu_ms"] = Math.Round(sp.CpuMs, 3),
+                    ["dense_ms"] = Math.Round(d.MedianMs, 4), ["sparse_ms"] = Math.Round(sp.MedianMs, 4), ["speedup"] = Math.Round(d.MedianMs / sp.MedianMs, 2),
+                    ["dense_cpu_ms"] = Math.Round(d.CpuMs, 4), ["sparse_cpu_ms"] = Math.Round(sp.CpuMs, 4),
                     ["cpu_speedup"] = Math.Round(d.CpuMs / sp.CpuMs, 2), ["peak_rss_mb"] = Math.Round(ModelBench.PeakRssMb(), 1),
                     ["layers"] = string.Join(" ", choices.Select(c => $"{c.Path}:{100 * c.Density:F0}%{(c.Sparse ? "s" : "d")}")),
                 };
@@ -147,6 +147,8 @@ public static class SparseBench
         ("lenet300 fc1", 300, 784, 0.08), ("lenet300 fc2", 100, 300, 0.08), ("lenet300 fc3", 10, 100, 0.08),
         ("alexnet fc1", 4096, 256, 0.09), ("alexnet fc2", 4096, 4096, 0.05), ("alexnet fc3", 10, 4096, 0.25),
         ("1024x1024", 1024, 1024, 0.08), ("2048x2048", 2048, 2048, 0.08), ("1024x1024 30%", 1024, 1024, 0.3),
+        ("1024x1024 2%", 1024, 1024, 0.02), ("1024x1024 0.5%", 1024, 1024, 0.005), ("4096x4096 1%", 4096, 4096, 0.01),
+        ("4096x4096 0.2%", 4096, 4096, 0.002),
     ];
 
     /// <summary>
@@ -192,7 +194,7 @@ public static class SparseBench
             yield return new Dictionary<string, object>
             {
                 ["impl"] = "sharpprune", ["bench"] = "sparse_spmv", ["layer"] = $"{lname} {outF}x{inF}", ["density"] = density,
-                ["nnz"] = a.NonZeros, ["levels"] = ell.Levels, ["padding"] = Math.Round(ell.PaddingRatio, 2), ["panel_kib"] = ell.Bytes / 1024,
+                ["nnz"] = a.NonZeros, ["levels"] = ell?.Levels ?? 0, ["padding"] = Math.Round(ell?.PaddingRatio ?? 0, 2), ["panel_kib"] = ell == null ? "none: csr" : ell.Bytes / 1024,
                 ["csr_cpu_us"] = Us(best[0]!.CpuMs), ["panel_cpu_us"] = Us(best[1]!.CpuMs),
                 ["panel_us"] = Us(best[1]!.MedianMs), ["panel_nt_us"] = Us(best[2]!.MedianMs), ["threads"] = o.Threads,
             };

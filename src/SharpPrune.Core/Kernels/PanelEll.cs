@@ -20,8 +20,8 @@ namespace SharpPrune.Kernels;
 /// Memory: 80 bytes per level (64 of values, 16 of indices) against the CSR's 6 per non-zero (16-bit indices), kept
 /// beside the CSR (which serves batches and non-AVX-512 paths). Padding ratio = 16·levels / non-zeros: about 2.1 for
 /// LeNet-300-100's 300×784 at 8% (random positions: ~2.6 non-zeros per row and panel, ~5.5 levels per pair), so
-/// ~2.3x the CSR's bytes; it grows as density falls (one non-zero per pair still costs a whole level), which is
-/// why it only pays where the batch-1 product is compute- or latency-bound.
+/// ~2.3x the CSR's bytes; it grows as density falls (one non-zero per pair still costs a whole level), so
+/// <see cref="Build"/> declines layouts padded past 4x unless they stay L2-sized (then the CSR kernel runs).
 /// </para>
 /// Padding lanes multiply x by 0, so a non-finite x would turn them into NaN where the CSR skips them: callers check
 /// x first and take the CSR path when it holds inf or NaN. The layout is built from the matrix's values once
@@ -51,26 +51,46 @@ internal sealed unsafe class PanelEll
     private readonly float* _values;
     private readonly byte* _indices;
 
-    public PanelEll(CsrMatrix a)
+    /// <summary>
+    /// Above this padding ratio the layout is only used while it stays this small (L2-resident on Zen 5's 1 MiB
+    /// L2): streamed from L3 a level costs ~1.4 ns against the CSR kernel's ~0.37 ns per non-zero, so a layout
+    /// padded past ~4x loses there (4096×4096 at 1%: 4.8x padded, 4.2 MiB, 72 µs against the CSR's 63; at 0.2%:
+    /// 10.5x, 33 against 19), while in L2 it wins even at 6.8x (1024×1024 at 0.5%: 2.6 µs against 3.3).
+    /// </summary>
+    public const double MaxPaddingRatio = 4.0;
+    public const long SmallBytes = 512 << 10;
+
+    /// <summary>
+    /// The layout of <paramref name="a"/>, or null where the CSR kernel is expected to be faster: padded more than
+    /// <see cref="MaxPaddingRatio"/> and larger than <see cref="SmallBytes"/> (measured with
+    /// <c>SharpPrune.Bench --sparse-spmv</c>).
+    /// </summary>
+    public static PanelEll? Build(CsrMatrix a)
     {
-        Rows = a.Rows; Cols = a.Cols;
-        Slices = (Rows + SliceRows - 1) / SliceRows;
-        Panels = (Cols + PanelCols - 1) / PanelCols;
+        var levels = CountLevels(a, out var sliceEntry, out var sliceLevel, out var entries);
+        if (levels < 0) return null;
+        double ratio = a.NonZeros == 0 ? 0 : 16.0 * levels / a.NonZeros;
+        if (ratio > MaxPaddingRatio && levels * (16 * sizeof(float) + 16) > SmallBytes) return null;
+        return new PanelEll(a, levels, ratio, sliceEntry, sliceLevel, entries);
+    }
+
+    /// <summary>Pass 1: levels of every (slice, panel) pair, walking each row's (column-sorted) non-zeros once.</summary>
+    private static long CountLevels(CsrMatrix a, out int[] sliceEntry, out int[] sliceLevel, out int[] entryArray)
+    {
+        int rows = a.Rows, slices = (rows + SliceRows - 1) / SliceRows, panels = (a.Cols + PanelCols - 1) / PanelCols;
         var rowPtr = a.RowPtr;
         var col = a.ColIdx32 ?? a.ColIdx;
-        var values = a.Values;
-
-        // Pass 1: levels of every (slice, panel) pair, walking each row's (column-sorted) non-zeros once.
-        _sliceEntry = new int[Slices + 1];
-        _sliceLevel = new int[Slices + 1];
+        sliceEntry = new int[slices + 1];
+        sliceLevel = new int[slices + 1];
+        entryArray = [];
         var entries = new List<int>();
         var cursor = new int[SliceRows];
         long levels = 0;
-        for (int s = 0; s < Slices; s++)
+        for (int s = 0; s < slices; s++)
         {
-            int r0 = s * SliceRows, n = Math.Min(SliceRows, Rows - r0);
+            int r0 = s * SliceRows, n = Math.Min(SliceRows, rows - r0);
             for (int i = 0; i < n; i++) cursor[i] = rowPtr[r0 + i];
-            for (int q = 0; q < Panels; q++)
+            for (int q = 0; q < panels; q++)
             {
                 int end = (q + 1) * PanelCols, most = 0;
                 for (int i = 0; i < n; i++)
@@ -84,13 +104,26 @@ internal sealed unsafe class PanelEll
                 entries.Add(q * PanelCols); entries.Add(most);
                 levels += most;
             }
-            _sliceEntry[s + 1] = entries.Count / 2;
-            if (levels > int.MaxValue / 16) throw new NotSupportedException("matrix too large for the panel layout");
-            _sliceLevel[s + 1] = (int)levels;
+            sliceEntry[s + 1] = entries.Count / 2;
+            if (levels > int.MaxValue / 16) return -1; // more than one array can hold: the CSR kernel it is
+            sliceLevel[s + 1] = (int)levels;
         }
-        _entries = entries.ToArray();
+        entryArray = entries.ToArray();
+        return levels;
+    }
+
+    private PanelEll(CsrMatrix a, long levels, double ratio, int[] sliceEntry, int[] sliceLevel, int[] entries)
+    {
+        Rows = a.Rows; Cols = a.Cols;
+        Slices = (Rows + SliceRows - 1) / SliceRows;
+        Panels = (Cols + PanelCols - 1) / PanelCols;
+        var rowPtr = a.RowPtr;
+        var col = a.ColIdx32 ?? a.ColIdx;
+        var values = a.Values;
+        _sliceEntry = sliceEntry; _sliceLevel = sliceLevel; _entries = entries;
         Levels = levels;
-        PaddingRatio = a.NonZeros == 0 ? 0 : 16.0 * levels / a.NonZeros;
+        PaddingRatio = ratio;
+        var cursor = new int[SliceRows];
 
         // Pass 2: the streams, 64-byte aligned (one value level is one cache line).
         _valueStore = GC.AllocateArray<float>((int)(levels * 16) + 16, pinned: true);

@@ -22,17 +22,24 @@ public sealed class CsrMatrix
     internal ushort[]? ColIdx16 { get; }
     internal int[]? ColIdx32 { get; }
 
-    private PanelEll? _panelEll;
+    private object? _panelEll; // null until decided, then the layout or NoPanel
+    private static readonly object NoPanel = new();
 
-    /// <summary>The AVX-512 batch-1 layout of this matrix, built on first use (by whichever thread gets there first).</summary>
-    internal PanelEll PanelEll
+    /// <summary>
+    /// The AVX-512 batch-1 layout of this matrix (null where the CSR kernel is faster, see <see cref="PanelEll.Build"/>),
+    /// built on first use by whichever thread gets there first.
+    /// </summary>
+    internal PanelEll? PanelEll
     {
         get
         {
             var ell = Volatile.Read(ref _panelEll);
-            if (ell != null) return ell;
-            ell = new PanelEll(this);
-            return Interlocked.CompareExchange(ref _panelEll, ell, null) ?? ell;
+            if (ell == null)
+            {
+                ell = (object?)Kernels.PanelEll.Build(this) ?? NoPanel;
+                ell = Interlocked.CompareExchange(ref _panelEll, ell, null) ?? ell;
+            }
+            return ell as PanelEll;
         }
     }
 
@@ -489,7 +496,7 @@ public static unsafe class SparseKernels
     /// </summary>
     private static bool SpmvPanels(CsrMatrix a, float* x, float* y, float* bias, bool relu)
     {
-        var ell = a.PanelEll;
+        if (a.PanelEll is not { } ell) return false;
         int cols = a.Cols, padded = ell.Panels * PanelEll.PanelCols;
         float[]? rented = null;
         Span<float> buffer = padded <= 8192 ? stackalloc float[padded + AlignPad] : (rented = ScratchPool.Rent(padded + AlignPad));

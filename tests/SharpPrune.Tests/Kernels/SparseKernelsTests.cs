@@ -222,13 +222,47 @@ public class SparseKernelsTests
         for (int r = 0; r < 20; r++) for (int k = 0; k <= r % 5; k++) d[r * 70 + 3 * k] = r + 1;
         d[65] = 9f;
         var a = CsrMatrix.FromDense(d, 20, 70);
-        var ell = a.PanelEll;
+        var ell = a.PanelEll!;
         Assert.Same(ell, a.PanelEll);
         Assert.Equal((2, 3), (ell.Slices, ell.Panels));
         Assert.Equal(5 + 1 + 5, ell.Levels); // slice 0: 5 levels in panel 0, 1 in panel 2; slice 1: 5 in panel 0
         Assert.Equal(16.0 * 11 / a.NonZeros, ell.PaddingRatio, 12);
         Assert.Equal(0, ell.BalancedSliceStart(0, 2));
         Assert.Equal(2, ell.BalancedSliceStart(2, 2));
+    }
+
+    /// <summary>
+    /// A large matrix so sparse that most levels hold one non-zero (4096×4096, 4 per row: ~15x padded, ~1.3 MiB)
+    /// keeps the CSR kernel; a small one padded past 4x (256×256, 2 per row) still gets the layout. Both give the dense product.
+    /// </summary>
+    [Fact]
+    public void HeavilyPaddedLargeMatricesKeepTheCsrKernel()
+    {
+        foreach (int n in new[] { 4096, 256 })
+        {
+            var rng = new Random(5);
+            var rowPtr = new int[n + 1];
+            var cols = new List<int>();
+            for (int r = 0; r < n; r++)
+            {
+                cols.AddRange(Enumerable.Range(0, n).OrderBy(_ => rng.Next()).Take(n == 4096 ? 4 : 2).Order());
+                rowPtr[r + 1] = cols.Count;
+            }
+            var values = cols.Select(_ => (float)(rng.NextDouble() * 2 - 1)).ToArray();
+            var a = new CsrMatrix(n, n, rowPtr, cols.ToArray(), values);
+            if (n == 4096) Assert.Null(a.PanelEll);
+            else Assert.True(a.PanelEll!.PaddingRatio > PanelEll.MaxPaddingRatio);
+            var x = KernelTestUtil.Random(n, 6);
+            var expected = new double[n];
+            var colIdx = a.ColIdx;
+            for (int r = 0; r < n; r++) for (int p = rowPtr[r]; p < rowPtr[r + 1]; p++) expected[r] += (double)values[p] * x[colIdx[p]];
+            ForEachIsaAndThreads(what =>
+            {
+                var y = new float[n];
+                SparseKernels.LinearForward(a, x, 1, y);
+                KernelTestUtil.AssertClose(expected, y, 1e-5, 1e-5, default, $"{what} {n}x{n}");
+            });
+        }
     }
 
     [Fact]
