@@ -101,8 +101,9 @@ public sealed class CsrMatrix
 /// row's 64 outputs in registers while the row's non-zeros stream: each non-zero is one broadcast and four 16-wide
 /// FMAs against a contiguous piece of a B row (AVX-512; eight 8-wide with AVX2, sixteen 4-wide portable), one store
 /// per row and tile; the tile loop is outermost so the B tile stays in L2 across all rows. Narrower tails use
-/// 32/16/8/4/1-wide blocks. The matrix × vector product (a Linear at batch 1) is memory-bound: one dot product per
-/// row over 16-bit column indices, with AVX2 gathers from the (L1-resident) vector.
+/// 32/16/8/4/1-wide blocks. The matrix × vector product (a Linear at batch 1) runs on AVX-512 through the
+/// <see cref="PanelEll"/> layout (permutes from registers instead of gathers), else one dot product per row over
+/// 16-bit column indices, with AVX2 gathers from the (L1-resident) vector.
 /// </para>
 /// Threads split the rows into ranges of about equal non-zeros (<see cref="Parallelism"/>).
 /// </summary>
@@ -484,8 +485,9 @@ public static unsafe class SparseKernels
     /// <summary>
     /// Below this many stored value slots (16 per level) the panel product runs on one thread. One thread streams
     /// ~1,600 levels per µs from L2 (LeNet-300-100's fc1, 2,600 levels: 1.6 µs) and ~750 from L3; a fork/join of
-    /// Parallelism.For costs 5-10 µs quiet and 10-20 µs on a loaded machine (`SharpPrune.Bench --sparse-spmv`), more
-    /// than all of LeNet's layers take. So only products of ≳ 20 µs of one thread's work split: 32,768 levels.
+    /// Parallelism.For costs ~5-10 µs on a quiet machine and 10-40 µs on a loaded one (`SharpPrune.Bench --sparse-spmv`:
+    /// LeNet's fc1 1.5 µs on one thread, 10-40 split in two), more than all of LeNet's layers take. So only products
+    /// of ≳ 20 µs of one thread's work split: 32,768 levels.
     /// </summary>
     internal static long PanelSerialSlots = DefaultPanelSerialSlots;
     internal const long DefaultPanelSerialSlots = 16L << 15;
