@@ -30,6 +30,8 @@ public sealed class BenchOptions
     /// <summary>Pruned-model inference, dense vs sparse kernels (see SparseBench).</summary>
     public bool Sparse { get; private set; }
     public bool SparseCrossover { get; private set; }
+    /// <summary>The batch-1 sparse Linear kernel alone: CSR vs the panel layout, 1 thread vs --threads.</summary>
+    public bool SparseSpmv { get; private set; }
     /// <summary>Uniform kept fraction for --sparse models other than alexnet (Han et al.'s per-layer densities).</summary>
     public double Density { get; private set; } = 0.08;
     /// <summary>Also run each model's exported ONNX graph in ONNX Runtime (inference only).</summary>
@@ -40,7 +42,7 @@ public sealed class BenchOptions
     public const string Usage =
         "usage: SharpPrune.Bench [--models a,b,..] [--threads N] [--seconds S] [--min-steps N] [--warmup N]\n" +
         "                        [--batch N] [--json] [--gemm] [--gemm-sizes 256,512,..] [--convs] [--isa-compare] [--profile] [--ort]\n" +
-        "                        [--sparse [--density D]] [--sparse-crossover]\n" +
+        "                        [--sparse [--density D]] [--sparse-crossover] [--sparse-spmv]\n" +
         "env: SP_MAX_ISA=avx512|avx2|portable caps the vector ISA of our kernels\n" +
         "models: " + DefaultModels + "   (--gemm / --convs alone measure only those; add --models to run models too)";
 
@@ -71,6 +73,7 @@ public sealed class BenchOptions
                 case "--single": o.Single = Value(); break;
                 case "--sparse": o.Sparse = true; break;
                 case "--sparse-crossover": o.SparseCrossover = true; break;
+                case "--sparse-spmv": o.SparseSpmv = true; break;
                 case "--density": o.Density = double.Parse(Value(), System.Globalization.CultureInfo.InvariantCulture); break;
                 case "--ort": o.Ort = true; break;
                 case "--ort-file": o.OrtFile = Value(); break;

@@ -28,8 +28,9 @@ if (o.IsaCompare)
     if (!o.Gemm && !o.ModelsGiven && !o.Convs) return 0;
 }
 
-if (o.Sparse || o.SparseCrossover)
+if (o.Sparse || o.SparseCrossover || o.SparseSpmv)
 {
+    if (o.SparseSpmv) foreach (var r in SparseBench.Spmv(o)) Console.WriteLine(o.Json ? JsonSerializer.Serialize(r) : SparseBench.Format(r));
     if (o.SparseCrossover) foreach (var r in SparseBench.Crossover(o)) Console.WriteLine(o.Json ? JsonSerializer.Serialize(r) : SparseBench.Format(r));
     if (o.Sparse) foreach (var r in SparseBench.Models(o)) Console.WriteLine(o.Json ? JsonSerializer.Serialize(r) : SparseBench.Format(r));
     return 0;

@@ -52,8 +52,8 @@ public static class SparseBench
                 yield return new Dictionary<string, object>
                 {
                     ["impl"] = "sharpprune", ["bench"] = "sparse_model", ["model"] = name, ["batch"] = batch, ["threads"] = o.Threads,
-                    ["dense_ms"] = Math.Round(d.MedianMs, 3), ["sparse_ms"] = Math.Round(sp.MedianMs, 3), ["speedup"] = Math.Round(d.MedianMs / sp.MedianMs, 2),
-                    ["dense_cpu_ms"] = Math.Round(d.CpuMs, 3), ["sparse_cpu_ms"] = Math.Round(sp.CpuMs, 3),
+                    ["dense_ms"] = Math.Round(d.MedianMs, 4), ["sparse_ms"] = Math.Round(sp.MedianMs, 4), ["speedup"] = Math.Round(d.MedianMs / sp.MedianMs, 2),
+                    ["dense_cpu_ms"] = Math.Round(d.CpuMs, 4), ["sparse_cpu_ms"] = Math.Round(sp.CpuMs, 4),
                     ["cpu_speedup"] = Math.Round(d.CpuMs / sp.CpuMs, 2), ["peak_rss_mb"] = Math.Round(ModelBench.PeakRssMb(), 1),
                     ["layers"] = string.Join(" ", choices.Select(c => $"{c.Path}:{100 * c.Density:F0}%{(c.Sparse ? "s" : "d")}")),
                 };
@@ -142,9 +142,70 @@ public static class SparseBench
             }
     }
 
+    private static readonly (string Name, int Out, int In, double Density)[] SpmvLayers =
+    [
+        ("lenet300 fc1", 300, 784, 0.08), ("lenet300 fc2", 100, 300, 0.08), ("lenet300 fc3", 10, 100, 0.08),
+        ("alexnet fc1", 4096, 256, 0.09), ("alexnet fc2", 4096, 4096, 0.05), ("alexnet fc3", 10, 4096, 0.25),
+        ("1024x1024", 1024, 1024, 0.08), ("2048x2048", 2048, 2048, 0.08), ("1024x1024 30%", 1024, 1024, 0.3),
+        ("1024x1024 2%", 1024, 1024, 0.02), ("1024x1024 0.5%", 1024, 1024, 0.005), ("4096x4096 1%", 4096, 4096, 0.01),
+        ("4096x4096 0.2%", 4096, 4096, 0.002),
+    ];
+
+    /// <summary>
+    /// The batch-1 sparse Linear kernel alone (SparseKernels.LinearForward, one row, random non-zero positions):
+    /// the CSR kernel (gathers; the AVX2 path, the same code AVX-512 ran before the panel layout) and the panel layout
+    /// on one thread (process CPU µs per call), and the panel layout split over --threads threads (wall µs).
+    /// Rounds alternate the variants; each keeps its best round.
+    /// </summary>
+    public static IEnumerable<Dictionary<string, object>> Spmv(BenchOptions o)
+    {
+        foreach (var (lname, outF, inF, density) in SpmvLayers)
+        {
+            var rng = new Random(1);
+            var d = new float[outF * inF];
+            for (int i = 0; i < d.Length; i++) if (rng.NextDouble() < density) d[i] = (float)(rng.NextDouble() * 2 - 1);
+            var a = CsrMatrix.FromDense(d, outF, inF);
+            var x = Tensor.Randn(new Generator(2), inF).ToArray();
+            var bias = Tensor.Randn(new Generator(3), outF).ToArray();
+            var y = new float[outF];
+            int reps = (int)Math.Clamp(2_000_000 / Math.Max(1, a.NonZeros), 1, 1000); // ~1 ms per step
+            var ell = a.PanelEll;
+            void Run(CpuIsa? isa, int threads, long serialSlots)
+            {
+                Gemm.MaxIsa = isa; Parallelism.MaxThreads = threads; SparseKernels.PanelSerialSlots = serialSlots;
+                try { for (int i = 0; i < reps; i++) SparseKernels.LinearForward(a, x, 1, y, bias); }
+                finally { Gemm.MaxIsa = null; Parallelism.MaxThreads = o.Threads; SparseKernels.PanelSerialSlots = SparseKernels.DefaultPanelSerialSlots; }
+            }
+            var variants = new (string Name, Action Step)[]
+            {
+                ("csr", () => Run(CpuIsa.Avx2, 1, long.MaxValue)),
+                ("panel", () => Run(null, 1, long.MaxValue)),
+                ($"panel {o.Threads}t", () => Run(null, o.Threads, 0)),
+            };
+            var best = new ModelBench.Measurement?[variants.Length];
+            foreach (var v in variants) ModelBench.Warmup(v.Step, o);
+            for (int round = 0; round < 5; round++)
+                for (int k = 0; k < variants.Length; k++)
+                {
+                    var m = ModelBench.Timed(variants[k].Step, o);
+                    if (best[k] == null || m.CpuMs < best[k]!.CpuMs) best[k] = m;
+                }
+            double Us(double ms) => Math.Round(1000 * ms / reps, 3);
+            yield return new Dictionary<string, object>
+            {
+                ["impl"] = "sharpprune", ["bench"] = "sparse_spmv", ["layer"] = $"{lname} {outF}x{inF}", ["density"] = density,
+                ["nnz"] = a.NonZeros, ["levels"] = ell?.Levels ?? 0, ["padding"] = Math.Round(ell?.PaddingRatio ?? 0, 2), ["panel_kib"] = ell == null ? "none: csr" : ell.Bytes / 1024,
+                ["csr_cpu_us"] = Us(best[0]!.CpuMs), ["panel_cpu_us"] = Us(best[1]!.CpuMs),
+                ["panel_us"] = Us(best[1]!.MedianMs), ["panel_nt_us"] = Us(best[2]!.MedianMs), ["threads"] = o.Threads,
+            };
+        }
+    }
+
     public static string Format(Dictionary<string, object> r) => r["bench"] switch
     {
         "sparse_model" => $"{r["model"],-9} batch {r["batch"],4}: dense {r["dense_ms"],9} ms  sparse {r["sparse_ms"],9} ms  {r["speedup"],6}x  (cpu {r["cpu_speedup"]}x)  [{r["layers"]}]",
+        "sparse_spmv" => $"{r["layer"],-26} {r["density"],4} nnz {r["nnz"],7} levels {r["levels"],6} (x{r["padding"]}, {r["panel_kib"]} KiB): " +
+            $"cpu µs csr {r["csr_cpu_us"],8} panel {r["panel_cpu_us"],8} | wall µs panel {r["panel_us"],8} on {r["threads"]}t {r["panel_nt_us"],8}",
         _ => $"{r["layer"],-40} batch {r["batch"],4} density {r["density"],5}: dense {r["dense_ms"],9} ms  sparse {r["sparse_ms"],9} ms  {r["speedup"],6}x  (cpu {r["cpu_speedup"]}x)",
     };
 }

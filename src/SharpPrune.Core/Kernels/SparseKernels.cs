@@ -22,6 +22,27 @@ public sealed class CsrMatrix
     internal ushort[]? ColIdx16 { get; }
     internal int[]? ColIdx32 { get; }
 
+    private object? _panelEll; // null until decided, then the layout or NoPanel
+    private static readonly object NoPanel = new();
+
+    /// <summary>
+    /// The AVX-512 batch-1 layout of this matrix (null where the CSR kernel is faster, see <see cref="PanelEll.Build"/>),
+    /// built on first use by whichever thread gets there first.
+    /// </summary>
+    internal PanelEll? PanelEll
+    {
+        get
+        {
+            var ell = Volatile.Read(ref _panelEll);
+            if (ell == null)
+            {
+                ell = (object?)Kernels.PanelEll.Build(this) ?? NoPanel;
+                ell = Interlocked.CompareExchange(ref _panelEll, ell, null) ?? ell;
+            }
+            return ell as PanelEll;
+        }
+    }
+
     public int NonZeros => RowPtr[Rows];
     public double Density => Rows == 0 || Cols == 0 ? 0 : (double)NonZeros / ((long)Rows * Cols);
 
@@ -80,8 +101,9 @@ public sealed class CsrMatrix
 /// row's 64 outputs in registers while the row's non-zeros stream: each non-zero is one broadcast and four 16-wide
 /// FMAs against a contiguous piece of a B row (AVX-512; eight 8-wide with AVX2, sixteen 4-wide portable), one store
 /// per row and tile; the tile loop is outermost so the B tile stays in L2 across all rows. Narrower tails use
-/// 32/16/8/4/1-wide blocks. The matrix × vector product (a Linear at batch 1) is memory-bound: one dot product per
-/// row over 16-bit column indices, with AVX2 gathers from the (L1-resident) vector.
+/// 32/16/8/4/1-wide blocks. The matrix × vector product (a Linear at batch 1) runs on AVX-512 through the
+/// <see cref="PanelEll"/> layout (permutes from registers instead of gathers), else one dot product per row over
+/// 16-bit column indices, with AVX2 gathers from the (L1-resident) vector.
 /// </para>
 /// Threads split the rows into ranges of about equal non-zeros (<see cref="Parallelism"/>).
 /// </summary>
@@ -401,12 +423,13 @@ public static unsafe class SparseKernels
     }
 
     /// <summary>
-    /// y = x·Aᵀ (+ bias) for <paramref name="rows"/> input rows x (row-major, <c>A.Cols</c> wide) and the CSR
-    /// A (out × in): a Linear layer with a sparse weight. One row: a sparse matrix × vector product. More rows: xᵀ
-    /// (in × rows) is formed once, C = A·xᵀ runs through the tiled <see cref="Spmm"/> kernel so each non-zero scales
-    /// contiguous rows of xᵀ, and C is transposed back into y.
+    /// y = x·Aᵀ (+ bias), then max(y, 0) with <paramref name="relu"/>, for <paramref name="rows"/> input rows x
+    /// (row-major, <c>A.Cols</c> wide) and the CSR A (out × in): a Linear layer with a sparse weight [and its ReLU].
+    /// One row: a sparse matrix × vector product, through the <see cref="Kernels.PanelEll"/> layout on AVX-512 (when x is
+    /// finite), else one CSR dot product per row. More rows: xᵀ (in × rows) is formed once, C = A·xᵀ runs through the
+    /// tiled <see cref="Spmm"/> kernel so each non-zero scales contiguous rows of xᵀ, and C is transposed back into y.
     /// </summary>
-    public static void LinearForward(CsrMatrix a, ReadOnlySpan<float> x, int rows, Span<float> y, ReadOnlySpan<float> bias = default)
+    public static void LinearForward(CsrMatrix a, ReadOnlySpan<float> x, int rows, Span<float> y, ReadOnlySpan<float> bias = default, bool relu = false)
     {
         int inF = a.Cols, outF = a.Rows;
         if (x.Length < (long)rows * inF || y.Length < (long)rows * outF) throw new ArgumentException("x or y too small for the sparse linear");
@@ -417,9 +440,10 @@ public static unsafe class SparseKernels
             nint xp = (nint)px, yp = (nint)py, bp = bias.IsEmpty ? 0 : (nint)pbias;
             if (rows == 1)
             {
+                if (KernelIsa.UseAvx512 && SpmvPanels(a, px, py, bias.IsEmpty ? null : pbias, relu)) return;
                 int parts = Parts(a, 1);
                 Parallelism.ForRanges(parts, parts, (p, _, _) =>
-                    SpmvRows(a, (float*)xp, (float*)yp, (float*)bp, a.BalancedRowStart(p, parts), a.BalancedRowStart(p + 1, parts)));
+                    SpmvRows(a, (float*)xp, (float*)yp, (float*)bp, relu, a.BalancedRowStart(p, parts), a.BalancedRowStart(p + 1, parts)));
                 return;
             }
             // xᵀ packed tile by tile: tile t holds samples [64t, 64t+64) as an inF × 64 block (ldb 64).
@@ -445,6 +469,11 @@ public static unsafe class SparseKernels
                     {
                         int r0 = a.BalancedRowStart(p, parts), r1 = a.BalancedRowStart(p + 1, parts);
                         SpmmRows(a, (float*)xtp, ColumnTile, rows, (float*)ytp, rows, (float*)bp, r0, r1, (nint)inF * ColumnTile);
+                        if (relu)
+                        {
+                            var part = new Span<float>((float*)ytp + (long)r0 * rows, (r1 - r0) * rows);
+                            System.Numerics.Tensors.TensorPrimitives.Max(part, 0f, part);
+                        }
                         Transpose((float*)ytp + (long)r0 * rows, r1 - r0, rows, rows, (float*)yp + r0, outF);
                     });
                 }
@@ -453,9 +482,67 @@ public static unsafe class SparseKernels
         }
     }
 
-    /// <summary>y[r] = bias[r] + Σ A[r,k]·x[k] for rows [r0, r1).</summary>
+    /// <summary>
+    /// Below this many stored value slots (16 per level) the panel product runs on one thread. One thread streams
+    /// ~1,600 levels per µs from L2 (LeNet-300-100's fc1, 2,600 levels: 1.6 µs) and ~750 from L3; a fork/join of
+    /// Parallelism.For costs ~5-10 µs on a quiet machine and 10-40 µs on a loaded one (`SharpPrune.Bench --sparse-spmv`:
+    /// LeNet's fc1 1.5 µs on one thread, 10-40 split in two), more than all of LeNet's layers take. So only products
+    /// of ≳ 20 µs of one thread's work split: 32,768 levels.
+    /// </summary>
+    internal static long PanelSerialSlots = DefaultPanelSerialSlots;
+    internal const long DefaultPanelSerialSlots = 16L << 15;
+
+    /// <summary>
+    /// y = A·x (+ bias) [ReLU] through the matrix's <see cref="Kernels.PanelEll"/> layout: x is copied into a
+    /// zero-padded buffer (whole panels) and checked on the way; false (nothing written) when it holds inf or NaN.
+    /// </summary>
+    private static bool SpmvPanels(CsrMatrix a, float* x, float* y, float* bias, bool relu)
+    {
+        if (a.PanelEll is not { } ell) return false;
+        int cols = a.Cols, padded = ell.Panels * PanelEll.PanelCols;
+        float[]? rented = null;
+        Span<float> buffer = padded <= 8192 ? stackalloc float[padded + AlignPad] : (rented = ScratchPool.Rent(padded + AlignPad));
+        try
+        {
+            fixed (float* pbuf = buffer)
+            {
+                float* xs = Align64(pbuf);
+                if (!CopyFinite(x, cols, xs)) return false;
+                for (int i = cols; i < padded; i++) xs[i] = 0f;
+                int parts = ell.Levels * 16 < PanelSerialSlots ? 1 : Math.Min(Parallelism.AvailableThreads, Math.Max(1, ell.Slices));
+                if (parts == 1) ell.Multiply(xs, y, bias, relu, 0, ell.Slices);
+                else
+                {
+                    nint xsp = (nint)xs, yp = (nint)y, bp = (nint)bias;
+                    Parallelism.ForRanges(parts, parts, (p, _, _) =>
+                        ell.Multiply((float*)xsp, (float*)yp, (float*)bp, relu, ell.BalancedSliceStart(p, parts), ell.BalancedSliceStart(p + 1, parts)));
+                }
+                return true;
+            }
+        }
+        finally { if (rented != null) ScratchPool.Return(rented); }
+    }
+
+    /// <summary>dst[0..n) = src[0..n); false when some value is inf or NaN (all exponent bits set).</summary>
+    private static bool CopyFinite(float* src, int n, float* dst)
+    {
+        var exponent = Vector512.Create(0x7F800000);
+        var bad = Vector512<int>.Zero;
+        int i = 0;
+        for (; i + 16 <= n; i += 16)
+        {
+            var v = Vector512.Load(src + i);
+            v.Store(dst + i);
+            bad |= Vector512.Equals(v.AsInt32() & exponent, exponent);
+        }
+        bool finite = bad == Vector512<int>.Zero;
+        for (; i < n; i++) { dst[i] = src[i]; finite &= float.IsFinite(src[i]); }
+        return finite;
+    }
+
+    /// <summary>y[r] = bias[r] + Σ A[r,k]·x[k] (then max(·, 0) with relu) for rows [r0, r1).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void SpmvRows(CsrMatrix a, float* x, float* y, float* bias, int r0, int r1)
+    private static void SpmvRows(CsrMatrix a, float* x, float* y, float* bias, bool relu, int r0, int r1)
     {
         var isa = KernelIsa.Active;
         fixed (int* rowPtr = a.RowPtr) fixed (float* vals = a.Values)
@@ -463,7 +550,10 @@ public static unsafe class SparseKernels
             if (a.ColIdx16 is { } idx16)
                 fixed (ushort* col = idx16)
                     for (int r = r0; r < r1; r++)
-                        y[r] = (bias == null ? 0f : bias[r]) + Dot16(isa, vals, col, rowPtr[r], rowPtr[r + 1], x);
+                    {
+                        float o = (bias == null ? 0f : bias[r]) + Dot16(isa, vals, col, rowPtr[r], rowPtr[r + 1], x);
+                        y[r] = relu ? MathF.Max(o, 0f) : o;
+                    }
             else
                 fixed (int* col = a.ColIdx32)
                     for (int r = r0; r < r1; r++)
@@ -472,7 +562,8 @@ public static unsafe class SparseKernels
                         int p = rowPtr[r], e = rowPtr[r + 1];
                         for (; p + 1 < e; p += 2) { s0 += vals[p] * x[col[p]]; s1 += vals[p + 1] * x[col[p + 1]]; }
                         if (p < e) s0 += vals[p] * x[col[p]];
-                        y[r] = (bias == null ? 0f : bias[r]) + (s0 + s1);
+                        float o = (bias == null ? 0f : bias[r]) + (s0 + s1);
+                        y[r] = relu ? MathF.Max(o, 0f) : o;
                     }
         }
     }

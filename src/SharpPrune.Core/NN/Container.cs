@@ -18,7 +18,8 @@ public abstract class Container : Module
         var x = input;
         for (int i = 0; i < modules.Count; i++)
         {
-            if (!TryConvBatchNorm(modules, i, x, out var y, out int used)) y = modules[i].Forward(x);
+            if (!TryConvBatchNorm(modules, i, x, out var y, out int used) && !TrySparseLinearRelu(modules, i, x, out y, out used))
+                y = modules[i].Forward(x);
             // x may still be the caller's input (an Identity, a view): that is never ours to recycle.
             if (i > 0 && !x.SharesStorageWith(input)) ActivationMemory.Recycle(x, modules[i - 1], modules[i], y);
             i += used - 1; // the last module that ran produced y
@@ -61,6 +62,21 @@ public abstract class Container : Module
         if (bnModule is not BatchNorm2d b || b.Training || b.HasPreHooks || b.HasForwardHooks
             || b.RunningMean is null || b.RunningVar is null || b.NumFeatures != c.OutChannels) return false;
         conv = c; bn = b;
+        return true;
+    }
+
+    /// <summary>
+    /// Under no-grad: SparseLinear → ReLU as one call that applies the ReLU while storing the layer's outputs (at
+    /// batch 1 the separate ReLU, its output tensor and the recycling cost about as much as the sparse product).
+    /// Only when neither module has hooks of any kind, so nothing could observe the skipped intermediate.
+    /// </summary>
+    private static bool TrySparseLinearRelu(IReadOnlyList<Module> modules, int i, Tensor x, out Tensor y, out int used)
+    {
+        y = null!; used = 1;
+        if (Autograd.GradMode.IsEnabled || i + 1 >= modules.Count) return false;
+        if (modules[i] is not SparseLinear s || s.HasPreHooks || s.HasForwardHooks || !IsPlainRelu(modules[i + 1])) return false;
+        y = s.Compute(x, relu: true);
+        used = 2;
         return true;
     }
 

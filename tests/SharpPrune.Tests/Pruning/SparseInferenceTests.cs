@@ -93,6 +93,45 @@ public class SparseInferenceTests
     }
 
     /// <summary>
+    /// SparseLinear → ReLU in a Sequential under no-grad runs as one call with the ReLU applied in the store: the
+    /// same bits as the two modules one by one (a hook on either turns the fusion off, and runs), at batch 1 and 3,
+    /// on every ISA path.
+    /// </summary>
+    [Fact]
+    public void SparseLinearFollowedByReluFusesWithoutChangingTheOutput()
+    {
+        var g = new Generator(21);
+        var w1 = Tensor.Randn(g, 40, 70); var w2 = Tensor.Randn(g, 9, 40);
+        foreach (var w in new[] { w1, w2 }) { var d = w.Data; for (int i = 0; i < d.Length; i++) if (i % 7 > 1) d[i] = 0f; }
+        var b1 = Tensor.Randn(g, 40); var b2 = Tensor.Randn(g, 9);
+        var net = new Sequential(new SparseLinear(w1, b1, alwaysSparse: true), new ReLU(),
+            new SparseLinear(w2, b2, alwaysSparse: true), new ReLU(inplace: true));
+        foreach (var isa in new[] { CpuIsa.Portable }.Concat(Kernels.KernelTestUtil.VectorIsas()))
+            foreach (int batch in new[] { 1, 3 })
+            {
+                var x = Tensor.Randn(new Generator((ulong)batch), batch, 70);
+                Gemm.MaxIsa = isa;
+                try
+                {
+                    using var _ = GradMode.NoGrad();
+                    var fused = net.Forward(x).ToArray();
+                    int calls = 0;
+                    var hooks = new[] { net[1].RegisterForwardHook((_, _, _) => { calls++; return null; }),
+                                        net[2].RegisterForwardPreHook((_, _) => { calls++; return null; }) };
+                    var plain = net.Forward(x).ToArray();
+                    foreach (var h in hooks) h.Remove();
+                    Assert.Equal(2, calls);
+                    Assert.Equal(plain, fused);
+                    Assert.Contains(fused, v => v == 0f);
+                    // and against the masked dense layers
+                    var expected = F.Linear(F.Linear(x, w1, b1).Relu(), w2, b2).Relu();
+                    AssertClose(expected.ToArray(), fused, $"{isa} batch {batch}");
+                }
+                finally { Gemm.MaxIsa = null; }
+            }
+    }
+
+    /// <summary>
     /// Strided, dilated, padded convolutions on small maps (the window-offset unfolding) and on a larger one (the
     /// generic im2col), at batch 1, a batch that fills several 64-column groups, and one that leaves a partial group.
     /// </summary>

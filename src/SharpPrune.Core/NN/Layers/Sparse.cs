@@ -31,7 +31,14 @@ public sealed class SparseLinear : Module
         if (!alwaysSparse && SparseCrossover.LinearChoices(Weight.Density, InFeatures, OutFeatures).Dense) _dense = weight.Detach().Clone();
     }
 
-    protected override Tensor ForwardCore(Tensor input)
+    protected override Tensor ForwardCore(Tensor input) => Compute(input, relu: false);
+
+    /// <summary>
+    /// The layer's output, with <paramref name="relu"/> also max(·, 0) applied as it is stored: what a container
+    /// runs for SparseLinear → ReLU under no-grad when neither has hooks (<see cref="Container"/>), exactly the two
+    /// modules' result.
+    /// </summary>
+    internal Tensor Compute(Tensor input, bool relu)
     {
         SparseModules.CheckNoGrad(this, input);
         if (input.Dim < 1 || input.Size(-1) != InFeatures)
@@ -39,10 +46,14 @@ public sealed class SparseLinear : Module
         var bias = GetOptional("bias");
         int rows = input.Numel / Math.Max(1, InFeatures);
         if (_dense != null && !SparseCrossover.LinearPrefersSparse(Weight.Density, rows, InFeatures, OutFeatures))
-            using (GradMode.NoGrad()) return F.Linear(input, _dense, bias);
+            using (GradMode.NoGrad())
+            {
+                var d = F.Linear(input, _dense, bias);
+                return relu ? d.Relu_() : d;
+            }
         var shape = input.ShapeCopy(); shape[^1] = OutFeatures;
         var y = Tensor.Empty(shape);
-        SparseKernels.LinearForward(Weight, input.Data, rows, y.Data, bias == null ? default : bias.Data);
+        SparseKernels.LinearForward(Weight, input.Data, rows, y.Data, bias == null ? default : bias.Data, relu);
         return y;
     }
 
