@@ -35,8 +35,16 @@ internal static unsafe partial class DirectConv
 
     private const int TileP = 16;   // output pixels per forward tile
     private const int KBlock = 512; // forward k block (A panel 6×512 floats = 12 KB)
-    internal static int TileBlock = 2; // 16-pixel tiles per pass over the weight panels, even (bench hook)
-    internal static int KBlock512 = 256; // AVX-512 k block: a 32-pixel tile's taps (kc·128 B) stay in L1
+    /// <summary>16-pixel tiles per pass over the weight panels (even; bench hook). With weights read in place, a
+    /// 512-channel k block is 512 KB: 8 tiles share each panel's 6 KB while it is in L1, at the price of the tiles'
+    /// taps (kc·128 B each) coming from L2.</summary>
+    internal static int TileBlock = 8;
+    /// <summary>Compact groups grow (doubling, while the batch has the images) to at least this many output pixels: one
+    /// tile block, so VGG's 4×4 and 2×2 layers read their weights once per 128 pixels (bench hook).</summary>
+    internal static int UnitPixels = 128;
+    /// <summary>AVX-512 k block (bench hook): a 512-channel block of weights, 512·kc·4 B, fits L2, and a 32-pixel
+    /// tile's taps, kc·128 B, fit L1.</summary>
+    internal static int KBlock512 = 256;
 
     public static bool Supported(in Conv2dGeometry g) =>
         Gemm.UseFma && g.Groups == 1
@@ -60,6 +68,7 @@ internal static unsafe partial class DirectConv
     {
         int tile = KernelIsa.UseAvx512 ? 2 * TileP : TileP, ohw = g.OutH * g.OutW;
         int group = tile / Gcd(ohw, tile);
+        while ((long)group * ohw < UnitPixels && 2 * group <= Math.Max(1, g.N)) group *= 2;
         return group;
     }
 
@@ -269,22 +278,17 @@ internal static unsafe partial class DirectConv
         var L = new Layout(g, CompactLayout(g));
         int K = L.K, kBlocks = Gemm.CeilDiv(K, KernelIsa.UseAvx512 ? KBlock512 : KBlock), kb = Gemm.CeilDiv(K, kBlocks);
 
-        // Packed weights: for each k block, for each channel panel (6 or 4 rows, zero-padded), [k][row].
-        int panels = 0, packedRows = 0;
-        for (int r = 0; r < g.COut; ) { int pr = PanelRows(g.COut - r); r += pr; packedRows += pr; panels++; }
-        float[] packArr = ScratchPool.Rent((long)packedRows * K);
         int[] offArr = System.Buffers.ArrayPool<int>.Shared.Rent(K);
         try
         {
-            fixed (float* pack = packArr) fixed (int* off = offArr)
+            fixed (int* off = offArr)
             {
                 L.FillOffsets(g, off);
-                PackWeights(w, g.COut, K, kBlocks, kb, packedRows, pack);
                 // Groups of G > 1 images store tiles in (y, n, x) order into scratch: a residual is gathered into the
                 // same order right after that block, so the tile's residual is at the same distance as in NCHW.
                 bool staged = L.G > 1;
                 nint tileBlock = (nint)g.COut * L.UnitOHW;
-                var job = new ForwardJob(L, K, kBlocks, kb, packedRows, pack, off, bias, g.COut, scale, shift, relu,
+                var job = new ForwardJob(L, K, kBlocks, kb, w, off, bias, g.COut, scale, shift, relu,
                     residual == null ? null : new ResidualAdd(staged ? tileBlock : (nint)(residual - y)));
                 var unit = new Unit(L, x, y, residual, tileBlock, g.N);
                 int threads = Parallelism.AvailableThreads;
@@ -319,7 +323,6 @@ internal static unsafe partial class DirectConv
         }
         finally
         {
-            ScratchPool.Return(packArr);
             System.Buffers.ArrayPool<int>.Shared.Return(offArr);
         }
     }
@@ -358,49 +361,7 @@ internal static unsafe partial class DirectConv
         }
     }
 
-    /// <summary>
-    /// Packs w [COut × K] into [k block][panel][k][row] with zero rows past COut. Row by row (each weight row read
-    /// once, in order; a panel's k block, ≤ 12 KB, is written while it is in L1) and, for large weights, panels
-    /// across threads: reading the six rows of a panel column by column cost 5.8 ms on one thread for a
-    /// 512×4608 layer (Zen 5), most of the convolution's time on VGG's 2×2 maps.
-    /// </summary>
-    private static void PackWeights(float* w, int cout, int K, int kBlocks, int kb, int packedRows, float* pack)
-    {
-        int panels = 0;
-        for (int r = 0; r < cout; panels++) r += PanelRows(cout - r);
-        nint iw = (nint)w, ip = (nint)pack;
-        Action<int, int, int> body = (_, p0, p1) =>
-        {
-            // Rows before panel p0 (panels are 6 rows until the last two or three).
-            int r0 = 0;
-            for (int p = 0; p < p0; p++) r0 += PanelRows(cout - r0);
-            for (int p = p0; p < p1; p++)
-            {
-                int pr = PanelRows(cout - r0);
-                for (int b = 0; b < kBlocks; b++)
-                {
-                    int k0 = b * kb, kc = Math.Min(kb, K - k0);
-                    float* d = (float*)ip + (nint)packedRows * k0 + (nint)r0 * kc;
-                    for (int r = 0; r < pr; r++)
-                    {
-                        float* dr = d + r;
-                        if (r0 + r >= cout)
-                        {
-                            for (int k = 0; k < kc; k++) dr[k * pr] = 0f;
-                            continue;
-                        }
-                        float* src = (float*)iw + (nint)(r0 + r) * K + k0;
-                        for (int k = 0; k < kc; k++) dr[k * pr] = src[k];
-                    }
-                }
-                r0 += pr;
-            }
-        };
-        if ((long)cout * K >= 1 << 17) Parallelism.ForRanges(panels, Parallelism.AvailableThreads, body);
-        else body(0, 0, panels);
-    }
-
-    private readonly struct ForwardJob(Layout l, int k, int kBlocks, int kb, int packedRows, float* pack, int* off, float* bias, int cout,
+    private readonly struct ForwardJob(Layout l, int k, int kBlocks, int kb, float* w, int* off, float* bias, int cout,
         float* scale, float* shift, bool relu, ResidualAdd? residual)
     {
         public readonly Layout L = l;
@@ -417,17 +378,16 @@ internal static unsafe partial class DirectConv
                 int k0 = b * kb, kc = Math.Min(kb, k - k0);
                 bool first = b == 0, last = b == kBlocks - 1;
                 float* biasB = first ? bias : null;
-                float* packB = pack + (nint)packedRows * k0; // panels of block b follow those of earlier blocks
                 // A block of tiles per pass over the channel panels: each panel's weights (≤ 12 KB) serve the whole
                 // block from L1 instead of streaming all COut·kc weights past every tile (VGG's 512-channel layers:
                 // 1 MB per k block).
                 for (int tb = t0; tb < t1; tb += TileBlock)
                 {
                     int te = Math.Min(t1, tb + TileBlock);
-                    float* a = packB;
                     for (int r0 = 0; r0 < COut; )
                     {
                         int pr = PanelRows(COut - r0), mr = Math.Min(pr, COut - r0);
+                        float* a = w + (nint)r0 * k + k0; // the panel's rows, k apart
                         var e = new Epilogue(!first, biasB == null ? null : biasB + r0, last && scale != null ? scale + r0 : null,
                             last && scale != null ? shift + r0 : null, last && relu, last ? residual : null);
                         for (int t = tb; t < te; t++)
@@ -437,7 +397,7 @@ internal static unsafe partial class DirectConv
                             if (wide && t + 1 < te)
                             {
                                 // Two 16-pixel tiles at once as one 32-pixel AVX-512 tile.
-                                Tile32(pr, kc, a, off + k0, xp, p0, ow, wp, c, ohw, mr, e);
+                                Tile32(pr, kc, a, k, off + k0, xp, p0, ow, wp, c, ohw, mr, e);
                                 t++;
                                 continue;
                             }
@@ -445,10 +405,9 @@ internal static unsafe partial class DirectConv
                             int y0 = p0 / ow, y1 = p1 / ow;
                             float* b0 = xp + (nint)y0 * wp + (p0 - y0 * ow);
                             float* b1 = xp + (nint)y1 * wp + (p1 - y1 * ow);
-                            if (pr == 6) Kernel6x16(kc, a, off + k0, b0, b1, c, ohw, mr, e);
-                            else Kernel4x16(kc, a, off + k0, b0, b1, c, ohw, mr, e);
+                            if (pr == 6) Kernel6x16(kc, a, k, off + k0, b0, b1, c, ohw, mr, e);
+                            else Kernel4x16(kc, a, k, off + k0, b0, b1, c, ohw, mr, e);
                         }
-                        a += (nint)pr * kc;
                         r0 += pr;
                     }
                 }
@@ -506,28 +465,49 @@ internal static unsafe partial class DirectConv
         Avx.Store(c + 8, hi);
     }
 
+    /// <summary>
+    /// The weight rows of a 6-channel panel, read in place (w is [COut × K], rows lda apart): no packed copy, whose
+    /// transpose cost ~0.8 ns per weight (1.8 ms for a 512×4608 layer, per call). Rows past <paramref name="mr"/>
+    /// repeat the last one (computed, never stored).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Rows6(float* a, nint lda, int mr, out float* a0, out float* a1, out float* a2, out float* a3,
+        out float* a4, out float* a5)
+    {
+        a0 = a; a1 = a + Math.Min(1, mr - 1) * lda; a2 = a + Math.Min(2, mr - 1) * lda;
+        a3 = a + Math.Min(3, mr - 1) * lda; a4 = a + Math.Min(4, mr - 1) * lda; a5 = a + Math.Min(5, mr - 1) * lda;
+    }
+
+    /// <summary>As <see cref="Rows6"/> for a 4-channel panel.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Rows4(float* a, nint lda, int mr, out float* a0, out float* a1, out float* a2, out float* a3)
+    {
+        a0 = a; a1 = a + Math.Min(1, mr - 1) * lda; a2 = a + Math.Min(2, mr - 1) * lda; a3 = a + Math.Min(3, mr - 1) * lda;
+    }
+
     /// <summary>6 output channels × 16 pixels over kc taps; stores the first mr rows (ldc = output plane).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Kernel6x16(int kc, float* a, int* off, float* b0, float* b1, float* c, nint ldc, int mr,
+    private static void Kernel6x16(int kc, float* a, nint lda, int* off, float* b0, float* b1, float* c, nint ldc, int mr,
         in Epilogue e)
     {
+        Rows6(a, lda, mr, out float* a0, out float* a1, out float* a2, out float* a3, out float* a4, out float* a5);
         Vector256<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
         Vector256<float> c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
-        for (int p = 0; p < kc; p++, a += 6)
+        for (int p = 0; p < kc; p++)
         {
             nint o = off[p];
             Vector256<float> v0 = Avx.LoadVector256(b0 + o), v1 = Avx.LoadVector256(b1 + o);
-            Vector256<float> av = Avx.BroadcastScalarToVector256(a);
+            Vector256<float> av = Avx.BroadcastScalarToVector256(a0 + p);
             c00 = Fma.MultiplyAdd(av, v0, c00); c01 = Fma.MultiplyAdd(av, v1, c01);
-            av = Avx.BroadcastScalarToVector256(a + 1);
+            av = Avx.BroadcastScalarToVector256(a1 + p);
             c10 = Fma.MultiplyAdd(av, v0, c10); c11 = Fma.MultiplyAdd(av, v1, c11);
-            av = Avx.BroadcastScalarToVector256(a + 2);
+            av = Avx.BroadcastScalarToVector256(a2 + p);
             c20 = Fma.MultiplyAdd(av, v0, c20); c21 = Fma.MultiplyAdd(av, v1, c21);
-            av = Avx.BroadcastScalarToVector256(a + 3);
+            av = Avx.BroadcastScalarToVector256(a3 + p);
             c30 = Fma.MultiplyAdd(av, v0, c30); c31 = Fma.MultiplyAdd(av, v1, c31);
-            av = Avx.BroadcastScalarToVector256(a + 4);
+            av = Avx.BroadcastScalarToVector256(a4 + p);
             c40 = Fma.MultiplyAdd(av, v0, c40); c41 = Fma.MultiplyAdd(av, v1, c41);
-            av = Avx.BroadcastScalarToVector256(a + 5);
+            av = Avx.BroadcastScalarToVector256(a5 + p);
             c50 = Fma.MultiplyAdd(av, v0, c50); c51 = Fma.MultiplyAdd(av, v1, c51);
         }
         StoreRow(c, c00, c01, e, 0);
@@ -540,22 +520,23 @@ internal static unsafe partial class DirectConv
 
     /// <summary>4 output channels × 16 pixels (panel remainder of 4, or fewer rows zero-padded).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Kernel4x16(int kc, float* a, int* off, float* b0, float* b1, float* c, nint ldc, int mr,
+    private static void Kernel4x16(int kc, float* a, nint lda, int* off, float* b0, float* b1, float* c, nint ldc, int mr,
         in Epilogue e)
     {
+        Rows4(a, lda, mr, out float* a0, out float* a1, out float* a2, out float* a3);
         Vector256<float> c00 = default, c01 = default, c10 = default, c11 = default;
         Vector256<float> c20 = default, c21 = default, c30 = default, c31 = default;
-        for (int p = 0; p < kc; p++, a += 4)
+        for (int p = 0; p < kc; p++)
         {
             nint o = off[p];
             Vector256<float> v0 = Avx.LoadVector256(b0 + o), v1 = Avx.LoadVector256(b1 + o);
-            Vector256<float> av = Avx.BroadcastScalarToVector256(a);
+            Vector256<float> av = Avx.BroadcastScalarToVector256(a0 + p);
             c00 = Fma.MultiplyAdd(av, v0, c00); c01 = Fma.MultiplyAdd(av, v1, c01);
-            av = Avx.BroadcastScalarToVector256(a + 1);
+            av = Avx.BroadcastScalarToVector256(a1 + p);
             c10 = Fma.MultiplyAdd(av, v0, c10); c11 = Fma.MultiplyAdd(av, v1, c11);
-            av = Avx.BroadcastScalarToVector256(a + 2);
+            av = Avx.BroadcastScalarToVector256(a2 + p);
             c20 = Fma.MultiplyAdd(av, v0, c20); c21 = Fma.MultiplyAdd(av, v1, c21);
-            av = Avx.BroadcastScalarToVector256(a + 3);
+            av = Avx.BroadcastScalarToVector256(a3 + p);
             c30 = Fma.MultiplyAdd(av, v0, c30); c31 = Fma.MultiplyAdd(av, v1, c31);
         }
         StoreRow(c, c00, c01, e, 0);
