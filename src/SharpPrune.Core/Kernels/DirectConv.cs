@@ -14,14 +14,15 @@ namespace SharpPrune.Kernels;
 /// LeNet), disappears; padding costs one copy of the input.
 /// <list type="bullet">
 /// <item>forward: C tile = 6 (or 4) output channels × 16 consecutive output pixels (two 8-pixel halves, each in
-/// one output row), weights packed per channel panel, K blocked;</item>
+/// one output row), weight rows read in place per channel panel, K blocked; for stride 1 with widths that are not a
+/// multiple of the tile's row run, a compact copy per group of images (Layout) makes every vector one load;</item>
 /// <item>input gradient: the forward kernel on the output gradient with the flipped, transposed weights and
 /// padding d·(k−1)−p (a stride-1 transposed convolution is a stride-1 convolution; Conv2dInputGrad.cs);</item>
 /// <item>weight gradient: 4 output channels × 3 kernel taps of dot products over all pixels of a group of
 /// images, 8 pixels per vector, reduced once per group (AVX-512: 8 channels × 3 taps, 16 pixels per vector).</item>
 /// </list>
 /// Used for groups = 1, output width a multiple of 8 and output plane a multiple of 16, on AVX2/FMA (the input
-/// gradient: stride 1 only). With AVX-512 the forward (and so the input gradient) pairs 16-pixel tiles into
+/// gradient: stride 1 only); the forward also for any stride-1 geometry on the compact layout (<see cref="UseForward"/>). With AVX-512 the forward (and so the input gradient) pairs 16-pixel tiles into
 /// 32-pixel zmm tiles (DirectConvAvx512.cs).
 /// </summary>
 internal static unsafe partial class DirectConv
@@ -60,6 +61,7 @@ internal static unsafe partial class DirectConv
     /// </summary>
     private static bool CompactLayout(in Conv2dGeometry g) =>
         g.StrideH == 1 && g.StrideW == 1 && g.OutW % (KernelIsa.UseAvx512 ? TileP : TileP / 2) != 0
+        && (g.COut > NarrowCOut || !Supported(g))
         && (long)CompactGroup(g) * g.OutH * g.OutW <= 4096
         && (long)g.CIn * g.KW * (g.H + 2 * g.PadH) * CompactGroup(g) * g.OutW < int.MaxValue / 4;
 
@@ -85,13 +87,18 @@ internal static unsafe partial class DirectConv
     /// </summary>
     public static bool Use(in Conv2dGeometry g) => Supported(g) && (Force ?? g.COut <= 64);
 
+    /// <summary>Output channels up to which the direct path was the choice before the compact layout (ResNet, LeNet).</summary>
+    private const int NarrowCOut = 64;
+
     /// <summary>
-    /// Whether the forward uses the direct path: wherever it is supported. Without im2col it beats the blocked GEMM
-    /// on wide layers too (VGG-16's 64→128…256→256 layers at 16×16 and 8×8, single thread, process CPU time, Zen 5:
-    /// AVX-512 127–143 → 187–197 GFLOP/s, AVX2 87–90 → 100–103), and the compact layout extends it to VGG's 4×4 and
-    /// 2×2 maps, where im2col packing costs the most.
+    /// Whether the forward uses the direct path. Without im2col it beats the blocked GEMM on wide layers too (VGG-16's
+    /// 64→128…256→256 layers at 16×16 and 8×8, single thread, process CPU time, Zen 5: AVX-512 ~150 → ~175-185
+    /// GFLOP/s, AVX2 ~88 → ~104), and the compact layout takes it to VGG's 4×4 and 2×2 maps (at par or slightly
+    /// ahead). Narrow layers (≤ 64 channels) keep the padded-row layout where it applies, else the GEMM: there the
+    /// compact copy and the scatter cost more than they save (ResNet-56's 64-channel 8×8 layer: 1.75 → 2.5 ms).
     /// </summary>
-    public static bool UseForward(in Conv2dGeometry g) => SupportedForward(g) && (Force ?? true);
+    public static bool UseForward(in Conv2dGeometry g) =>
+        SupportedForward(g) && (Force ?? (g.COut > NarrowCOut || Supported(g) && !CompactLayout(g)));
 
     // ---------------------------------------------------------------- shared layout
 
