@@ -331,7 +331,9 @@ public static unsafe class BatchNormKernels
             for (; i + Vector<float>.Count <= len; i += Vector<float>.Count)
                 Vector.Store(Vector.MultiplyAddEstimate(Vector.Load(x + i), vs, vb), y + i);
         }
-        for (; i < len; i++) y[i] = x[i] * scale + shift;
+        // The tail fused too, so every element rounds once wherever a plane's length puts it (the direct convolution's
+        // store applies the same fused multiply-add to all of its pixels).
+        for (; i < len; i++) y[i] = MathF.FusedMultiplyAdd(x[i], scale, shift);
     }
 
     private static void TrainingGradInput(float* dy, float* x, float* dx, int len, float mean, float meanDy, float k, float gain)

@@ -75,7 +75,7 @@ public static unsafe partial class Conv2dKernels
                 else DepthwiseForward(g, pi, pw, bias.IsEmpty ? null : pb, po);
                 return;
             }
-            if (DirectConv.Use(g))
+            if (DirectConv.UseForward(g))
             {
                 DirectConv.Forward(g, pi, pw, bias.IsEmpty ? null : pb, po);
                 return;
@@ -154,7 +154,7 @@ public static unsafe partial class Conv2dKernels
             var epi = new Epilogue(ps, pt, relu, hasRes, hasRes ? (nint)(pr - po) : 0);
             if (!DepthwiseSupported(g))
             {
-                if (DirectConv.Use(g)) DirectConv.Forward(g, pi, pw, bias.IsEmpty ? null : pb, po, ps, pt, relu, hasRes ? pr : null);
+                if (DirectConv.UseForward(g)) DirectConv.Forward(g, pi, pw, bias.IsEmpty ? null : pb, po, ps, pt, relu, hasRes ? pr : null);
                 else GemmForward(g, pi, pw, bias.IsEmpty ? null : pb, po, epi);
                 return;
             }

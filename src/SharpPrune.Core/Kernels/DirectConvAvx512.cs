@@ -43,20 +43,20 @@ internal static unsafe partial class DirectConv
     }
 
     /// <summary>One channel panel × 32 pixels (output pixels p0..p0+32) through the tile for the given row count.</summary>
-    private static void Tile32(int pr, int kc, float* a, int* off, float* xp, int p0, int ow, int wp, float* c,
+    private static void Tile32(int pr, int kc, float* a, nint lda, int* off, float* xp, int p0, int ow, int wp, float* c,
         nint ldc, int mr, in Epilogue e)
     {
         float* b0 = Run8(xp, p0, ow, wp), b1 = Run8(xp, p0 + 8, ow, wp);
         float* b2 = Run8(xp, p0 + 16, ow, wp), b3 = Run8(xp, p0 + 24, ow, wp);
         if (ow % 16 == 0)
         {
-            if (pr == 6) Kernel6x32<Contiguous16>(kc, a, off, b0, b1, b2, b3, c, ldc, mr, e);
-            else Kernel4x32<Contiguous16>(kc, a, off, b0, b1, b2, b3, c, ldc, mr, e);
+            if (pr == 6) Kernel6x32<Contiguous16>(kc, a, lda, off, b0, b1, b2, b3, c, ldc, mr, e);
+            else Kernel4x32<Contiguous16>(kc, a, lda, off, b0, b1, b2, b3, c, ldc, mr, e);
         }
         else
         {
-            if (pr == 6) Kernel6x32<Halves16>(kc, a, off, b0, b1, b2, b3, c, ldc, mr, e);
-            else Kernel4x32<Halves16>(kc, a, off, b0, b1, b2, b3, c, ldc, mr, e);
+            if (pr == 6) Kernel6x32<Halves16>(kc, a, lda, off, b0, b1, b2, b3, c, ldc, mr, e);
+            else Kernel4x32<Halves16>(kc, a, lda, off, b0, b1, b2, b3, c, ldc, mr, e);
         }
     }
 
@@ -94,26 +94,27 @@ internal static unsafe partial class DirectConv
 
     /// <summary>6 output channels × 32 pixels over kc taps: 12 zmm accumulators.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Kernel6x32<TL>(int kc, float* a, int* off, float* b0, float* b1, float* b2, float* b3,
+    private static void Kernel6x32<TL>(int kc, float* a, nint lda, int* off, float* b0, float* b1, float* b2, float* b3,
         float* c, nint ldc, int mr, in Epilogue e) where TL : struct, IPixels16
     {
+        Rows6(a, lda, mr, out float* a0, out float* a1, out float* a2, out float* a3, out float* a4, out float* a5);
         Vector512<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
         Vector512<float> c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
-        for (int p = 0; p < kc; p++, a += 6)
+        for (int p = 0; p < kc; p++)
         {
             nint o = off[p];
             Vector512<float> v0 = TL.Load(b0, b1, o), v1 = TL.Load(b2, b3, o);
-            Vector512<float> av = Vector512.Create(a[0]);
+            Vector512<float> av = Vector512.Create(a0[p]);
             c00 = Avx512F.FusedMultiplyAdd(av, v0, c00); c01 = Avx512F.FusedMultiplyAdd(av, v1, c01);
-            av = Vector512.Create(a[1]);
+            av = Vector512.Create(a1[p]);
             c10 = Avx512F.FusedMultiplyAdd(av, v0, c10); c11 = Avx512F.FusedMultiplyAdd(av, v1, c11);
-            av = Vector512.Create(a[2]);
+            av = Vector512.Create(a2[p]);
             c20 = Avx512F.FusedMultiplyAdd(av, v0, c20); c21 = Avx512F.FusedMultiplyAdd(av, v1, c21);
-            av = Vector512.Create(a[3]);
+            av = Vector512.Create(a3[p]);
             c30 = Avx512F.FusedMultiplyAdd(av, v0, c30); c31 = Avx512F.FusedMultiplyAdd(av, v1, c31);
-            av = Vector512.Create(a[4]);
+            av = Vector512.Create(a4[p]);
             c40 = Avx512F.FusedMultiplyAdd(av, v0, c40); c41 = Avx512F.FusedMultiplyAdd(av, v1, c41);
-            av = Vector512.Create(a[5]);
+            av = Vector512.Create(a5[p]);
             c50 = Avx512F.FusedMultiplyAdd(av, v0, c50); c51 = Avx512F.FusedMultiplyAdd(av, v1, c51);
         }
         StoreRow512(c, c00, c01, e, 0);
@@ -126,22 +127,23 @@ internal static unsafe partial class DirectConv
 
     /// <summary>4 output channels × 32 pixels (panel remainder of 4, or fewer rows zero-padded).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Kernel4x32<TL>(int kc, float* a, int* off, float* b0, float* b1, float* b2, float* b3,
+    private static void Kernel4x32<TL>(int kc, float* a, nint lda, int* off, float* b0, float* b1, float* b2, float* b3,
         float* c, nint ldc, int mr, in Epilogue e) where TL : struct, IPixels16
     {
+        Rows4(a, lda, mr, out float* a0, out float* a1, out float* a2, out float* a3);
         Vector512<float> c00 = default, c01 = default, c10 = default, c11 = default;
         Vector512<float> c20 = default, c21 = default, c30 = default, c31 = default;
-        for (int p = 0; p < kc; p++, a += 4)
+        for (int p = 0; p < kc; p++)
         {
             nint o = off[p];
             Vector512<float> v0 = TL.Load(b0, b1, o), v1 = TL.Load(b2, b3, o);
-            Vector512<float> av = Vector512.Create(a[0]);
+            Vector512<float> av = Vector512.Create(a0[p]);
             c00 = Avx512F.FusedMultiplyAdd(av, v0, c00); c01 = Avx512F.FusedMultiplyAdd(av, v1, c01);
-            av = Vector512.Create(a[1]);
+            av = Vector512.Create(a1[p]);
             c10 = Avx512F.FusedMultiplyAdd(av, v0, c10); c11 = Avx512F.FusedMultiplyAdd(av, v1, c11);
-            av = Vector512.Create(a[2]);
+            av = Vector512.Create(a2[p]);
             c20 = Avx512F.FusedMultiplyAdd(av, v0, c20); c21 = Avx512F.FusedMultiplyAdd(av, v1, c21);
-            av = Vector512.Create(a[3]);
+            av = Vector512.Create(a3[p]);
             c30 = Avx512F.FusedMultiplyAdd(av, v0, c30); c31 = Avx512F.FusedMultiplyAdd(av, v1, c31);
         }
         StoreRow512(c, c00, c01, e, 0);

@@ -122,7 +122,7 @@ public class Conv2dTests
         });
     }
 
-    /// <summary>Stride-1 geometries with output width a multiple of 8 (the direct, im2col-free path).</summary>
+    /// <summary>Geometries of the direct, im2col-free forward (the weight gradient's direct path where it is supported too).</summary>
     public static TheoryData<int[]> DirectGeometries() => new()
     {
         new[] { 2, 3, 8, 8, 5, 3, 3, 1, 1, 1, 1, 1, 1, 1 },    // 3×3 same, 5 channels (one zero-padded 6-row panel)
@@ -138,6 +138,14 @@ public class Conv2dTests
         new[] { 3, 3, 6, 8, 4, 3, 5, 1, 1, 1, 2, 1, 1, 1 },    // 3×5 kernel, asymmetric padding, 3 images on 2 threads
         new[] { 2, 3, 6, 8, 10, 3, 3, 1, 1, 1, 1, 1, 1, 1 },   // 48 pixels: one 32-pixel AVX-512 tile (two-row halves) + a 16-pixel tile
         new[] { 2, 4, 6, 16, 11, 3, 3, 1, 1, 1, 1, 1, 1, 1 },  // width 16: contiguous 16-pixel zmm loads, 6+4(+1) channel panels
+        // The forward's compact layout (stride 1, width not a multiple of the vector tile's row run):
+        new[] { 3, 8, 4, 4, 10, 3, 3, 1, 1, 1, 1, 1, 1, 1 },   // VGG's 4×4 maps: groups of 2 (AVX-512) images, one short group
+        new[] { 9, 5, 2, 2, 7, 3, 3, 1, 1, 1, 1, 1, 1, 1 },    // 2×2 maps: groups of 8 (4 with AVX2), 9 images on 2 threads
+        new[] { 2, 70, 8, 8, 13, 3, 3, 1, 1, 1, 1, 1, 1, 1 },  // 8×8 (AVX-512: compact, one image per group), two k blocks
+        new[] { 3, 3, 5, 7, 6, 3, 3, 1, 1, 1, 1, 2, 2, 1 },    // dilation 2: 3×5 output, 15 pixels per image
+        new[] { 2, 6, 4, 4, 9, 5, 5, 1, 1, 2, 2, 1, 1, 1 },    // AlexNet-like 5×5 on 4×4, padding 2
+        new[] { 3, 3, 6, 6, 5, 3, 5, 1, 1, 1, 2, 1, 1, 1 },    // 3×5 kernel, asymmetric padding, width 6
+        new[] { 1, 4, 1, 1, 3, 3, 3, 1, 1, 1, 1, 1, 1, 1 },    // 1×1 image, one image in a group of 32 (16)
     };
 
     [Theory]
@@ -146,7 +154,7 @@ public class Conv2dTests
     {
         var g = new Conv2dGeometry(p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7], p[8], p[9], p[10], p[11], p[12], p[13]);
         // The direct path needs AVX2 (absent on the CPU, or capped off with SP_MAX_ISA=portable).
-        if (KernelIsa.UseAvx2) Assert.True(DirectConv.Supported(g), g.ToString());
+        if (KernelIsa.UseAvx2) Assert.True(DirectConv.SupportedForward(g), g.ToString());
         foreach (bool direct in new[] { true, false })
         {
             DirectConv.Force = direct;

@@ -66,9 +66,10 @@ public class ModelForwardTests
     }
 
     [Theory]
-    [InlineData(null)]   // automatic: ResNet's 16-64-channel convs run on the direct kernel (residual in its store)
-    [InlineData(false)]  // im2col-GEMM path: residual added per chunk
-    public void FusedResidualBlockInferenceGivesExactlyTheSeparateOps(bool? direct)
+    [InlineData(null, 32)]   // automatic: ResNet's 16-64-channel convs run on the direct kernel (residual in its store)
+    [InlineData(false, 32)]  // im2col-GEMM path: residual added per chunk
+    [InlineData(null, 40)]   // 40/20/10 maps: the direct forward's compact layout, staged groups, residual gathered
+    public void FusedResidualBlockInferenceGivesExactlyTheSeparateOps(bool? direct, int size)
     {
         var m = ModelZoo.Create("resnet20", generator: new Generator(27));
         var g = new Generator(28);
@@ -78,7 +79,7 @@ public class ModelForwardTests
             else if (name.Contains("running_mean") || (name.Contains("bn") && (name.EndsWith("weight") || name.EndsWith("bias"))))
                 Tensor.Randn(g, t.Numel).Data.CopyTo(t.Data);
         m.Eval();
-        var x = Tensor.Randn(new Generator(29), 3, 3, 32, 32);
+        var x = Tensor.Randn(new Generator(29), 3, 3, size, size);
         SharpPrune.Kernels.DirectConv.Force = direct;
         try
         {
