@@ -114,13 +114,7 @@ public static unsafe partial class Gemm
             return;
         }
 
-        if (SharedBFits(k))
-        {
-            PackedParallel(transA, m, n, k, alpha, a, lda, bsrc, beta, c, ldc, threads);
-            return;
-        }
-
-        // Very long k: split C into a tm×tn grid of independent sub-GEMMs (each packs its own panels).
+        // Split C into a tm×tn grid of independent sub-GEMMs (each packs its own panels: no barriers).
         SplitGrid(m, n, threads, out int tm, out int tn);
         int nAlign = ColumnAlign;
         nint ia = (nint)a, ic = (nint)c;

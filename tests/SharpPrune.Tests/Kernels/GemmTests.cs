@@ -151,50 +151,6 @@ public class GemmTests
         });
     }
 
-    [Theory]
-    [InlineData(2)]
-    [InlineData(3)]
-    public void ParallelSharedBBlocking(int threads)
-    {
-        // The shared-B parallel path with tiny cache blocks, so one call has many k blocks, column blocks,
-        // B chunks and row blocks: edges in every dimension, k = 1, single row block (column slabs),
-        // tall/skinny, every transpose, accumulate and overwrite.
-        ForEachIsa(_ =>
-        {
-            Gemm.KC = 16; Gemm.MC = 24; Gemm.NC = 64;
-            Gemm.ForceSmall = false;
-            try
-            {
-                foreach (var (m, n, k) in new[] { (100, 300, 70), (97, 131, 80), (7, 1000, 140), (1000, 7, 140), (1000, 900, 1),
-                    (12, 64, 1200), (25, 33, 1100), (300, 20, 200) })
-                    foreach (bool ta in new[] { false, true })
-                        foreach (bool tb in new[] { false, true })
-                        {
-                            // All above the parallel threshold (96³ multiply-adds).
-                            Check(ta, tb, m, n, k, 1f, 0f, 0, threads, seed: m + n);
-                            Check(ta, tb, m, n, k, -0.5f, 1.5f, 3, threads, seed: m + k);
-                        }
-            }
-            finally { Gemm.ForceSmall = null; KernelSwitches.Current.KC = KernelSwitches.Current.MC = KernelSwitches.Current.NC = null; }
-        });
-    }
-
-    [Theory]
-    [InlineData(2)]
-    [InlineData(3)]
-    public void ParallelDefaultBlockingAndLongK(int threads)
-    {
-        // Default blocking: square sizes off the tile grid, and a k too long for one shared B block (per-thread grid).
-        ForEachIsa(_ =>
-        {
-            foreach (var (m, n, k) in new[] { (257, 255, 259), (64, 1000, 300), (20, 40, 33000) })
-            {
-                Check(false, false, m, n, k, 1f, 0f, 0, threads);
-                Check(true, true, m, n, k, 1f, 1f, 2, threads);
-            }
-        });
-    }
-
     [Fact]
     public void BetaZeroIgnoresNaNInC()
     {
