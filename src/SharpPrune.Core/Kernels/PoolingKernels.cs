@@ -101,12 +101,14 @@ public static unsafe class PoolingKernels
     /// </summary>
     private static void MaxPool2x2(float* x, float* y, int* idx, int w, int oh, int ow)
     {
+        // The ISA cap (SP_MAX_ISA, the tests' forced paths) holds here too, so the scalar loop is tested on AVX2 CPUs.
+        bool avx2 = KernelIsa.UseAvx2;
         for (int i = 0; i < oh; i++)
         {
             float* r0 = x + (nint)2 * i * w, r1 = r0 + w;
             float* yr = y + (nint)i * ow;
             int j = 0;
-            if (idx == null && System.Runtime.Intrinsics.X86.Avx2.IsSupported)
+            if (idx == null && avx2)
                 for (; j + 8 <= ow; j += 8)
                 {
                     var a = MaxNan(Avx.LoadVector256(r0 + 2 * j), Avx.LoadVector256(r1 + 2 * j));
@@ -115,7 +117,7 @@ public static unsafe class PoolingKernels
                     var m = MaxNan(Avx.Shuffle(a, b, 0b10_00_10_00), Avx.Shuffle(a, b, 0b11_01_11_01));
                     Avx.Store(yr + j, System.Runtime.Intrinsics.X86.Avx2.Permute4x64(m.AsDouble(), 0b11_01_10_00).AsSingle());
                 }
-            if (idx != null && System.Runtime.Intrinsics.X86.Avx2.IsSupported)
+            if (idx != null && avx2)
             {
                 // Training: the same four steps as the scalar loop, on 8 windows at once, carrying the index.
                 int* yi = idx + (nint)i * ow;

@@ -43,7 +43,16 @@ public class PoolBatchNormParityTests
     public static IEnumerable<object[]> BnCases => BnOps.Keys.Select(k => new object[] { k });
 
     [Theory, MemberData(nameof(PoolCases))]
-    public void PoolingMatchesPyTorch(string name) => Pool.Check(name, PoolOps[name]);
+    public void PoolingMatchesPyTorch(string name)
+    {
+        // Every path: the portable scalar loops and each vector ISA this CPU has.
+        foreach (var isa in new[] { SharpPrune.Kernels.CpuIsa.Portable }.Concat(SharpPrune.Tests.Kernels.KernelTestUtil.VectorIsas()))
+        {
+            SharpPrune.Kernels.Gemm.MaxIsa = isa;
+            try { Pool.Check(name, PoolOps[name]); }
+            finally { SharpPrune.Kernels.Gemm.MaxIsa = null; }
+        }
+    }
 
     [Theory, MemberData(nameof(BnCases))]
     public void BatchNormMatchesPyTorch(string name) => Bn.Check(name, BnOps[name], 1e-4);
