@@ -239,28 +239,23 @@ internal static unsafe partial class DirectConv
         }
 
         /// <summary>y[n, co, yy, x] = t[co, yy, n, x] for the first <paramref name="count"/> images of a compact group.</summary>
-        public void Scatter(float* t, int count, float* y)
-        {
-            int gw = G * OW;
-            for (int n = 0; n < count; n++)
-                for (int co = 0; co < COut; co++)
-                {
-                    float* src = t + (nint)co * UnitOHW + n * OW, dst = y + ((nint)n * COut + co) * OHW;
-                    for (int yy = 0; yy < OH; yy++, src += gw, dst += OW)
-                        for (int x = 0; x < OW; x++) dst[x] = src[x];
-                }
-        }
+        public void Scatter(float* t, int count, float* y) => Transfer(t, y, count, toNchw: true);
 
         /// <summary>t[co, yy, n, x] = r[n, co, yy, x]: the inverse of <see cref="Scatter"/> (a residual into the tile order).</summary>
-        public void Gather(float* r, int count, float* t)
+        public void Gather(float* r, int count, float* t) => Transfer(t, r, count, toNchw: false);
+
+        /// <summary>Copies each output row between the group's tile order [co][yy][n][x] and NCHW, in either direction.</summary>
+        private void Transfer(float* tile, float* nchw, int count, bool toNchw)
         {
             int gw = G * OW;
+            long rowBytes = (long)OW * sizeof(float);
             for (int n = 0; n < count; n++)
                 for (int co = 0; co < COut; co++)
                 {
-                    float* dst = t + (nint)co * UnitOHW + n * OW, src = r + ((nint)n * COut + co) * OHW;
-                    for (int yy = 0; yy < OH; yy++, src += OW, dst += gw)
-                        for (int x = 0; x < OW; x++) dst[x] = src[x];
+                    float* t = tile + (nint)co * UnitOHW + n * OW, p = nchw + ((nint)n * COut + co) * OHW;
+                    for (int yy = 0; yy < OH; yy++, t += gw, p += OW)
+                        if (toNchw) Buffer.MemoryCopy(t, p, rowBytes, rowBytes);
+                        else Buffer.MemoryCopy(p, t, rowBytes, rowBytes);
                 }
         }
     }
