@@ -57,7 +57,9 @@ def json_lines(cmd):
 # Environment that caps each side's vector ISA (oneDNN reads ONEDNN_MAX_CPU_ISA, older builds DNNL_MAX_CPU_ISA).
 ISA_CAPS = {
     "native": {},
-    "avx2": {"SP_MAX_ISA": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2", "DNNL_MAX_CPU_ISA": "AVX2",
+    # DOTNET_EnableAVX512=0 (the .NET 10 name) also keeps the runtime's own vector code (TensorPrimitives, span
+    # copies) to 256 bits, as on an AVX2-only CPU; SP_MAX_ISA alone caps only our kernels.
+    "avx2": {"SP_MAX_ISA": "avx2", "DOTNET_EnableAVX512": "0", "ONEDNN_MAX_CPU_ISA": "AVX2", "DNNL_MAX_CPU_ISA": "AVX2",
              "OPENBLAS_CORETYPE": "Haswell", "MKL_ENABLE_INSTRUCTIONS": "AVX2"},
 }
 
@@ -144,7 +146,7 @@ def main():
     p.add_argument("--budget", type=float, default=540, help="start no new round that would end past this many s")
     p.add_argument("--no-gemm", action="store_true")
     p.add_argument("--isa", choices=["native", "avx2"], default="native",
-                   help="cap both sides' vector ISA: avx2 sets SP_MAX_ISA=avx2 (ours) and ONEDNN_MAX_CPU_ISA=AVX2, "
+                   help="cap both sides' vector ISA: avx2 sets SP_MAX_ISA=avx2 and DOTNET_EnableAVX512=0 (ours) and ONEDNN_MAX_CPU_ISA=AVX2, "
                         "OPENBLAS_CORETYPE=Haswell (torch), so a machine with AVX-512 also measures the AVX2 paths")
     p.add_argument("--no-ort", action="store_true", help="skip the ONNX Runtime inference column")
     p.add_argument("--out", default=None, help="results file (default bench/results/<date>.jsonl)")
