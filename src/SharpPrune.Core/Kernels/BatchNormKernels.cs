@@ -24,6 +24,12 @@ public static unsafe class BatchNormKernels
         if (inputLength < (long)n * c * l) throw new ArgumentException($"Input of {inputLength} elements, {(long)n * c * l} required.");
     }
 
+    private static void CheckResidual(int n, int c, int l, ReadOnlySpan<float> residual)
+    {
+        if (!residual.IsEmpty && residual.Length < (long)n * c * l)
+            throw new ArgumentException($"Residual of {residual.Length} elements, {(long)n * c * l} required.", nameof(residual));
+    }
+
     private static void CheckPerChannel(int length, int c, string name, bool optional)
     {
         if (optional && length == 0) return;
@@ -37,9 +43,11 @@ public static unsafe class BatchNormKernels
     /// </summary>
     public static void ForwardTraining(int n, int c, int l, ReadOnlySpan<float> input, ReadOnlySpan<float> weight,
         ReadOnlySpan<float> bias, Span<float> output, Span<float> saveMean, Span<float> saveInvStd,
-        Span<float> runningMean, Span<float> runningVar, double momentum, double eps)
+        Span<float> runningMean, Span<float> runningVar, double momentum, double eps,
+        ReadOnlySpan<float> residual = default, bool relu = false)
     {
         Check(n, c, l, input.Length);
+        CheckResidual(n, c, l, residual);
         long count = (long)n * l;
         if (count <= 1) throw new ArgumentException("Expected more than 1 value per channel when training.");
         if (output.Length < (long)n * c * l) throw new ArgumentException("Output too small.", nameof(output));
@@ -52,8 +60,10 @@ public static unsafe class BatchNormKernels
 
         fixed (float* px = input) fixed (float* pw = weight) fixed (float* pb = bias) fixed (float* py = output)
         fixed (float* psm = saveMean) fixed (float* psi = saveInvStd) fixed (float* prm = runningMean) fixed (float* prv = runningVar)
+        fixed (float* pr = residual)
         {
             nint ix = (nint)px, iw = weight.IsEmpty ? 0 : (nint)pw, ib = bias.IsEmpty ? 0 : (nint)pb, iy = (nint)py;
+            nint ir = residual.IsEmpty ? 0 : (nint)pr;
             nint ism = (nint)psm, isi = (nint)psi, irm = runningMean.IsEmpty ? 0 : (nint)prm, irv = runningVar.IsEmpty ? 0 : (nint)prv;
             ForChannels(n, c, l, ch =>
             {
@@ -80,26 +90,31 @@ public static unsafe class BatchNormKernels
                 double w = iw != 0 ? ((float*)iw)[ch] : 1.0, bb = ib != 0 ? ((float*)ib)[ch] : 0.0;
                 float scale = (float)(invstd * w), shift = (float)(bb - mean * invstd * w);
                 for (int b = 0; b < n; b++)
-                    Affine(x + b * stride + (nint)ch * l, (float*)iy + b * stride + (nint)ch * l, l, scale, shift);
+                {
+                    nint off = b * stride + (nint)ch * l;
+                    AffineAddRelu(x + off, ir == 0 ? null : (float*)ir + off, (float*)iy + off, l, scale, shift, relu);
+                }
             });
         }
     }
 
     /// <summary>Eval-mode forward with the running statistics.</summary>
     public static void ForwardInference(int n, int c, int l, ReadOnlySpan<float> input, ReadOnlySpan<float> weight,
-        ReadOnlySpan<float> bias, ReadOnlySpan<float> runningMean, ReadOnlySpan<float> runningVar, double eps, Span<float> output)
+        ReadOnlySpan<float> bias, ReadOnlySpan<float> runningMean, ReadOnlySpan<float> runningVar, double eps, Span<float> output,
+        ReadOnlySpan<float> residual = default, bool relu = false)
     {
         Check(n, c, l, input.Length);
+        CheckResidual(n, c, l, residual);
         if (output.Length < (long)n * c * l) throw new ArgumentException("Output too small.", nameof(output));
         CheckPerChannel(weight.Length, c, nameof(weight), true);
         CheckPerChannel(bias.Length, c, nameof(bias), true);
         CheckPerChannel(runningMean.Length, c, nameof(runningMean), false);
         CheckPerChannel(runningVar.Length, c, nameof(runningVar), false);
         fixed (float* px = input) fixed (float* pw = weight) fixed (float* pb = bias) fixed (float* py = output)
-        fixed (float* prm = runningMean) fixed (float* prv = runningVar)
+        fixed (float* prm = runningMean) fixed (float* prv = runningVar) fixed (float* pr = residual)
         {
             nint ix = (nint)px, iw = weight.IsEmpty ? 0 : (nint)pw, ib = bias.IsEmpty ? 0 : (nint)pb, iy = (nint)py;
-            nint irm = (nint)prm, irv = (nint)prv;
+            nint irm = (nint)prm, irv = (nint)prv, ir = residual.IsEmpty ? 0 : (nint)pr;
             ForChannels(n, c, l, ch =>
             {
                 double invstd = 1.0 / Math.Sqrt(((float*)irv)[ch] + eps);
@@ -107,7 +122,10 @@ public static unsafe class BatchNormKernels
                 float scale = (float)(invstd * w), shift = (float)(bb - ((float*)irm)[ch] * invstd * w);
                 nint stride = (nint)c * l;
                 for (int b = 0; b < n; b++)
-                    Affine((float*)ix + b * stride + (nint)ch * l, (float*)iy + b * stride + (nint)ch * l, l, scale, shift);
+                {
+                    nint off = b * stride + (nint)ch * l;
+                    AffineAddRelu((float*)ix + off, ir == 0 ? null : (float*)ir + off, (float*)iy + off, l, scale, shift, relu);
+                }
             });
         }
     }
@@ -349,5 +367,69 @@ public static unsafe class BatchNormKernels
             }
         }
         for (; i < len; i++) dx[i] = ((dy[i] - meanDy) - (x[i] - mean) * k) * gain;
+    }
+
+    // ------------------------------------------------------------------ fused tail (batch norm → add → ReLU)
+
+    /// <summary>Floats per block of <see cref="AffineAddRelu"/>: its output is still in L1 for the second step.</summary>
+    private const int FusedBlock = 256;
+
+    /// <summary>
+    /// y = relu(x·scale + shift + r) (r and the ReLU optional) in one pass over memory, each element exactly what
+    /// <see cref="Affine"/>, then an add, then max(·, 0) give: a block is mapped by <see cref="Affine"/> itself, then
+    /// the add and the ReLU run over it while it is in L1. The ReLU is IEEE maximum with 0, as
+    /// <see cref="ElementwiseKernels.Relu"/>: NaN stays NaN, −0 becomes +0.
+    /// </summary>
+    internal static void AffineAddRelu(float* x, float* r, float* y, int len, float scale, float shift, bool relu)
+    {
+        if (r == null && !relu) { Affine(x, y, len, scale, shift); return; }
+        for (int b = 0; b < len; b += FusedBlock)
+        {
+            int m = Math.Min(FusedBlock, len - b);
+            Affine(x + b, y + b, m, scale, shift);
+            AddRelu(y + b, r == null ? null : r + b, m, relu);
+        }
+    }
+
+    /// <summary>y = relu(y + r) in place (either step optional).</summary>
+    private static void AddRelu(float* y, float* r, int len, bool relu)
+    {
+        int i = 0;
+        if (KernelIsa.UseAvx512)
+        {
+            for (; i + 16 <= len; i += 16)
+            {
+                var v = Vector512.Load(y + i);
+                if (r != null) v += Vector512.Load(r + i);
+                if (relu) v = Vector512.Max(v, Vector512<float>.Zero);
+                v.Store(y + i);
+            }
+        }
+        else if (KernelIsa.UseAvx2)
+        {
+            for (; i + 8 <= len; i += 8)
+            {
+                var v = Vector256.Load(y + i);
+                if (r != null) v += Vector256.Load(r + i);
+                if (relu) v = Vector256.Max(v, Vector256<float>.Zero);
+                v.Store(y + i);
+            }
+        }
+        else if (Vector128.IsHardwareAccelerated)
+        {
+            for (; i + 4 <= len; i += 4)
+            {
+                var v = Vector128.Load(y + i);
+                if (r != null) v += Vector128.Load(r + i);
+                if (relu) v = Vector128.Max(v, Vector128<float>.Zero);
+                v.Store(y + i);
+            }
+        }
+        for (; i < len; i++)
+        {
+            float v = y[i];
+            if (r != null) v += r[i];
+            y[i] = relu ? Math.Max(v, 0f) : v;
+        }
     }
 }

@@ -18,7 +18,8 @@ public abstract class Container : Module
         var x = input;
         for (int i = 0; i < modules.Count; i++)
         {
-            if (!TryConvBatchNorm(modules, i, x, out var y, out int used) && !TrySparseLinearRelu(modules, i, x, out y, out used))
+            if (!TryConvBatchNorm(modules, i, x, out var y, out int used) && !TrySparseLinearRelu(modules, i, x, out y, out used)
+                && !TryBatchNormRelu(modules, i, x, out y, out used))
                 y = modules[i].Forward(x);
             // x may still be the caller's input (an Identity, a view): that is never ours to recycle.
             if (i > 0 && !x.SharesStorageWith(input)) ActivationMemory.Recycle(x, modules[i - 1], modules[i], y);
@@ -78,6 +79,36 @@ public abstract class Container : Module
         y = s.Compute(x, relu: true);
         used = 2;
         return true;
+    }
+
+    /// <summary>
+    /// BatchNorm → ReLU as one op (<see cref="F.BatchNormRelu"/>) where the conv fusion did not take the pair (in
+    /// training above all: the batch statistics must be known before anything is stored, so the convolution cannot
+    /// absorb them). Only when neither module has hooks of any kind, so nothing could observe the skipped
+    /// intermediate; the tracers of export and structured pruning hook every layer, so they see the ops one by one.
+    /// </summary>
+    private static bool TryBatchNormRelu(IReadOnlyList<Module> modules, int i, Tensor x, out Tensor y, out int used)
+    {
+        y = null!; used = 1;
+        if (i + 1 >= modules.Count || !FusesBatchNormRelu(modules[i], modules[i + 1])) return false;
+        y = ((BatchNormBase)modules[i]).ForwardRelu(x, residual: null);
+        used = 2;
+        return true;
+    }
+
+    /// <summary>Whether bn → relu may run as one op (<see cref="BatchNormAddRelu"/>): a BatchNorm and a ReLU, neither with hooks.</summary>
+    protected static bool FusesBatchNormRelu(Module bn, Module relu) =>
+        bn is BatchNormBase b && !b.HasPreHooks && !b.HasForwardHooks && IsPlainRelu(relu);
+
+    /// <summary>
+    /// relu(bn(x) + residual) as one op, exactly what the modules and the add give one by one (a residual block's
+    /// tail in training). Only where <see cref="FusesBatchNormRelu"/> said so; residual has x's shape.
+    /// </summary>
+    protected static Tensor BatchNormAddRelu(Module bn, Tensor x, Tensor residual)
+    {
+        if (bn is not BatchNormBase b || b.HasPreHooks || b.HasForwardHooks)
+            throw new InvalidOperationException("batch_norm+add+relu fusion needs a BatchNorm module without hooks");
+        return b.ForwardRelu(x, residual);
     }
 
     private static bool IsPlainRelu(Module m) => m is ReLU r && !r.HasPreHooks && !r.HasForwardHooks;

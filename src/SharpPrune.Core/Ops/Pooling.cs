@@ -80,7 +80,9 @@ public static partial class F
             if (pad.H < 0 || pad.W < 0 || 2 * pad.H > k.H || 2 * pad.W > k.W)
                 throw new ArgumentException($"{op}: pad should be at most half of kernel size, but got pad=({pad.H}, {pad.W}) and kernel_size=({k.H}, {k.W})");
             int oh = PoolingKernels.OutputSize(h, k.H, s.H, pad.H), ow = PoolingKernels.OutputSize(w, k.W, s.W, pad.W);
-            if (h + 2 * pad.H < k.H || w + 2 * pad.W < k.W || oh < 1 || ow < 1)
+            if (h + 2 * pad.H < k.H || w + 2 * pad.W < k.W)
+                throw new ArgumentException($"{op}: input {Shapes.Format(x.Shape)} is too small for kernel ({k.H}, {k.W}) with padding ({pad.H}, {pad.W}): the padded plane is {h + 2 * pad.H}x{w + 2 * pad.W}");
+            if (oh < 1 || ow < 1)
                 throw new ArgumentException($"{op}: input {Shapes.Format(x.Shape)} is too small for kernel ({k.H}, {k.W}) with padding ({pad.H}, {pad.W}): output size would be {oh}x{ow}");
             var outShape = x.ShapeCopy(); outShape[^2] = oh; outShape[^1] = ow;
             return new PoolPlan(n, c, h, w, k.H, k.W, s.H, s.W, pad.H, pad.W, oh, ow, outShape);

@@ -99,12 +99,15 @@ public sealed partial class Tensor
     }
 
     private Tensor RecordRelu(Tensor o) =>
-        Record(o, "ReluBackward", new[] { this }, g =>
-        {
-            var r = Empty(_shape);
-            Kernels.ElementwiseKernels.ReluBackward(o._storage, o._offset, g._storage, g._offset, r._storage, r._offset, _numel);
-            return new Tensor?[] { r };
-        }, Saved.Output);
+        Record(o, "ReluBackward", new[] { this }, g => new Tensor?[] { o.ReluGradient(g) }, Saved.Output);
+
+    /// <summary>The gradient through a ReLU whose output this is: <paramref name="g"/> where this is positive, else 0.</summary>
+    internal Tensor ReluGradient(Tensor g)
+    {
+        var r = Empty(_shape);
+        Kernels.ElementwiseKernels.ReluBackward(_storage, _offset, g._storage, g._offset, r._storage, r._offset, _numel);
+        return r;
+    }
 
     /// <summary>PyTorch's rule: a leaf that requires grad cannot be overwritten while recording.</summary>
     private void CheckInPlace(string op)

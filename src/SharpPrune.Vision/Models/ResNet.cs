@@ -88,6 +88,17 @@ public sealed class BasicBlock : Container
             if (Downsample is { } d2 && !shortcut.SharesStorageWith(x)) Recycle(shortcut, d2, null, y);
             return y;
         }
+        if (FusesBatchNormRelu(bn2, relu))
+        {
+            // Training (or a hooked conv): relu(bn2(c) + shortcut) as the batch norm stores its output, one op.
+            var c = conv2.Forward(h);
+            if (!h.SharesStorageWith(x)) Recycle(h, relu, conv2, c);
+            var shortcut = Downsample is { } d ? d.Forward(x) : x;
+            var y = BatchNormAddRelu(bn2, c, shortcut);
+            Recycle(c, conv2, bn2, y);
+            if (Downsample is { } d2 && !shortcut.SharesStorageWith(x)) Recycle(shortcut, d2, null, y);
+            return y;
+        }
         var o = Chain(h, conv2, bn2);
         if (!h.SharesStorageWith(x)) Recycle(h, relu, conv2, null);
         if (Downsample is { } ds)

@@ -64,7 +64,16 @@ public abstract class BatchNormBase : Module
         NumBatchesTracked?.Zero_();
     }
 
-    protected override Tensor ForwardCore(Tensor input)
+    protected override Tensor ForwardCore(Tensor input) => Normalize(input, relu: false, residual: null);
+
+    /// <summary>
+    /// relu(this(input) + residual) as one op (<see cref="F.BatchNormRelu"/>), with this layer's statistics and
+    /// counters updated exactly as <see cref="Module.Forward"/> would. Runs no hooks: for containers that fuse a
+    /// BatchNorm → ReLU pair only when neither module has any (<see cref="Container"/>).
+    /// </summary>
+    internal Tensor ForwardRelu(Tensor input, Tensor? residual) => Normalize(input, relu: true, residual);
+
+    private Tensor Normalize(Tensor input, bool relu, Tensor? residual)
     {
         CheckInput(input);
         double factor = Momentum ?? 0.0;
@@ -77,7 +86,8 @@ public abstract class BatchNormBase : Module
         // Batch statistics in training mode, or in eval mode when no running statistics exist.
         bool useBatchStats = Training || (RunningMean == null && RunningVar == null);
         var (rm, rv) = !Training || TrackRunningStats ? (RunningMean, RunningVar) : (null, null);
-        return F.BatchNorm(input, rm, rv, Weight, Bias, useBatchStats, factor, Eps);
+        return relu ? F.BatchNormRelu(input, residual, rm, rv, Weight, Bias, useBatchStats, factor, Eps)
+            : F.BatchNorm(input, rm, rv, Weight, Bias, useBatchStats, factor, Eps);
     }
 
     public override string ExtraRepr()
