@@ -93,7 +93,12 @@ public static unsafe partial class Gemm
             if (!transB)
             {
                 float* s = src + jr;
-                if (nr == NR)
+                if (nr == NR && KernelIsa.UseAvx512)
+                {
+                    // A 16-float panel row is one zmm load and store.
+                    for (int p = 0; p < kc; p++, d += NR, s += ldb) Vector512.Load(s).Store(d);
+                }
+                else if (nr == NR)
                 {
                     for (int p = 0; p < kc; p++, d += NR, s += ldb)
                     {

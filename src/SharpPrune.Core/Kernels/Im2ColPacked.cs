@@ -55,6 +55,7 @@ internal readonly unsafe struct Im2ColSource : IBPanelSource
         int height = _height, width = _width, strideH = _strideH, strideW = _strideW, ow = _ow, ohw = _ohw;
         RowMeta* meta = _meta;
         bool avx = Gemm.UseFma && strideW == 1;
+        bool wide = KernelIsa.UseAvx512; // a 16-float panel row is one zmm load and store
         // Short row runs (output width < 8) or strided columns: gather each panel row, 8 lanes per instruction,
         // instead of one masked copy per run (a 2×2 output map gives eight 2-pixel runs per panel).
         bool gather = Gemm.UseFma && _indexable && (strideW != 1 || ow < 8);
@@ -91,15 +92,15 @@ internal readonly unsafe struct Im2ColSource : IBPanelSource
                     int ih = yOff + mt.OffH;
                     if ((uint)ih >= (uint)height)
                     {
-                        Avx.Store(d, Vector256<float>.Zero);
-                        Avx.Store(d + 8, Vector256<float>.Zero);
+                        if (wide) Vector512<float>.Zero.Store(d);
+                        else { Avx.Store(d, Vector256<float>.Zero); Avx.Store(d + 8, Vector256<float>.Zero); }
                         continue;
                     }
                     float* s = imgX + mt.COff + (nint)ih * width;
                     if (x >= mt.Lo && x + NR <= mt.Hi)
                     {
-                        Avx.Store(d, Avx.LoadVector256(s));
-                        Avx.Store(d + 8, Avx.LoadVector256(s + 8));
+                        if (wide) Vector512.Load(s).Store(d);
+                        else { Avx.Store(d, Avx.LoadVector256(s)); Avx.Store(d + 8, Avx.LoadVector256(s + 8)); }
                     }
                     else CopyMasked(s - x, x, NR, mt.Lo, mt.Hi, d);
                 }
