@@ -325,11 +325,19 @@ public static unsafe class BatchNormKernels
             for (; i + 16 <= len; i += 16)
                 Vector512.FusedMultiplyAdd(Vector512.Load(x + i), ws, wb).Store(y + i);
         }
-        if (Vector.IsHardwareAccelerated)
+        if (KernelIsa.UseAvx2)
         {
-            var vs = new Vector<float>(scale); var vb = new Vector<float>(shift);
-            for (; i + Vector<float>.Count <= len; i += Vector<float>.Count)
-                Vector.Store(Vector.MultiplyAddEstimate(Vector.Load(x + i), vs, vb), y + i);
+            // After the 512-bit loop: a plane's remaining 8..15 floats.
+            var vs = Vector256.Create(scale); var vb = Vector256.Create(shift);
+            for (; i + 8 <= len; i += 8)
+                Vector256.FusedMultiplyAdd(Vector256.Load(x + i), vs, vb).Store(y + i);
+        }
+        else
+        {
+            // Portable: fused where the hardware has FMA (x64 with FMA3, every Arm64), as the tail below.
+            var vs = Vector128.Create(scale); var vb = Vector128.Create(shift);
+            for (; i + 4 <= len; i += 4)
+                Vector128.MultiplyAddEstimate(Vector128.Load(x + i), vs, vb).Store(y + i);
         }
         // The tail fused too, so every element rounds once wherever a plane's length puts it (the direct convolution's
         // store applies the same fused multiply-add to all of its pixels).
@@ -339,13 +347,32 @@ public static unsafe class BatchNormKernels
     private static void TrainingGradInput(float* dy, float* x, float* dx, int len, float mean, float meanDy, float k, float gain)
     {
         int i = 0;
-        if (Vector.IsHardwareAccelerated)
+        // Unfused multiplies on every path, so each width rounds like the scalar tail.
+        if (KernelIsa.UseAvx512)
         {
-            var vm = new Vector<float>(mean); var vmd = new Vector<float>(meanDy); var vk = new Vector<float>(k); var vg = new Vector<float>(gain);
-            for (; i + Vector<float>.Count <= len; i += Vector<float>.Count)
+            var vm = Vector512.Create(mean); var vmd = Vector512.Create(meanDy); var vk = Vector512.Create(k); var vg = Vector512.Create(gain);
+            for (; i + 16 <= len; i += 16)
             {
-                var g = Vector.Load(dy + i); var xv = Vector.Load(x + i);
-                Vector.Store(((g - vmd) - (xv - vm) * vk) * vg, dx + i);
+                var g = Vector512.Load(dy + i); var xv = Vector512.Load(x + i);
+                (((g - vmd) - (xv - vm) * vk) * vg).Store(dx + i);
+            }
+        }
+        if (KernelIsa.UseAvx2)
+        {
+            var vm = Vector256.Create(mean); var vmd = Vector256.Create(meanDy); var vk = Vector256.Create(k); var vg = Vector256.Create(gain);
+            for (; i + 8 <= len; i += 8)
+            {
+                var g = Vector256.Load(dy + i); var xv = Vector256.Load(x + i);
+                (((g - vmd) - (xv - vm) * vk) * vg).Store(dx + i);
+            }
+        }
+        else
+        {
+            var vm = Vector128.Create(mean); var vmd = Vector128.Create(meanDy); var vk = Vector128.Create(k); var vg = Vector128.Create(gain);
+            for (; i + 4 <= len; i += 4)
+            {
+                var g = Vector128.Load(dy + i); var xv = Vector128.Load(x + i);
+                (((g - vmd) - (xv - vm) * vk) * vg).Store(dx + i);
             }
         }
         for (; i < len; i++) dx[i] = ((dy[i] - meanDy) - (x[i] - mean) * k) * gain;
