@@ -347,16 +347,8 @@ public static unsafe class BatchNormKernels
     private static void TrainingGradInput(float* dy, float* x, float* dx, int len, float mean, float meanDy, float k, float gain)
     {
         int i = 0;
-        // Unfused multiplies on every path, so each width rounds like the scalar tail.
-        if (KernelIsa.UseAvx512)
-        {
-            var vm = Vector512.Create(mean); var vmd = Vector512.Create(meanDy); var vk = Vector512.Create(k); var vg = Vector512.Create(gain);
-            for (; i + 16 <= len; i += 16)
-            {
-                var g = Vector512.Load(dy + i); var xv = Vector512.Load(x + i);
-                (((g - vmd) - (xv - vm) * vk) * vg).Store(dx + i);
-            }
-        }
+        // Unfused multiplies on every path, so each width rounds like the scalar tail. 256 bits also under AVX-512:
+        // a Vector512 loop was not faster (memory-bound; Zen 5, single thread).
         if (KernelIsa.UseAvx2)
         {
             var vm = Vector256.Create(mean); var vmd = Vector256.Create(meanDy); var vk = Vector256.Create(k); var vg = Vector256.Create(gain);
