@@ -195,8 +195,9 @@ public static unsafe class BatchNormKernels
                         // dx = ((dy − meanDy) − (x − mean)·k)·invstd·w with k = Σdy(x−mean)·invstd²/count
                         float meanDy = (float)(sumDy / count), k = (float)(sumDyXmu * invstd * invstd / count);
                         float gain = (float)(invstd * w);
+                        bool avx2 = KernelIsa.UseAvx2;
                         for (int b = 0; b < n; b++)
-                            TrainingGradInput(dy + b * stride, x + b * stride, dx + b * stride, l, mean, meanDy, k, gain);
+                            TrainingGradInput(dy + b * stride, x + b * stride, dx + b * stride, l, mean, meanDy, k, gain, avx2);
                     }
                     else
                     {
@@ -242,6 +243,7 @@ public static unsafe class BatchNormKernels
                 if (igi == 0) return;
                 ForRows(rows, l, (r0, r1) =>
                 {
+                    bool avx2 = KernelIsa.UseAvx2;
                     for (int r = r0; r < r1; r++)
                     {
                         int ch = r % c;
@@ -249,7 +251,7 @@ public static unsafe class BatchNormKernels
                         float* dy = (float*)igo + off, dx = (float*)igi + off;
                         float gain = coef[3 * ch + 2];
                         if (training)
-                            TrainingGradInput(dy, (float*)ix + off, dx, l, ((float*)im)[ch], coef[3 * ch], coef[3 * ch + 1], gain);
+                            TrainingGradInput(dy, (float*)ix + off, dx, l, ((float*)im)[ch], coef[3 * ch], coef[3 * ch + 1], gain, avx2);
                         else
                             System.Numerics.Tensors.TensorPrimitives.Multiply(new ReadOnlySpan<float>(dy, l), gain, new Span<float>(dx, l));
                     }
@@ -336,34 +338,57 @@ public static unsafe class BatchNormKernels
     internal static void Affine(float* x, float* y, int len, float scale, float shift)
     {
         int i = 0;
-        if (KernelIsa.UseAvx512)
+        // One read of the ISA per call: this runs once per N·C row, and a second thread-static read per row cost
+        // ~10 % on VGG's 256@8×8 maps.
+        CpuIsa isa = KernelIsa.Active;
+        if (isa >= CpuIsa.Avx512)
         {
             // One fused multiply-add per element, as below: the same result at twice the width.
             var ws = Vector512.Create(scale); var wb = Vector512.Create(shift);
             for (; i + 16 <= len; i += 16)
                 Vector512.FusedMultiplyAdd(Vector512.Load(x + i), ws, wb).Store(y + i);
         }
-        if (Vector.IsHardwareAccelerated)
+        if (isa >= CpuIsa.Avx2)
         {
-            var vs = new Vector<float>(scale); var vb = new Vector<float>(shift);
-            for (; i + Vector<float>.Count <= len; i += Vector<float>.Count)
-                Vector.Store(Vector.MultiplyAddEstimate(Vector.Load(x + i), vs, vb), y + i);
+            // After the 512-bit loop: a plane's remaining 8..15 floats.
+            var vs = Vector256.Create(scale); var vb = Vector256.Create(shift);
+            for (; i + 8 <= len; i += 8)
+                Vector256.FusedMultiplyAdd(Vector256.Load(x + i), vs, vb).Store(y + i);
+        }
+        else
+        {
+            // Portable: fused where the hardware has FMA (x64 with FMA3, every Arm64), as the tail below.
+            var vs = Vector128.Create(scale); var vb = Vector128.Create(shift);
+            for (; i + 4 <= len; i += 4)
+                Vector128.MultiplyAddEstimate(Vector128.Load(x + i), vs, vb).Store(y + i);
         }
         // The tail fused too, so every element rounds once wherever a plane's length puts it (the direct convolution's
         // store applies the same fused multiply-add to all of its pixels).
         for (; i < len; i++) y[i] = MathF.FusedMultiplyAdd(x[i], scale, shift);
     }
 
-    private static void TrainingGradInput(float* dy, float* x, float* dx, int len, float mean, float meanDy, float k, float gain)
+    /// <param name="avx2">KernelIsa.UseAvx2, read once by the caller for all its rows.</param>
+    private static void TrainingGradInput(float* dy, float* x, float* dx, int len, float mean, float meanDy, float k, float gain, bool avx2)
     {
         int i = 0;
-        if (Vector.IsHardwareAccelerated)
+        // Unfused multiplies on every path, so each width rounds like the scalar tail. 256 bits also under AVX-512:
+        // a Vector512 loop was not faster (memory-bound; Zen 5, single thread).
+        if (avx2)
         {
-            var vm = new Vector<float>(mean); var vmd = new Vector<float>(meanDy); var vk = new Vector<float>(k); var vg = new Vector<float>(gain);
-            for (; i + Vector<float>.Count <= len; i += Vector<float>.Count)
+            var vm = Vector256.Create(mean); var vmd = Vector256.Create(meanDy); var vk = Vector256.Create(k); var vg = Vector256.Create(gain);
+            for (; i + 8 <= len; i += 8)
             {
-                var g = Vector.Load(dy + i); var xv = Vector.Load(x + i);
-                Vector.Store(((g - vmd) - (xv - vm) * vk) * vg, dx + i);
+                var g = Vector256.Load(dy + i); var xv = Vector256.Load(x + i);
+                (((g - vmd) - (xv - vm) * vk) * vg).Store(dx + i);
+            }
+        }
+        else
+        {
+            var vm = Vector128.Create(mean); var vmd = Vector128.Create(meanDy); var vk = Vector128.Create(k); var vg = Vector128.Create(gain);
+            for (; i + 4 <= len; i += 4)
+            {
+                var g = Vector128.Load(dy + i); var xv = Vector128.Load(x + i);
+                (((g - vmd) - (xv - vm) * vk) * vg).Store(dx + i);
             }
         }
         for (; i < len; i++) dx[i] = ((dy[i] - meanDy) - (x[i] - mean) * k) * gain;

@@ -39,6 +39,8 @@ public class BatchNormTests
     [InlineData(3, 4, 17, false)]   // no affine
     [InlineData(16, 32, 64, true)]  // parallel; backward walks rows in memory order (small maps)
     [InlineData(3, 4, 1024, true)]  // parallel; backward walks channel by channel (maps of 512 pixels and more)
+    [InlineData(3, 4, 29, true)]    // 16 + 8 + 4 + 1: every vector width's loop and the scalar tail
+    [InlineData(2, 3, 1053, true)]  // channel order with a 13-float tail
     public void TrainingForwardBackwardAndRunningStats(int n, int c, int l, bool affine)
     {
         const double eps = 1e-5, momentum = 0.1;
@@ -64,10 +66,11 @@ public class BatchNormTests
                 BatchNormKernels.BackwardTraining(n, c, l, x, gy, w ?? Span<float>.Empty, sm, si, gx, affine ? gw : Span<float>.Empty, affine ? gb : Span<float>.Empty);
             });
         }
-        // Every vector path (the vector width changes summation order only) against the reference and the default path.
+        // Every path, portable included (the vector width changes summation order only), against the reference and
+        // the default path.
         Run();
         var defY = (float[])y.Clone(); var defGx = (float[])gx.Clone();
-        ForEachIsa(isa =>
+        ForEveryIsa(isa =>
         {
             Run();
             AssertClose(expY, y, 1e-4, 1e-5, default, $"y ({isa})");

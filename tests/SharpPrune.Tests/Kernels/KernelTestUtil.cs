@@ -50,6 +50,23 @@ internal static class KernelTestUtil
         for (var isa = SharpPrune.Kernels.CpuIsa.Avx2; isa <= SharpPrune.Kernels.KernelIsa.Hardware; isa++) yield return isa;
     }
 
+    /// <summary>Every ISA path this machine can run, the portable one first.</summary>
+    public static IEnumerable<SharpPrune.Kernels.CpuIsa> AllIsas()
+    {
+        for (var isa = SharpPrune.Kernels.CpuIsa.Portable; isa <= SharpPrune.Kernels.KernelIsa.Hardware; isa++) yield return isa;
+    }
+
+    /// <summary>Runs <paramref name="action"/> once per ISA path including the portable one, capped as in <see cref="ForEachIsa"/>.</summary>
+    public static void ForEveryIsa(Action<SharpPrune.Kernels.CpuIsa> action)
+    {
+        foreach (var isa in AllIsas())
+        {
+            SharpPrune.Kernels.Gemm.MaxIsa = isa;
+            try { action(isa); }
+            finally { SharpPrune.Kernels.Gemm.MaxIsa = null; }
+        }
+    }
+
     /// <summary>Runs <paramref name="action"/> once per vector ISA path, the kernels capped to it on this thread
     /// (and, through Parallelism, on its workers).</summary>
     public static void ForEachIsa(Action<SharpPrune.Kernels.CpuIsa> action)

@@ -75,7 +75,18 @@ public class OptimizerBehaviourTests
     [InlineData(0.0, 0.1)]
     public void SgdMomentumStepIsTheUnfusedSequenceBitForBit(double wd, double dampening)
     {
-        // Big enough to be split over threads, with a tail that is not a multiple of 8.
+        // Every ISA path (256- and 128-bit loops and the scalar tail), big enough to be split over threads, with a
+        // tail that is not a multiple of 8.
+        for (var isa = SharpPrune.Kernels.CpuIsa.Portable; isa <= SharpPrune.Kernels.KernelIsa.Hardware; isa++)
+        {
+            SharpPrune.Kernels.Gemm.MaxIsa = isa;
+            try { SgdMomentumStepOnce(wd, dampening); }
+            finally { SharpPrune.Kernels.Gemm.MaxIsa = null; }
+        }
+    }
+
+    private static void SgdMomentumStepOnce(double wd, double dampening)
+    {
         int n = (1 << 19) + 5;
         var g = new Generator(3);
         var p = Tensor.Randn(g, n).RequiresGrad_();
