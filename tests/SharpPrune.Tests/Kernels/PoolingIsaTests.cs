@@ -37,6 +37,29 @@ public class PoolingIsaTests
         return x;
     }
 
+    /// <summary>2×2 / stride-2 max pooling by the general loop's rules: row-major scan, the first of equal values,
+    /// NaN wins. Returns the outputs and each one's index within its input plane.</summary>
+    internal static (float[] Y, int[] Index) MaxPool2x2Reference(float[] x, int planes, int h, int w)
+    {
+        int oh = h / 2, ow = w / 2;
+        var y = new float[planes * oh * ow]; var index = new int[y.Length];
+        for (int p = 0; p < planes; p++)
+            for (int i = 0; i < oh; i++)
+                for (int j = 0; j < ow; j++)
+                {
+                    float best = float.NegativeInfinity; int bi = 2 * i * w + 2 * j;
+                    for (int r = 2 * i; r < 2 * i + 2; r++)
+                        for (int q = 2 * j; q < 2 * j + 2; q++)
+                        {
+                            float v = x[p * h * w + r * w + q];
+                            if (v > best || float.IsNaN(v)) { best = v; bi = r * w + q; }
+                        }
+                    int o = (p * oh + i) * ow + j;
+                    y[o] = best; index[o] = bi;
+                }
+        return (y, index);
+    }
+
     private static void AssertBitwise(float[] expected, float[] actual, string what)
     {
         for (int i = 0; i < expected.Length; i++)
@@ -62,23 +85,9 @@ public class PoolingIsaTests
         var x = WithNaNsAndTies(planes * h * w, h * 31 + w);
         var gy = Random(planes * oh * ow, 9);
         gy[0] = -0f;
-        var expY = new float[planes * oh * ow]; var expIdx = new int[expY.Length];
+        var (expY, expIdx) = MaxPool2x2Reference(x, planes, h, w);
         var expGx = new float[x.Length];
-        for (int p = 0; p < planes; p++)
-            for (int i = 0; i < oh; i++)
-                for (int j = 0; j < ow; j++)
-                {
-                    float best = float.NegativeInfinity; int bi = 2 * i * w + 2 * j;
-                    for (int r = 2 * i; r < 2 * i + 2; r++)
-                        for (int q = 2 * j; q < 2 * j + 2; q++)
-                        {
-                            float v = x[p * h * w + r * w + q];
-                            if (v > best || float.IsNaN(v)) { best = v; bi = r * w + q; }
-                        }
-                    int o = (p * oh + i) * ow + j;
-                    expY[o] = best; expIdx[o] = bi;
-                    expGx[p * h * w + bi] += gy[o];
-                }
+        for (int o = 0; o < expY.Length; o++) expGx[o / (oh * ow) * h * w + expIdx[o]] += gy[o];
         OnEveryPath((isa, threads) =>
         {
             string what = $"{isa}, {threads} threads";

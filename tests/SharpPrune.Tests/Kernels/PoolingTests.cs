@@ -61,20 +61,7 @@ public class PoolingTests
             else if (r == 1) x[i] = float.NegativeInfinity;
             else if (r < 6) x[i] = 0.5f; // ties
         }
-        var expY = new float[n * c * oh * ow]; var expIdx = new int[expY.Length];
-        for (int p = 0; p < n * c; p++)
-            for (int i = 0; i < oh; i++)
-                for (int j = 0; j < ow; j++)
-                {
-                    float best = float.NegativeInfinity; int bi = 2 * i * w + 2 * j;
-                    for (int r = 2 * i; r < 2 * i + 2; r++)
-                        for (int q = 2 * j; q < 2 * j + 2; q++)
-                        {
-                            float v = x[p * h * w + r * w + q];
-                            if (v > best || float.IsNaN(v)) { best = v; bi = r * w + q; }
-                        }
-                    expY[(p * oh + i) * ow + j] = best; expIdx[(p * oh + i) * ow + j] = bi;
-                }
+        var (expY, expIdx) = PoolingIsaTests.MaxPool2x2Reference(x, n * c, h, w);
         foreach (bool withIdx in new[] { true, false })
         {
             var y = new float[expY.Length]; var idx = withIdx ? new int[expY.Length] : Array.Empty<int>();
