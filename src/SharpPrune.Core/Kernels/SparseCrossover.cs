@@ -19,8 +19,20 @@ public static class SparseCrossover
     /// 2026-12-01 (2-core AVX-512 Xeon, 2 threads, shared machine; bench/results/2026-12-01-sparse-crossover.txt):
     /// 4096×4096 at batch 1 crossed at ~0.37, 784×300 at ~0.25; at batch 128 ~0.5 and ~0.4. The 2-64 row buckets
     /// were not measured and are interpolated.
+    /// <para/>
+    /// Re-measured 2026-12-06 (AMD EPYC Zen 5, 2 threads, bench/results/2026-12-06-sparse-crossover-zen5.txt): at batch
+    /// 128 both shapes cross at ~0.4 (0.94-0.97x at 0.4, 1.2-1.35x at 0.3), hence 0.35 from 65 rows up. At batch 1 the
+    /// AVX-512 panel kernel (<see cref="PanelEll"/>) beat the dense product at every density up to 1.0 (2.3-2.6x at
+    /// 0.5): see <see cref="PanelBatch1Threshold"/>; the CSR kernel that AVX2 runs still crosses at ~0.3-0.4.
     /// </remarks>
-    internal static double[] LinearThresholds = [0.30, 0.30, 0.35, 0.40, 0.40, 0.40];
+    internal static double[] LinearThresholds = [0.30, 0.30, 0.35, 0.35, 0.35, 0.35];
+
+    /// <summary>
+    /// The batch-1 Linear threshold where the AVX-512 panel kernel runs. Sparse won at every density measured, but a
+    /// layer kept sparse for batch 1 and dense for batches also holds the sparse copy (values, indices and the
+    /// panel layout: more bytes than the dense weight from about half density), so half density is where it stops.
+    /// </summary>
+    internal const double PanelBatch1Threshold = 0.5;
 
     /// <summary>Densities below which a convolution is faster sparse, per bucket of output columns (batch × OH × OW).</summary>
     /// <remarks>
@@ -32,8 +44,14 @@ public static class SparseCrossover
     /// Re-measured on the quiet machine (bench/results/2026-12-01-4bc02dc-sparse-crossover-quiet.txt, load &lt; 2):
     /// conv4 at batch 128 (512 columns) crosses at ~0.4, conv2 at batch 128 (2048) and the 64-channel conv at
     /// batch 1 (1024) both at ~0.3 (38% dense conv2 ran 0.88x sparse), the 16,384-column case at ~0.2: 0.40 and 0.32.
+    /// <para/>
+    /// Re-measured 2026-12-06 on Zen 5 with today's faster dense convolutions (same file as the Linear remark): conv4
+    /// at batch 128 (512 columns) now crosses at ~0.3 (0.85x at 0.4), hence 0.30; the 64-channel 32×32 conv at batch
+    /// 1 (1024 columns) at ~0.1 (0.68x at 0.2, 0.52x at 0.3), while conv2 at batch 128 (2048 columns, same bucket)
+    /// still crosses at ~0.33. The bucket takes the lower, 0.12: a wrong sparse choice there cost up to 2x, a wrong
+    /// dense one gives up at most ~1.5x.
     /// </remarks>
-    internal static double[] ConvThresholds = [0.90, 0.90, 0.60, 0.40, 0.32, 0.12];
+    internal static double[] ConvThresholds = [0.90, 0.90, 0.60, 0.30, 0.12, 0.12];
 
     /// <summary>
     /// A batched sparse Linear transposes its input and output (in + out values per row) around the sparse product;
@@ -45,7 +63,8 @@ public static class SparseCrossover
     /// <summary>True when a Linear weight (out × in) of this density is faster sparse for <paramref name="rows"/> input rows.</summary>
     public static bool LinearPrefersSparse(double density, long rows, int inFeatures, int outFeatures)
     {
-        if (density >= LinearThresholds[Bucket(rows)]) return false;
+        double threshold = rows <= 1 && KernelIsa.UseAvx512 ? PanelBatch1Threshold : LinearThresholds[Bucket(rows)];
+        if (density >= threshold) return false;
         return rows <= 1 || density * inFeatures * outFeatures >= NonZerosPerTransposedValue * (inFeatures + (double)outFeatures);
     }
 

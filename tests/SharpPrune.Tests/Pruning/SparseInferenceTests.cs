@@ -169,8 +169,28 @@ public class SparseInferenceTests
         Assert.False(SparseCrossover.LinearPrefersSparse(0.25, 128, 4096, 10));
         Assert.Equal((true, true), SparseCrossover.LinearChoices(0.25, 4096, 10));
         Assert.Equal((false, true), SparseCrossover.LinearChoices(0.9, 4096, 4096));
-        // A convolution on a 32x32 map at 30%: sparse at batch 1 (1024 columns), dense at batch 16.
-        Assert.True(SparseCrossover.ConvPrefersSparse(0.30, 1024));
-        Assert.False(SparseCrossover.ConvPrefersSparse(0.30, 16 * 1024));
+        // A convolution on a 4x4 map at 50%: sparse at batch 1 (16 columns, bound by reading the weights), dense at
+        // batch 128 (2048 columns).
+        Assert.True(SparseCrossover.ConvPrefersSparse(0.50, 16));
+        Assert.False(SparseCrossover.ConvPrefersSparse(0.50, 128 * 16));
+    }
+
+    [Fact]
+    public void ABatchOneLinearGoesSparseToHalfDensityWhereThePanelKernelRuns()
+    {
+        // 45% dense at batch 1: the AVX-512 panel kernel beats the dense product (2.3-2.6x at 50% on Zen 5), the CSR
+        // kernel of AVX2 and portable CPUs does not (crossover ~0.3-0.4). Batched, the ISA does not matter.
+        foreach (var isa in new[] { CpuIsa.Portable, CpuIsa.Avx2, CpuIsa.Avx512 }.Where(i => i <= KernelIsa.Hardware))
+        {
+            Gemm.MaxIsa = isa;
+            try
+            {
+                Assert.Equal(isa == CpuIsa.Avx512, SparseCrossover.LinearPrefersSparse(0.45, 1, 4096, 4096));
+                Assert.False(SparseCrossover.LinearPrefersSparse(0.5, 1, 4096, 4096));
+                Assert.False(SparseCrossover.LinearPrefersSparse(0.45, 128, 4096, 4096));
+                Assert.True(SparseCrossover.LinearPrefersSparse(0.25, 1, 4096, 4096));
+            }
+            finally { Gemm.MaxIsa = null; }
+        }
     }
 }
