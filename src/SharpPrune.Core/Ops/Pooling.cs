@@ -13,16 +13,21 @@ public static partial class F
     {
         var p = PoolPlan.Create("max_pool2d", x, kernelSize, stride ?? kernelSize, padding ?? (0, 0));
         var y = Tensor.Empty(p.OutShape);
-        // Argmax indices only when a backward can happen.
-        var indices = GradMode.IsEnabled && x.RequiresGrad ? new int[y.Numel] : null;
-        PoolingKernels.MaxPool2dForward(p.N, p.C, p.H, p.W, p.KH, p.KW, p.SH, p.SW, p.PH, p.PW, x.Data, y.Data, indices);
+        // Argmax indices only when a backward can happen. They live in a float tensor's storage, read as ints (bit
+        // patterns, never as floats): an activation like any other, so a training step's indices come from the
+        // storage pool and go back to it when the backward releases the graph, instead of a fresh array per step.
+        var indexStore = GradMode.IsEnabled && x.RequiresGrad ? Tensor.Empty(p.OutShape) : null;
+        PoolingKernels.MaxPool2dForward(p.N, p.C, p.H, p.W, p.KH, p.KW, p.SH, p.SW, p.PH, p.PW, x.Data, y.Data,
+            indexStore == null ? Span<int>.Empty : AsIndices(indexStore));
         return Tensor.Record(y, "MaxPool2DWithIndicesBackward", new[] { x }, g =>
         {
             var gx = Tensor.Empty(x.ShapeCopy());
-            PoolingKernels.MaxPool2dBackward(p.N, p.C, p.H, p.W, p.OH, p.OW, g.Data, indices!, gx.Data);
+            PoolingKernels.MaxPool2dBackward(p.N, p.C, p.H, p.W, p.OH, p.OW, g.Data, AsIndices(indexStore!), gx.Data);
             return new Tensor?[] { gx };
         });
     }
+
+    private static Span<int> AsIndices(Tensor store) => System.Runtime.InteropServices.MemoryMarshal.Cast<float, int>(store.Data);
 
     /// <summary>2-D average pooling; zero padding counts in the divisor (PyTorch's count_include_pad = True).</summary>
     public static Tensor AvgPool2d(Tensor x, int kernelSize, int? stride = null, int padding = 0) =>

@@ -94,3 +94,38 @@ public class GraphReleaseTests
         Assert.Equal(Train(release: false), Train(release: true));
     }
 }
+
+/// <summary>
+/// Allocation per training step. The storage pool is process-wide, so these run alone (the "Kernels" collection):
+/// a test on another thread taking the pooled arrays, or filling the pool to its cap, would make a step allocate.
+/// </summary>
+[Collection("Kernels")]
+public class StepAllocationTests
+{
+    /// <summary>
+    /// Max-pool indices and dropout masks are saved state like the activations: from the second training step on
+    /// they come from the pool (a fresh array each was 8 MB per VGG-16 step at batch 64).
+    /// </summary>
+    [Theory]
+    [InlineData("vgg11")]   // five max pools
+    [InlineData("alexnet")] // max pools and two dropouts
+    public void TrainingStepsReuseTheirMaxPoolIndicesAndDropoutMasks(string name)
+    {
+        var m = ModelZoo.Create(name, 10, new Generator(60));
+        m.Train();
+        var x = Tensor.Randn(new Generator(61), 8, 3, 32, 32);
+        var targets = new[] { 1, 7, 3, 0, 2, 5, 9, 4 };
+        long allocated = 0;
+        SharpPrune.Tests.Kernels.KernelTestUtil.WithThreads(1, () =>
+        {
+            for (int step = 0; step < 3; step++)
+            {
+                long before = GC.GetAllocatedBytesForCurrentThread();
+                F.CrossEntropy(m.Forward(x), targets).Backward();
+                allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+            }
+        });
+        long firstPoolIndices = 8L * 64 * 16 * 16 * sizeof(int); // the first max pool's output: 512 KB
+        Assert.True(allocated < firstPoolIndices / 4, $"a {name} training step allocated {allocated} bytes");
+    }
+}
