@@ -14,22 +14,6 @@ namespace SharpPrune.Tests.Core;
 [Collection("Kernels")]
 public class BatchNormReluFusionTests
 {
-    private static IEnumerable<CpuIsa> AllIsas()
-    {
-        for (var isa = CpuIsa.Portable; isa <= KernelIsa.Hardware; isa++) yield return isa;
-    }
-
-    private static void ForEachIsaAndThreads(Action action)
-    {
-        foreach (var isa in AllIsas())
-            foreach (int threads in new[] { 1, 2 })
-            {
-                Gemm.MaxIsa = isa;
-                try { KernelTestUtil.WithThreads(threads, action); }
-                finally { Gemm.MaxIsa = null; }
-            }
-    }
-
     private sealed record Run(float[] Y, float[] Gx, float[] Gw, float[] Gb, float[]? Gr, float[] Mean, float[] Var);
 
     private static Run Compute(int[] shape, bool training, bool residual, bool fused, bool specials)
@@ -72,7 +56,7 @@ public class BatchNormReluFusionTests
     public void FusedOpGivesExactlyTheSeparateOps(bool training, bool residual, int n, int c, int h, int w)
     {
         int[] shape = { n, c, h, w };
-        ForEachIsaAndThreads(() =>
+        KernelTestUtil.ForEveryIsaAndThreadCount((_, _) =>
         {
             var expected = Compute(shape, training, residual, fused: false, specials: false);
             var actual = Compute(shape, training, residual, fused: true, specials: false);
@@ -84,7 +68,7 @@ public class BatchNormReluFusionTests
     public void NanAndNegativeZeroThroughTheResidualMatchTheSeparateOps()
     {
         int[] shape = { 4, 3, 6, 6 };
-        ForEachIsaAndThreads(() =>
+        KernelTestUtil.ForEveryIsaAndThreadCount((_, _) =>
         {
             var expected = Compute(shape, training: true, residual: true, fused: false, specials: true);
             var actual = Compute(shape, training: true, residual: true, fused: true, specials: true);

@@ -56,6 +56,19 @@ internal static class KernelTestUtil
         for (var isa = SharpPrune.Kernels.CpuIsa.Portable; isa <= SharpPrune.Kernels.KernelIsa.Hardware; isa++) yield return isa;
     }
 
+    /// <summary>Runs <paramref name="action"/>(isa, threads) on every ISA path including the portable one, each on 1
+    /// and 2 threads (capped as in <see cref="ForEachIsa"/>).</summary>
+    public static void ForEveryIsaAndThreadCount(Action<SharpPrune.Kernels.CpuIsa, int> action)
+    {
+        foreach (var isa in AllIsas())
+            foreach (int threads in new[] { 1, 2 })
+            {
+                SharpPrune.Kernels.Gemm.MaxIsa = isa;
+                try { WithThreads(threads, () => action(isa, threads)); }
+                finally { SharpPrune.Kernels.Gemm.MaxIsa = null; }
+            }
+    }
+
     /// <summary>Runs <paramref name="action"/> once per ISA path including the portable one, capped as in <see cref="ForEachIsa"/>.</summary>
     public static void ForEveryIsa(Action<SharpPrune.Kernels.CpuIsa> action)
     {

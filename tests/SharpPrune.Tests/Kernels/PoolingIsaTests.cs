@@ -11,17 +11,6 @@ namespace SharpPrune.Tests.Kernels;
 [Collection("Kernels")]
 public class PoolingIsaTests
 {
-    private static void OnEveryPath(Action<CpuIsa, int> action)
-    {
-        foreach (var isa in AllIsas())
-            foreach (int threads in new[] { 1, 2 })
-            {
-                Gemm.MaxIsa = isa;
-                try { WithThreads(threads, () => action(isa, threads)); }
-                finally { Gemm.MaxIsa = null; }
-            }
-    }
-
     private static float[] WithNaNsAndTies(int length, int seed)
     {
         var x = Random(length, seed);
@@ -88,7 +77,7 @@ public class PoolingIsaTests
         var (expY, expIdx) = MaxPool2x2Reference(x, planes, h, w);
         var expGx = new float[x.Length];
         for (int o = 0; o < expY.Length; o++) expGx[o / (oh * ow) * h * w + expIdx[o]] += gy[o];
-        OnEveryPath((isa, threads) =>
+        ForEveryIsaAndThreadCount((isa, threads) =>
         {
             string what = $"{isa}, {threads} threads";
             var y = new float[expY.Length]; var idx = new int[expY.Length];
@@ -121,7 +110,7 @@ public class PoolingIsaTests
         var expGx = new float[x.Length];
         for (int p = 0; p < n * c; p++)
             for (int o = 0; o < oh * ow; o++) expGx[p * h * w + idx[p * oh * ow + o]] += gy[p * oh * ow + o];
-        OnEveryPath((isa, threads) =>
+        ForEveryIsaAndThreadCount((isa, threads) =>
         {
             var gx = new float[x.Length];
             Array.Fill(gx, float.NaN);
@@ -160,7 +149,7 @@ public class PoolingIsaTests
                     for (int r = 2 * i; r < 2 * i + 2; r++)
                         for (int q = 2 * j; q < 2 * j + 2; q++) expGx[p * h * w + r * w + q] += gy[o] / 4;
                 }
-        OnEveryPath((isa, threads) =>
+        ForEveryIsaAndThreadCount((isa, threads) =>
         {
             string what = $"{isa}, {threads} threads";
             var y = new float[expY.Length]; var gx = new float[x.Length];

@@ -32,18 +32,8 @@ public class SparseKernelsTests
         return c;
     }
 
-    private static IEnumerable<CpuIsa> AllIsas() => new[] { CpuIsa.Portable }.Concat(KernelTestUtil.VectorIsas());
-
-    private static void ForEachIsaAndThreads(Action<string> action)
-    {
-        foreach (var isa in AllIsas())
-            foreach (int threads in new[] { 1, 2 })
-            {
-                Gemm.MaxIsa = isa;
-                try { KernelTestUtil.WithThreads(threads, () => action($"{isa} threads {threads}")); }
-                finally { Gemm.MaxIsa = null; }
-            }
-    }
+    private static void ForEachIsaAndThreads(Action<string> action) =>
+        KernelTestUtil.ForEveryIsaAndThreadCount((isa, threads) => action($"{isa} threads {threads}"));
 
     [Fact]
     public void SpmmMatchesTheDenseProductForEveryRegisterBlockAndIsa()
